@@ -1,0 +1,35 @@
+r"""dmf_edu — learn, audit and reproduce implicit regularization in deep matrix factorization.
+
+Product order, everywhere: the end-to-end matrix of a depth-N factorization is
+
+    W = W_N W_{N-1} ... W_1,     weights = [W_1, ..., W_N],
+
+with ``W_j`` of shape ``(..., d_j, d_{j-1})``, ``d_0 = n`` (columns of W) and ``d_N = m``
+(rows of W).  Leading axes ``...`` are independent trials.  Formula labels (E1, ...) and
+experiment ids (X1, ...) refer to THEORY.md.
+"""
+
+from .checks import check_layer_gradients, directional_check, entrywise_check, taylor_slope
+from .factorization import (balancedness, balancedness_residuals, end_to_end, hidden_widths,
+                            init_weights, layer_gradients)
+from .metrics import (effective_rank, nuclear_norm, reconstruction_error, relative_error,
+                      schatten_norm, singular_values)
+from .problems import (MatrixCompletion, MatrixSensing, commuting_sensing, gaussian_sensing,
+                       random_low_rank, sample_completion)
+from .training import DivergenceError, Run, gradient_descent
+from . import baselines, dynamics
+from .baselines import *  # noqa: F401,F403  (each module lists its public names in __all__)
+from .dynamics import *  # noqa: F401,F403
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "end_to_end", "layer_gradients", "init_weights", "hidden_widths", "balancedness",
+    "balancedness_residuals",
+    "MatrixCompletion", "MatrixSensing", "random_low_rank", "sample_completion",
+    "gaussian_sensing", "commuting_sensing",
+    "gradient_descent", "Run", "DivergenceError",
+    "effective_rank", "nuclear_norm", "schatten_norm", "singular_values",
+    "reconstruction_error", "relative_error",
+    "directional_check", "entrywise_check", "taylor_slope", "check_layer_gradients",
+] + dynamics.__all__ + baselines.__all__

@@ -1,0 +1,122 @@
+"""Argument validation shared by every public function.
+
+Each checker raises ``ValueError`` or ``TypeError`` whose message names the
+argument and says how to fix it, so that a user never meets a raw NumPy
+broadcasting error or a silent NaN.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+
+def as_float_array(x, name, *, min_ndim=0, ndim=None, finite=True):
+    """Return ``x`` as a float64 array, checking dimensionality and finiteness."""
+    if isinstance(x, (str, bytes)) or x is None:
+        raise TypeError(f"{name} must be an array of numbers, got {type(x).__name__}")
+    try:
+        arr = np.asarray(x, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} must be an array of real numbers ({exc})") from None
+    if ndim is not None and arr.ndim != ndim:
+        raise ValueError(f"{name} must have {ndim} dimension(s), got shape {arr.shape}")
+    if arr.ndim < min_ndim:
+        raise ValueError(
+            f"{name} must have at least {min_ndim} dimension(s), got shape {arr.shape}"
+        )
+    if finite and not np.all(np.isfinite(arr)):
+        bad = int(np.size(arr) - np.count_nonzero(np.isfinite(arr)))
+        raise ValueError(f"{name} contains {bad} NaN or infinite value(s); clean the data first")
+    return arr
+
+
+def check_int(x, name, *, minimum=None):
+    """An integer (not bool) at least ``minimum``."""
+    if isinstance(x, bool) or not isinstance(x, numbers.Integral):
+        if isinstance(x, numbers.Real) and float(x).is_integer():
+            x = int(x)
+        else:
+            raise TypeError(f"{name} must be an integer, got {x!r}")
+    x = int(x)
+    if minimum is not None and x < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {x}")
+    return x
+
+
+def check_depth(depth, name="depth"):
+    """A depth ``N >= 1`` (integer)."""
+    if isinstance(depth, numbers.Real) and not isinstance(depth, bool) and not float(depth).is_integer():
+        raise ValueError(f"{name} must be a whole number >= 1, got {depth!r}")
+    try:
+        return check_int(depth, name, minimum=1)
+    except ValueError:
+        raise ValueError(f"{name} must be >= 1 (a factorization has at least one factor), got {depth}") from None
+
+
+def check_positive(x, name, *, allow_zero=False):
+    """A finite real number > 0 (or >= 0 with ``allow_zero``)."""
+    if isinstance(x, bool) or not isinstance(x, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {x!r}")
+    x = float(x)
+    if not np.isfinite(x):
+        raise ValueError(f"{name} must be finite, got {x}")
+    if x < 0 or (x == 0 and not allow_zero):
+        bound = ">= 0" if allow_zero else "> 0"
+        raise ValueError(f"{name} must be {bound}, got {x}")
+    return x
+
+
+def check_shape(shape, name="shape"):
+    """An outer shape ``(m, n)`` of positive integers."""
+    try:
+        m, n = shape
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a pair (m, n), got {shape!r}") from None
+    return check_int(m, f"{name}[0]", minimum=1), check_int(n, f"{name}[1]", minimum=1)
+
+
+def check_weights(weights, name="weights"):
+    """Validate a factor list ``[W_1, ..., W_N]`` and return it as float arrays.
+
+    Each ``W_j`` has shape ``(..., d_j, d_{j-1})``; consecutive factors must
+    chain (``W_j.shape[-1] == W_{j-1}.shape[-2]``) and leading axes broadcast.
+    """
+    if isinstance(weights, np.ndarray):
+        raise TypeError(
+            f"{name} must be a list [W_1, ..., W_N] of arrays; wrap a single matrix as [W]"
+        )
+    try:
+        weights = list(weights)
+    except TypeError:
+        raise TypeError(f"{name} must be a list [W_1, ..., W_N] of arrays") from None
+    if not weights:
+        raise ValueError(f"{name} is empty: a factorization needs depth >= 1 factors")
+    out = [as_float_array(w, f"{name}[{j}]", min_ndim=2) for j, w in enumerate(weights)]
+    for j in range(1, len(out)):
+        if out[j].shape[-1] != out[j - 1].shape[-2]:
+            raise ValueError(
+                f"{name}[{j}] has shape {out[j].shape} but {name}[{j - 1}] has shape "
+                f"{out[j - 1].shape}: factors must chain, W_{j + 1} of shape (..., d_{j + 1}, d_{j}) "
+                f"needs d_{j} = {out[j - 1].shape[-2]} columns (product order W = W_N ... W_1)"
+            )
+    try:
+        np.broadcast_shapes(*(w.shape[:-2] for w in out))
+    except ValueError:
+        raise ValueError(
+            f"the leading (trial) axes of {name} do not broadcast: "
+            f"{[w.shape[:-2] for w in out]}"
+        ) from None
+    return out
+
+
+def check_matrix_like(W, shape, name="W"):
+    """A float array of shape ``(..., m, n)`` matching the problem's ``shape``."""
+    arr = as_float_array(W, name, min_ndim=2)
+    if arr.shape[-2:] != tuple(shape):
+        raise ValueError(
+            f"{name} has shape {arr.shape} but the problem is {shape[0]}x{shape[1]}: "
+            f"pass an array of shape (..., {shape[0]}, {shape[1]})"
+        )
+    return arr

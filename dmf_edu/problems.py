@@ -1,0 +1,292 @@
+r"""Matrix completion and matrix sensing problems, and the data generators.
+
+A problem owns the loss on the end-to-end matrix, ``loss(W)``, and its gradient
+``G = gradient(W)``; the factorization turns ``G`` into layer gradients (E1).  Every
+method accepts ``W`` of shape ``(..., m, n)`` (leading axes are independent trials)
+and returns per-trial losses of shape ``(...)``.
+
+Two reductions (THEORY.md §0):
+
+* ``"sum"``: ``ell(W) = 1/2 sum_k r_k^2`` — the convention of the theory;
+* ``"mean"``: ``ell(W) = (1/K) sum_k r_k^2`` — the reference code's train loss (no 1/2),
+  so its learning rates carry over; for plain GD ``lr_sum = 2 lr_mean / K``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+from ._validate import as_float_array, check_int, check_matrix_like, check_shape
+from .metrics import reconstruction_error, relative_error
+
+REDUCTIONS = ("sum", "mean")
+
+
+def _check_reduction(reduction):
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"reduction must be 'sum' (1/2 sum of squares) or 'mean' (mean of squares), got {reduction!r}")
+    return reduction
+
+
+class Problem:
+    """Common interface: ``shape``, ``reduction``, ``truth`` and loss/gradient on ``W``."""
+
+    shape: tuple
+    reduction: str
+    truth = None
+
+    def _factor(self):
+        """``(loss factor c_l, gradient factor c_g)``: ``loss = c_l sum r^2``, ``G = c_g sum r_k A_k``."""
+        k = self.n_observations
+        return (0.5, 1.0) if self.reduction == "sum" else (1.0 / k, 2.0 / k)
+
+    def loss(self, W):
+        """Loss ``ell(W)``, shape ``(...)``."""
+        W = check_matrix_like(W, self.shape)
+        r = self.residuals(W)
+        return self._factor()[0] * np.sum(r * r, axis=-1)
+
+    def gradient(self, W):
+        """Gradient ``G = grad ell(W)``, shape ``(..., m, n)`` (a scipy sparse matrix on the sparse path)."""
+        return self.loss_and_gradient(W)[1]
+
+    @property
+    def batch_shape(self):
+        """Leading (trial) axes of the data: one problem per trial when non-empty."""
+        return self._data.shape[:-1]
+
+    def train_error(self, W):
+        """Mean squared residual over the observations (the reference code's train loss)."""
+        W = check_matrix_like(W, self.shape)
+        r = self.residuals(W)
+        return np.mean(r * r, axis=-1)
+
+    def evaluate(self, W, truth=None):
+        """Dict of ``loss``, ``train_error`` and, with a ground truth, ``reconstruction_error``
+        (MSE over all entries) and ``relative_error`` (relative Frobenius)."""
+        W = check_matrix_like(W, self.shape)
+        out = {"loss": self.loss(W), "train_error": self.train_error(W)}
+        truth = self.truth if truth is None else truth
+        if truth is not None:
+            out["reconstruction_error"] = reconstruction_error(W, truth)
+            out["relative_error"] = relative_error(W, truth)
+        return out
+
+
+class MatrixCompletion(Problem):
+    r"""Matrix completion: fit the observed entries ``W[rows[k], cols[k]] = values[k]``.
+
+    .. math:: \ell(W) = \tfrac12 \sum_{(i,j)\in\Omega} (W_{ij} - M_{ij})^2, \qquad
+              G = P_\Omega(W - M)
+
+    (``reduction="mean"``: ``(1/|Omega|) sum (W_ij - M_ij)^2`` and ``G = (2/|Omega|) P_Omega(W - M)``).
+
+    Parameters
+    ----------
+    shape : (m, n)
+    rows, cols : int arrays, shape ``(K,)``
+        Observed positions Omega, distinct pairs.
+    values : array, shape ``(..., K)``
+        Observed values; leading axes give one problem per trial (same Omega).
+    reduction : {"sum", "mean"}
+    method : {"auto", "dense", "sparse"}
+        ``"dense"`` stores an ``m x n`` mask and is fastest for small matrices; ``"sparse"``
+        touches only the ``K`` observed entries and returns a ``scipy.sparse`` gradient
+        (unbatched ``W``).  ``"auto"`` picks sparse when ``m n > 250 000`` and at most 5 %
+        of entries are observed (see ``benchmarks/bench_core.py`` for the measurement).
+    truth : array ``(..., m, n)``, optional
+        Ground truth for ``evaluate``.
+    """
+
+    def __init__(self, shape, rows, cols, values, reduction="sum", method="auto", truth=None):
+        self.shape = check_shape(shape)
+        m, n = self.shape
+        self.reduction = _check_reduction(reduction)
+        rows = np.asarray(rows)
+        cols = np.asarray(cols)
+        for name, idx, size in (("rows", rows, m), ("cols", cols, n)):
+            if idx.ndim != 1:
+                raise ValueError(f"{name} must be a 1-D array of indices, got shape {idx.shape}")
+            if idx.size and not np.issubdtype(idx.dtype, np.integer):
+                if not np.all(np.isfinite(idx.astype(float))) or np.any(idx != np.round(idx)):
+                    raise TypeError(f"{name} must hold integer indices")
+            if idx.size and (idx.min() < 0 or idx.max() >= size):
+                raise ValueError(f"{name} has indices outside [0, {size - 1}] for a {m}x{n} matrix")
+        if rows.shape != cols.shape:
+            raise ValueError(f"rows {rows.shape} and cols {cols.shape} must have the same length")
+        if rows.size == 0:
+            raise ValueError("rows/cols are empty: a completion problem needs at least one observation")
+        self.rows, self.cols = rows.astype(np.intp), cols.astype(np.intp)
+        flat = self.rows * n + self.cols
+        if np.unique(flat).size != flat.size:
+            raise ValueError("(rows, cols) lists an entry more than once; observations must be distinct")
+        self.values = as_float_array(values, "values", min_ndim=1)
+        if self.values.shape[-1] != rows.size:
+            raise ValueError(f"values has {self.values.shape[-1]} entries on its last axis but there are {rows.size} positions")
+        self.n_observations = rows.size
+        self._data = self.values
+        if method == "auto":
+            method = "sparse" if (m * n > 250_000 and rows.size <= 0.05 * m * n) else "dense"
+        if method not in ("dense", "sparse"):
+            raise ValueError(f"method must be 'auto', 'dense' or 'sparse', got {method!r}")
+        if method == "sparse" and self.values.ndim > 1:
+            raise ValueError("method='sparse' supports one set of values; use method='dense' for batched values")
+        self.method = method
+        self.truth = None if truth is None else check_matrix_like(truth, self.shape, "truth")
+        if method == "dense":
+            batch = self.values.shape[:-1]
+            self.mask = np.zeros((m, n))
+            self.mask[self.rows, self.cols] = 1.0
+            self.target = np.zeros(batch + (m, n))
+            self.target[..., self.rows, self.cols] = self.values
+
+    def observed_mask(self):
+        """Boolean ``(m, n)`` mask of Omega."""
+        mask = np.zeros(self.shape, dtype=bool)
+        mask[self.rows, self.cols] = True
+        return mask
+
+    def residuals(self, W):
+        """``W[Omega] - values``, shape ``(..., K)``."""
+        return W[..., self.rows, self.cols] - self.values
+
+    def loss_and_gradient(self, W):
+        """``(loss, G)`` in one pass; the training hot path."""
+        W = check_matrix_like(W, self.shape)
+        return self._loss_and_gradient(W)
+
+    def _loss_and_gradient(self, W):
+        c_loss, c_grad = self._factor()
+        if self.method == "dense":
+            R = W - self.target
+            R *= self.mask
+            loss = c_loss * np.einsum("...ij,...ij->...", R, R)
+            if c_grad != 1.0:
+                R *= c_grad
+            return loss, R
+        r = self.residuals(W)
+        loss = c_loss * np.sum(r * r, axis=-1)
+        if W.ndim == 2:
+            G = sp.csr_matrix((c_grad * r, (self.rows, self.cols)), shape=self.shape)
+        else:
+            G = np.zeros(W.shape)
+            G[..., self.rows, self.cols] = c_grad * r
+        return loss, G
+
+
+class MatrixSensing(Problem):
+    r"""Matrix sensing: ``y_k = <A_k, M>``, fit ``<A_k, W> = y_k``.
+
+    .. math:: \ell(W) = \tfrac12 \sum_k (\langle A_k, W\rangle - y_k)^2, \qquad G = \sum_k r_k A_k
+
+    (``reduction="mean"``: ``(1/K) sum r_k^2`` and ``G = (2/K) sum r_k A_k``).  Computed as
+    two ``K x mn`` matrix-vector products.
+
+    Parameters
+    ----------
+    A : array, shape ``(K, m, n)``
+    y : array, shape ``(..., K)`` (leading axes: one problem per trial, same ``A``)
+    reduction : {"sum", "mean"}
+    truth : array ``(..., m, n)``, optional
+    """
+
+    def __init__(self, A, y, reduction="sum", truth=None):
+        A = as_float_array(A, "A", ndim=3)
+        self.A = A
+        K, m, n = A.shape
+        self.shape = (m, n)
+        self.reduction = _check_reduction(reduction)
+        self.y = as_float_array(y, "y", min_ndim=1)
+        if self.y.shape[-1] != K:
+            raise ValueError(f"y has {self.y.shape[-1]} values on its last axis but A has {K} measurements")
+        self.n_observations = K
+        self._data = self.y
+        self._A2 = np.ascontiguousarray(A.reshape(K, m * n))
+        self.truth = None if truth is None else check_matrix_like(truth, self.shape, "truth")
+
+    def residuals(self, W):
+        """``<A_k, W> - y_k``, shape ``(..., K)``."""
+        return W.reshape(W.shape[:-2] + (-1,)) @ self._A2.T - self.y
+
+    def loss_and_gradient(self, W):
+        W = check_matrix_like(W, self.shape)
+        return self._loss_and_gradient(W)
+
+    def _loss_and_gradient(self, W):
+        c_loss, c_grad = self._factor()
+        r = self.residuals(W)
+        loss = c_loss * np.sum(r * r, axis=-1)
+        G = ((c_grad * r) @ self._A2).reshape(r.shape[:-1] + self.shape)
+        return loss, G
+
+
+# --------------------------------------------------------------------------- generators
+
+def random_low_rank(m, n, rank, rng=None, normalize=True):
+    r"""Random rank-``r`` ``m x n`` matrix ``M = U V^T`` with i.i.d. ``N(0, 1)`` factors.
+
+    ``normalize=True`` rescales to ``||M||_F = sqrt(m n)`` (entries of RMS 1), the
+    normalisation of the reference code (THEORY.md §7).
+    """
+    m = check_int(m, "m", minimum=1)
+    n = check_int(n, "n", minimum=1)
+    rank = check_int(rank, "rank", minimum=1)
+    if rank > min(m, n):
+        raise ValueError(f"rank {rank} is larger than min(m, n) = {min(m, n)}; choose rank <= {min(m, n)}")
+    rng = np.random.default_rng(rng)
+    U = rng.standard_normal((m, rank))
+    V = rng.standard_normal((n, rank))
+    M = U @ V.T
+    if normalize:
+        M *= np.sqrt(m * n) / np.linalg.norm(M)
+    return M
+
+
+def sample_completion(M, n_obs, rng=None, reduction="sum", method="auto"):
+    """Observe ``n_obs`` entries of ``M`` chosen uniformly without replacement.
+
+    Returns a :class:`MatrixCompletion` whose ``truth`` is ``M`` (positions sorted row-major).
+    """
+    M = as_float_array(M, "M", ndim=2)
+    m, n = M.shape
+    n_obs = check_int(n_obs, "n_obs", minimum=1)
+    if n_obs > m * n:
+        raise ValueError(f"n_obs = {n_obs} is more than the {m * n} entries of a {m}x{n} matrix")
+    rng = np.random.default_rng(rng)
+    flat = np.sort(rng.choice(m * n, size=n_obs, replace=False))
+    rows, cols = np.divmod(flat, n)
+    return MatrixCompletion((m, n), rows, cols, M[rows, cols], reduction=reduction,
+                            method=method, truth=M)
+
+
+def gaussian_sensing(M, n_measurements, rng=None, reduction="sum"):
+    """Gaussian sensing of ``M`` (m x n): ``A_k`` with i.i.d. ``N(0, 1/n^2)`` entries (THEORY.md §7)."""
+    M = as_float_array(M, "M", ndim=2)
+    K = check_int(n_measurements, "n_measurements", minimum=1)
+    rng = np.random.default_rng(rng)
+    m, n = M.shape
+    A = rng.standard_normal((K, m, n)) / n
+    y = A.reshape(K, -1) @ M.ravel()
+    return MatrixSensing(A, y, reduction=reduction, truth=M)
+
+
+def commuting_sensing(eigenvalues, n_measurements, rng=None, basis=None, reduction="sum"):
+    r"""Sensing with symmetric, commuting measurements (the setting of E9 / X4).
+
+    ``A_k = Q diag(a_k) Q^T`` with ``a_k`` i.i.d. ``N(0, 1)``, and ground truth
+    ``M = Q diag(eigenvalues) Q^T``; ``Q`` is ``basis`` (orthogonal, default the identity:
+    diagonal sensing).  With fewer measurements than ``d`` the problem is underdetermined.
+    """
+    lam = as_float_array(eigenvalues, "eigenvalues", ndim=1)
+    d = lam.size
+    K = check_int(n_measurements, "n_measurements", minimum=1)
+    rng = np.random.default_rng(rng)
+    Q = np.eye(d) if basis is None else as_float_array(basis, "basis", ndim=2)
+    if Q.shape != (d, d) or not np.allclose(Q.T @ Q, np.eye(d), atol=1e-10):
+        raise ValueError(f"basis must be an orthogonal {d}x{d} matrix")
+    a = rng.standard_normal((K, d))
+    A = np.einsum("ij,kj,lj->kil", Q, a, Q)
+    M = (Q * lam) @ Q.T
+    y = a @ lam
+    return MatrixSensing(A, y, reduction=reduction, truth=M)
