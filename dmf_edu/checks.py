@@ -94,14 +94,14 @@ def taylor_slope(f, grad, xs, rng=None, ts=None):
     r"""Slope of ``log |f(x + t v) - f(x) - t <grad f(x), v>|`` against ``log t``.
 
     The remainder is ``O(t^2)`` for a correct gradient (slope 2) and ``O(t)`` for a wrong
-    one (slope 1).  ``ts`` defaults to 8 values from 1e-1 to 1e-4; points lost in rounding
+    one (slope 1).  ``ts`` defaults to 8 values from 1e-2 to 1e-5; points lost in rounding
     (remainder below ``1e-11 |f(x)|``) are left out of the fit.
     """
     rng = np.random.default_rng(rng)
     xs = _as_list(xs)
     gs = _as_list(grad(xs))
     _check_grad_shapes(xs, gs)
-    ts = np.logspace(-1, -4, 8) if ts is None else np.asarray(ts, float)
+    ts = np.logspace(-2, -5, 8) if ts is None else np.asarray(ts, float)
     vs = _random_direction(xs, rng)
     f0 = float(f(xs))
     slope0 = _inner(gs, vs)

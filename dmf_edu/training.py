@@ -272,11 +272,11 @@ def gradient_descent(problem, weights, *, lr, max_steps, optimizer="gd", loss_to
             converged |= active & (loss <= loss_tol)
             active = ~converged
         final = step >= max_steps or not np.any(active)
-        if should_record(step) or (final and last_recorded != step) or step == start == 0:
+        if last_recorded != step and (should_record(step) or final or step == 0):
             recorder.record(step, loss, W, ws, elapsed0 + time.perf_counter() - clock0)
             last_recorded = step
         if report is not None and (final or step % 50 == 0):
-            report(dict(step=step, max_steps=max_steps, max_loss=float(np.max(np.where(active, loss, -np.inf), initial=0.0)),
+            report(dict(step=step, max_steps=max_steps, max_loss=float(np.max(loss)),
                         active=int(np.sum(active)), trials=trials, optimizer=optimizer, final=final,
                         elapsed=elapsed0 + time.perf_counter() - clock0))
         if final:
