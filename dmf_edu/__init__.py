@@ -10,6 +10,7 @@ experiment ids (X1, ...) refer to THEORY.md.
 """
 
 from .checks import check_layer_gradients, directional_check, entrywise_check, taylor_slope
+from .linalg import depth_multiplier, log_mean, psd_power
 from .factorization import (balancedness, balancedness_residuals, end_to_end, hidden_widths,
                             init_weights, layer_gradients)
 from .metrics import (effective_rank, nuclear_norm, reconstruction_error, relative_error,
@@ -30,6 +31,6 @@ __all__ = [
     "gaussian_sensing", "commuting_sensing",
     "gradient_descent", "Run", "DivergenceError",
     "effective_rank", "nuclear_norm", "schatten_norm", "singular_values",
-    "reconstruction_error", "relative_error",
+    "reconstruction_error", "relative_error", "depth_multiplier", "log_mean", "psd_power",
     "directional_check", "entrywise_check", "taylor_slope", "check_layer_gradients",
 ] + dynamics.__all__ + baselines.__all__

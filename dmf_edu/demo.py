@@ -20,40 +20,49 @@ from ._io import library_versions, save_figure, write_json
 from .factorization import init_weights
 from .problems import random_low_rank, sample_completion
 from .training import gradient_descent
+from .experiments._runner import run_tasks
 
 DEFAULTS = dict(m=100, n=100, rank=5, n_obs=2000, depths=(1, 2, 3), init_scale=1e-3,
                 lr=1e-3, loss_tol=1e-6, max_steps=100_000, record_every=100)
 
 
-def run_demo(seed=0, quick=False, progress=True, **overrides):
+def _demo_task(task):
+    """One depth of the demo (module level, so a process pool can run it)."""
+    params, depth = task["params"], task["depth"]
+    data_rng, obs_rng, *init_rngs = np.random.SeedSequence(params["seed"]).spawn(2 + len(params["depths"]))
+    M = random_low_rank(params["m"], params["n"], params["rank"], rng=np.random.default_rng(data_rng))
+    problem = sample_completion(M, params["n_obs"], rng=np.random.default_rng(obs_rng), reduction="mean")
+    weights = init_weights((params["m"], params["n"]), depth, params["init_scale"],
+                           rng=np.random.default_rng(init_rngs[params["depths"].index(depth)]))
+    start = time.perf_counter()
+    run = gradient_descent(problem, weights, lr=params["lr"], max_steps=params["max_steps"],
+                           optimizer="adaptive", loss_tol=params["loss_tol"],
+                           record_every=params["record_every"],
+                           progress=f"depth {depth}" if task["progress"] else False)
+    h = run.history
+    row = dict(method=f"depth-{depth}", depth=depth, steps=int(run.steps),
+               converged=bool(run.converged), error=float(h["reconstruction_error"][-1]),
+               rel_error=float(h["relative_error"][-1]),
+               effective_rank=float(h["effective_rank"][-1]), seconds=time.perf_counter() - start)
+    return [dict(row=row, trace=dict(step=h["step"].tolist(), singular_values=h["singular_values"].tolist()))]
+
+
+def run_demo(seed=0, quick=False, progress=True, jobs=2, **overrides):
     """Run the demo and return ``{"params": ..., "rows": [...], "traces": {...}}``.
 
+    The depths run as independent tasks on ``jobs`` processes (one BLAS thread each).
     ``quick`` shrinks the problem (30 x 30, rank 2, 300 observations) for tests.
     """
     params = dict(DEFAULTS, **overrides)
     if quick:
         params.update(m=30, n=30, rank=2, n_obs=300, max_steps=20_000, record_every=50)
-    params.update(seed=seed, optimizer="adaptive (E19)", reduction="mean", init="gaussian")
-    data_rng, obs_rng, *init_rngs = np.random.SeedSequence(seed).spawn(2 + len(params["depths"]))
-    M = random_low_rank(params["m"], params["n"], params["rank"], rng=np.random.default_rng(data_rng))
-    problem = sample_completion(M, params["n_obs"], rng=np.random.default_rng(obs_rng), reduction="mean")
-    rows, traces = [], {}
-    for depth, child in zip(params["depths"], init_rngs):
-        if progress:
-            print(f"depth {depth}:", file=sys.stderr, flush=True)
-        weights = init_weights((params["m"], params["n"]), depth, params["init_scale"],
-                               rng=np.random.default_rng(child))
-        start = time.perf_counter()
-        run = gradient_descent(problem, weights, lr=params["lr"], max_steps=params["max_steps"],
-                               optimizer="adaptive", loss_tol=params["loss_tol"],
-                               record_every=params["record_every"], progress=progress)
-        h = run.history
-        rows.append(dict(method=f"depth-{depth}", depth=depth, steps=int(run.steps),
-                         converged=bool(run.converged), error=float(h["reconstruction_error"][-1]),
-                         rel_error=float(h["relative_error"][-1]),
-                         effective_rank=float(h["effective_rank"][-1]),
-                         seconds=time.perf_counter() - start))
-        traces[f"depth-{depth}"] = dict(step=h["step"], singular_values=h["singular_values"])
+    params.update(seed=seed, optimizer="adaptive (E19)", reduction="mean", init="gaussian",
+                  depths=list(params["depths"]))
+    tasks = [dict(key=f"depth-{depth}", depth=depth, params=params, progress=progress)
+             for depth in params["depths"]]
+    out = run_tasks("demo", tasks, _demo_task, jobs=jobs, progress=progress)
+    rows = [o["row"] for o in out]
+    traces = {o["row"]["method"]: {k: np.asarray(v) for k, v in o["trace"].items()} for o in out}
     return dict(params=params, rows=rows, traces=traces)
 
 
@@ -92,14 +101,14 @@ def plot_demo(results, path):
     save_figure(fig, path)
 
 
-def main(out="dmf-edu-demo", seed=0, quick=False):
+def main(out="dmf-edu-demo", seed=0, quick=False, jobs=2):
     """Run, print the table, save ``out/demo.png`` and ``out/demo.json``; return the results."""
     t0 = time.perf_counter()
-    results = run_demo(seed=seed, quick=quick)
+    results = run_demo(seed=seed, quick=quick, jobs=jobs)
     print(format_table(results["rows"]))
     png = os.path.join(out, "demo.png")
     plot_demo(results, png)
-    side = dict(experiment="demo (X1/X2 in small form)", seed=seed, quick=quick,
+    side = dict(experiment="demo (X1/X2 in small form)", seed=seed, quick=quick, jobs=jobs,
                 params=results["params"], versions=library_versions(),
                 wall_time=time.perf_counter() - t0, rows=results["rows"], traces=results["traces"])
     write_json(os.path.join(out, "demo.json"), side)

@@ -117,7 +117,7 @@ class _Recorder:
         return {k: np.asarray(v) for k, v in self.rows.items()}
 
 
-def _progress_printer(stream=None):
+def _progress_printer(label=None, stream=None):
     stream = sys.stderr if stream is None else stream
     last = [0.0]
 
@@ -130,7 +130,7 @@ def _progress_printer(stream=None):
         rate = done / now if now > 0 else 0.0
         eta = (total - done) / rate if rate > 0 else float("nan")
         tail = "done" if info["final"] else f"ETA <= {eta:.0f} s"
-        print(f"  [{info['optimizer']}] step {done}/{total}  loss {info['max_loss']:.3e}  "
+        print(f"  [{label or info['optimizer']}] step {done}/{total}  loss {info['max_loss']:.3e}  "
               f"active {info['active']}/{info['trials']}  {now:.1f} s, {tail}", file=stream, flush=True)
 
     return show
@@ -170,8 +170,9 @@ def gradient_descent(problem, weights, *, lr, max_steps, optimizer="gd", loss_to
         Ground truth for test errors; defaults to ``problem.truth``.
     n_singular : int
         How many top singular values of ``W`` to record.
-    progress : bool or callable
-        ``True`` prints a line to stderr about once a second; a callable receives a dict.
+    progress : bool, str or callable
+        ``True`` prints a line to stderr about once a second (a string: the same, with that
+        label); a callable receives a dict.
     divergence_factor : float
         Raise :class:`DivergenceError` if the loss exceeds ``divergence_factor`` times its
         initial value (or 1, whichever is larger), or is not finite.
@@ -240,7 +241,10 @@ def gradient_descent(problem, weights, *, lr, max_steps, optimizer="gd", loss_to
     else:
         every = check_int(record_every, "record_every", minimum=1) if record_every else max(1, max_steps // 200)
         should_record = lambda k: k % every == 0  # noqa: E731
-    report = _progress_printer() if progress is True else (progress or None)
+    if progress is True or isinstance(progress, str):
+        report = _progress_printer(None if progress is True else progress)
+    else:
+        report = progress or None
     trials = int(np.prod(lead)) if lead else 1
     batched = bool(lead)
     clock0 = time.perf_counter()

@@ -1,0 +1,50 @@
+"""Experiment registry: one module per published experiment (THEORY.md §8).
+
+Each module exposes ``ID``, ``TITLE``, ``run(config=None, quick=False, seed=0, jobs=1,
+cache_dir=None, progress=True) -> results`` (a dict with at least ``"rows"``, a list of
+tidy records, and ``"params"``) and ``plot(results, path)``.  :func:`reproduce` runs one,
+writes ``<out>/<ID>.png`` and ``<out>/<ID>.json`` and caches finished tasks under
+``<out>/.cache/<ID>/``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import time
+
+from .._io import library_versions, write_json
+
+REGISTRY = {
+    "X1": "dmf_edu.experiments.x1_completion",
+    "X2": "dmf_edu.experiments.x2_singular_values",
+}
+
+
+def get(experiment_id):
+    """The module of an experiment id (case-insensitive)."""
+    key = str(experiment_id).upper()
+    if key not in REGISTRY:
+        raise ValueError(f"unknown experiment {experiment_id!r}; choose one of {', '.join(REGISTRY)} (see `dmf-edu list`)")
+    return importlib.import_module(REGISTRY[key])
+
+
+def list_experiments():
+    """``[(id, title), ...]`` in registry order."""
+    return [(key, get(key).TITLE) for key in REGISTRY]
+
+
+def reproduce(experiment_id, out="figures", quick=False, seed=0, jobs=1, progress=True):
+    """Run one experiment and write its figure and JSON sidecar; return the results."""
+    module = get(experiment_id)
+    t0 = time.perf_counter()
+    cache = os.path.join(out, ".cache", module.ID + ("-quick" if quick else ""), f"seed={seed}")
+    results = module.run(quick=quick, seed=seed, jobs=jobs, cache_dir=cache, progress=progress)
+    png = os.path.join(out, f"{module.ID}.png")
+    module.plot(results, png)
+    sidecar = dict(experiment=module.ID, title=module.TITLE, quick=quick, seed=seed,
+                   optimizer=results.get("optimizer"), params=results["params"],
+                   versions=library_versions(), wall_time=time.perf_counter() - t0)
+    sidecar.update({k: v for k, v in results.items() if k not in sidecar})
+    write_json(os.path.join(out, f"{module.ID}.json"), sidecar)
+    return results

@@ -1,0 +1,45 @@
+"""Pieces shared by the experiments: seeded data, one training run, row formatting."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from ..factorization import init_weights
+from ..problems import random_low_rank, sample_completion
+from ..training import gradient_descent
+
+E19 = "adaptive (E19: one global step, beta 0.99, base rate lr, mean loss)"
+E19_SHORT = "optimizer: adaptive step (E19)"
+
+
+def child_rng(*entropy):
+    """A generator seeded by a tuple of ints: the same task always gets the same stream,
+    whatever order tasks run in."""
+    return np.random.default_rng([int(e) for e in entropy])
+
+
+def completion_problem(config, seed, trial, n_obs):
+    """Ground truth of trial ``trial`` (shared by all ``n_obs``) and ``n_obs`` observations of it."""
+    M = random_low_rank(config["m"], config["n"], config["rank"], rng=child_rng(seed, trial, 0))
+    return sample_completion(M, n_obs, rng=child_rng(seed, trial, 1, n_obs), reduction="mean")
+
+
+def train(problem, depth, init_scale, rng, config, **kwargs):
+    """Gaussian init of ``init_scale`` and the E19 optimizer until train MSE <= loss_tol (THEORY.md §7)."""
+    weights = init_weights(problem.shape, depth, init_scale, rng=rng)
+    start = time.perf_counter()
+    run = gradient_descent(problem, weights, lr=config["lr"], max_steps=config["max_steps"],
+                           optimizer="adaptive", loss_tol=config["loss_tol"], **kwargs)
+    return run, time.perf_counter() - start
+
+
+def result_row(W, truth, **fields):
+    """A tidy row: the given fields plus error (MSE over entries), rel_error, effective_rank."""
+    from ..metrics import effective_rank, reconstruction_error, relative_error
+
+    row = dict(fields)
+    row.update(error=float(reconstruction_error(W, truth)), rel_error=float(relative_error(W, truth)),
+               effective_rank=float(effective_rank(W)))
+    return row
