@@ -65,3 +65,21 @@ def test_X2_quick_depth3_switches_on_rank_many_one_at_a_time(tmp_path):
     assert side["rows"] and {"depth", "step", "index", "singular_value"} <= set(side["rows"][0])
     assert "E19" in side["optimizer"] and side["versions"]["numpy"] == np.__version__
     assert (tmp_path / "X2.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_X8_quick_escape_law_and_closed_form(tmp_path):
+    res = reproduce("X8", out=tmp_path, quick=True, progress=False)
+    summ = {s["depth"]: s for s in res["summary"]}
+    # GD (step 1e-2) matches the exact E10 escape time to O(lr): within 2 %
+    assert all(s["max_rel_gap_gd_vs_closed"] < 0.02 for s in summ.values())
+    # escape times ~ alpha^{-(N-2)}: slope over the smallest alphas (finite-alpha corrections
+    # are O(alpha^{N-2}) relative, about 10 % at alpha 0.1 for N = 3)
+    assert abs(summ[3]["loglog_slope"] + 1) < 0.15
+    assert abs(summ[4]["loglog_slope"] + 2) < 0.1
+    assert -0.8 < summ[2]["loglog_slope"] < 0         # N = 2: only logarithmic growth
+    # diagonal target (4, 2, 1): modes learned one after another, times in ratio s_1/s_i (N >= 3)
+    for N in (3, 4):
+        t = summ[N]["diagonal_half_times"]
+        assert t[0] < t[1] < t[2]
+        np.testing.assert_allclose([t[1] / t[0], t[2] / t[0]], [2.0, 4.0], rtol=0.06)
+    assert all(r["converged"] for r in res["rows"] if r["part"] == "escape")
