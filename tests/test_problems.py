@@ -139,3 +139,17 @@ def test_wrong_W_shape_named(rng):
         p.loss(np.ones((3, 4)))
     with pytest.raises(ValueError, match="W contains"):
         p.gradient(np.full((4, 3), np.nan))
+
+
+def test_single_precision_sensing_agrees_to_float32_accuracy(rng):
+    M = d.random_low_rank(12, 10, 2, rng=rng)
+    p64 = d.gaussian_sensing(M, 60, rng=1)
+    p32 = d.gaussian_sensing(M, 60, rng=1, precision="single")
+    W = rng.standard_normal((12, 10))
+    l64, G64 = p64.loss_and_gradient(W)
+    l32, G32 = p32.loss_and_gradient(W)
+    assert G32.dtype == np.float64 and abs(l32 / l64 - 1) < 1e-5
+    assert np.linalg.norm(G32 - G64) < 1e-5 * np.linalg.norm(G64)
+    assert p32.loss(M) < 1e-10                   # y in float64, products in float32
+    with pytest.raises(ValueError, match="precision must be"):
+        d.gaussian_sensing(M, 5, precision="half")

@@ -18,6 +18,7 @@ from .._io import library_versions, write_json
 REGISTRY = {
     "X1": "dmf_edu.experiments.x1_completion",
     "X2": "dmf_edu.experiments.x2_singular_values",
+    "X3": "dmf_edu.experiments.x3_sensing",
     "X8": "dmf_edu.experiments.x8_plateaus",
 }
 

@@ -7,7 +7,7 @@ import time
 import numpy as np
 
 from ..factorization import init_weights
-from ..problems import random_low_rank, sample_completion
+from ..problems import gaussian_sensing, random_low_rank, sample_completion
 from ..training import gradient_descent
 
 E19 = "adaptive (E19: one global step, beta 0.99, base rate lr, mean loss)"
@@ -24,6 +24,20 @@ def completion_problem(config, seed, trial, n_obs):
     """Ground truth of trial ``trial`` (shared by all ``n_obs``) and ``n_obs`` observations of it."""
     M = random_low_rank(config["m"], config["n"], config["rank"], rng=child_rng(seed, trial, 0))
     return sample_completion(M, n_obs, rng=child_rng(seed, trial, 1, n_obs), reduction="mean")
+
+
+def sensing_problem(config, seed, trial, n_measurements):
+    """The same ground truth as :func:`completion_problem`, seen through Gaussian measurements
+    ``A_k`` with i.i.d. ``N(0, 1/n^2)`` entries (THEORY.md §7)."""
+    M = random_low_rank(config["m"], config["n"], config["rank"], rng=child_rng(seed, trial, 0))
+    return gaussian_sensing(M, n_measurements, rng=child_rng(seed, trial, 3, n_measurements), reduction="mean",
+                            precision=config.get("precision", "double"))
+
+
+def recovery_problem(config, seed, trial, k):
+    """Completion (``k`` observed entries) or sensing (``k`` measurements), per ``config["problem"]``."""
+    make = sensing_problem if config.get("problem") == "sensing" else completion_problem
+    return make(config, seed, trial, k)
 
 
 def train(problem, depth, init_scale, rng, config, **kwargs):

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._common import E19, E19_SHORT, child_rng, completion_problem, result_row, train
+from ._common import E19, E19_SHORT, child_rng, recovery_problem, result_row, train
 from ._runner import run_tasks
 
 ID = "X1"
 TITLE = "completion 100x100 rank 5: error vs observations, depths 1-4 vs nuclear norm"
 
-FULL = dict(m=100, n=100, rank=5, n_obs=[1000, 1500, 2000, 2500, 3000, 4000, 5000],
+FULL = dict(problem="completion", m=100, n=100, rank=5, n_obs=[1000, 1500, 2000, 2500, 3000, 4000, 5000],
             depths=[1, 2, 3, 4], trials=3, init_scale=1e-3, nuclear=True, eps=1e-3,
             sweep_n_obs=2000, sweep_depth=2, sweep_scales=[1e-3, 1e-4, 1e-5, 1e-6],
             lr=1e-3, loss_tol=1e-6, max_steps=300_000)
@@ -49,7 +49,7 @@ def tasks(config, seed):
 
 def run_task(task):
     config = task["config"]
-    problem = completion_problem(config, task["seed"], task["trial"], task["n_obs"])
+    problem = recovery_problem(config, task["seed"], task["trial"], task["n_obs"])
     common = dict(n_obs=task["n_obs"], seed=task["seed"], trial=task["trial"])
     if task["kind"] == "nuclear":
         from ..baselines import nuclear_norm_minimization
@@ -66,9 +66,13 @@ def run_task(task):
 
 
 def run(config=None, quick=False, seed=0, jobs=1, cache_dir=None, progress=True):
-    config = dict(QUICK if quick else FULL, **(config or {}))
+    return run_sweep(ID, dict(QUICK if quick else FULL, **(config or {})), seed, jobs, cache_dir, progress)
+
+
+def run_sweep(ID, config, seed, jobs, cache_dir, progress):
+    """The sweep behind X1 (completion) and X3 (sensing)."""
     rows = run_tasks(ID, tasks(config, seed), run_task, cache_dir=cache_dir, jobs=jobs, progress=progress)
-    return dict(params=config, optimizer=E19, rows=rows, summary=summarize(rows, config))
+    return dict(experiment=ID, params=config, optimizer=E19, rows=rows, summary=summarize(rows, config))
 
 
 def summarize(rows, config):
@@ -98,16 +102,18 @@ def plot(results, path):
         pts = [(r["n_obs"], r["median_error"]) for r in summary["median_error"] if r["method"] == method]
         ks, errs = zip(*pts)
         ax.semilogy(ks, np.maximum(errs, 1e-12), "o-" if method != "nuclear" else "s--", label=method)
-    ax.set_xlabel("number of observed entries")
+    what = "measurements" if config.get("problem") == "sensing" else "observed entries"
+    ax.set_xlabel(f"number of {what}")
     ax.set_ylabel("reconstruction error (MSE over entries)")
-    ax.set_title(f"completion, init {config['init_scale']:g}, median of {config['trials']} trial(s)", fontsize=9)
+    ax.set_title(f"{config['problem']}, init {config['init_scale']:g}, median of {config['trials']} trial(s)", fontsize=9)
     ax.legend(fontsize=8)
     sweep = summary["depth2_init_sweep"]
     ax2.loglog([s["init_scale"] for s in sweep], [s["median_error"] for s in sweep], "o-", color="tab:orange")
     ax2.invert_xaxis()
     ax2.set_xlabel("init scale")
     ax2.set_ylabel("reconstruction error (MSE over entries)")
-    ax2.set_title(f"depth {config['sweep_depth']}, {config['sweep_n_obs']} observations", fontsize=9)
-    fig.suptitle(f"X1: {config['m']}x{config['n']} rank-{config['rank']} completion ({E19_SHORT})", fontsize=10)
+    ax2.set_title(f"depth {config['sweep_depth']}, {config['sweep_n_obs']} {what}", fontsize=9)
+    fig.suptitle(f"{results.get('experiment', ID)}: {config['m']}x{config['n']} rank-{config['rank']} "
+                 f"{config['problem']} ({E19_SHORT})", fontsize=10)
     fig.tight_layout()
     save_figure(fig, path)
