@@ -1,0 +1,218 @@
+"""Tests of dmf_edu.baselines: nuclear norm (E13, with certificate), Schatten-p IRLS (E13), GLRL (E18)."""
+
+import numpy as np
+import pytest
+from scipy.optimize import linprog
+
+import dmf_edu as d
+from dmf_edu import baselines
+
+KKT_TOL = 1e-5       # solver tol is 1e-6 on the relative gap and violation; KKT parts are bounded by it
+
+
+@pytest.fixture(scope="module")
+def completion():
+    M = d.random_low_rank(12, 10, 2, rng=0)
+    return d.sample_completion(M, 70, rng=1)
+
+
+@pytest.fixture(scope="module")
+def sensing():
+    M = d.random_low_rank(8, 6, 2, rng=2)
+    return d.gaussian_sensing(M, 30, rng=3)
+
+
+def _assert_kkt(problem, res, eps, psd=False, tol=KKT_TOL):
+    assert res.status == "optimal"
+    kkt = d.nuclear_norm_kkt(problem, res.X, res.dual, eps=eps, psd=psd)
+    assert max(kkt.values()) <= tol, kkt
+    return kkt
+
+
+@pytest.mark.parametrize("eps", [0.0, 1e-3, 0.1])
+def test_e13_nuclear_kkt_completion(completion, eps):
+    res = d.nuclear_norm_minimization(completion, eps=eps)
+    _assert_kkt(completion, res, eps)
+    assert res.relative_gap <= 1e-6 and res.gap == pytest.approx(res.objective - res.dual_objective)
+    assert res.objective == pytest.approx(d.nuclear_norm(res.X), rel=1e-12)
+
+
+@pytest.mark.parametrize("eps", [0.0, 1e-2])
+def test_e13_nuclear_kkt_sensing_rectangular(sensing, eps):
+    res = d.nuclear_norm_minimization(sensing, eps=eps)
+    _assert_kkt(sensing, res, eps)
+
+
+def test_nuclear_fully_observed_is_the_data():
+    """Closed form: every entry observed, eps = 0, so the only feasible point is M."""
+    M = d.random_low_rank(7, 5, 2, rng=4)
+    rows, cols = np.divmod(np.arange(35), 5)
+    prob = d.MatrixCompletion((7, 5), rows, cols, M[rows, cols])
+    res = d.nuclear_norm_minimization(prob)
+    assert np.allclose(res.X, M, atol=1e-5)
+    assert res.objective == pytest.approx(d.nuclear_norm(M), rel=1e-5)
+    _assert_kkt(prob, res, 0.0)
+
+
+def test_nuclear_fully_observed_scaled_identity_with_eps():
+    """Closed form: M = c I fully observed, |X - M| <= eps entrywise: X = (c - eps) I, value d (c - eps),
+    certified by the dual lam = 1 on the diagonal (||I||_2 = 1, dual value sum_i c - eps d)."""
+    n, c, eps = 4, 2.0, 0.3
+    rows, cols = np.divmod(np.arange(n * n), n)
+    prob = d.MatrixCompletion((n, n), rows, cols, (c * np.eye(n))[rows, cols])
+    res = d.nuclear_norm_minimization(prob, eps=eps)
+    assert res.objective == pytest.approx(n * (c - eps), rel=1e-5)
+    assert np.allclose(res.X, (c - eps) * np.eye(n), atol=1e-4)
+    _assert_kkt(prob, res, eps)
+
+
+@pytest.mark.parametrize("psd", [False, True])
+def test_e9_diagonal_sensing_matches_linprog(psd):
+    """Diagonal measurements: min ||X||_* (or min tr X over PSD) is the LP min ||x||_1 (or 1^T x, x >= 0)."""
+    lam = np.array([3.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 2.0])
+    prob = d.commuting_sensing(lam, 5, rng=3)
+    a = np.einsum("kii->ki", prob.A)
+    res = d.nuclear_norm_minimization(prob, psd=psd, tol=1e-9)
+    n = lam.size
+    if psd:
+        lp = linprog(np.ones(n), A_eq=a, b_eq=prob.y, bounds=[(0, None)] * n, method="highs")
+        x = lp.x
+    else:
+        lp = linprog(np.ones(2 * n), A_eq=np.hstack([a, -a]), b_eq=prob.y, bounds=[(0, None)] * (2 * n),
+                     method="highs")
+        x = lp.x[:n] - lp.x[n:]
+    assert res.objective == pytest.approx(lp.fun, rel=1e-6)
+    assert np.allclose(np.diag(res.X), x, atol=1e-5)
+    assert np.allclose(res.X, np.diag(np.diag(res.X)), atol=1e-6)
+    _assert_kkt(prob, res, 0.0, psd=psd)
+
+
+def test_kkt_check_rejects_planted_wrong_pairs(completion):
+    """The certificate can fail: a feasible but suboptimal X, a dual of the wrong sign, and the
+    dual of a different eps are each rejected (residuals far above KKT_TOL)."""
+    eps = 1e-3
+    res = d.nuclear_norm_minimization(completion, eps=eps)
+    # feasible, suboptimal: change an unobserved entry
+    i, j = np.argwhere(~completion.observed_mask())[0]
+    X_bad = res.X.copy()
+    X_bad[i, j] += 1.0
+    assert d.nuclear_norm_kkt(completion, X_bad, res.dual, eps=eps)["primal"] <= KKT_TOL
+    assert d.nuclear_norm_kkt(completion, X_bad, res.dual, eps=eps)["gap"] > 1e-3
+    # wrong sign of the multipliers
+    assert d.nuclear_norm_kkt(completion, res.X, -res.dual, eps=eps)["gap"] > 1.0
+    # a correct pair for eps = 0.1 is not optimal for eps = 1e-3
+    other = d.nuclear_norm_minimization(completion, eps=0.1)
+    bad = d.nuclear_norm_kkt(completion, other.X, other.dual, eps=eps)
+    assert bad["primal"] > 1e-3
+
+
+def test_planted_wrong_prox_is_not_reported_optimal(completion, monkeypatch):
+    """A planted bug in the solver (shrinking singular values by a factor instead of thresholding) must
+    not produce status 'optimal': the certificate is independent of the iteration."""
+    def wrong_prox(V, tau, psd):
+        U, s, Vt = np.linalg.svd(V, full_matrices=False)
+        s = s / (1.0 + tau)
+        return (U * s) @ Vt, float(s.sum())
+
+    monkeypatch.setattr(baselines, "_prox_nuclear", wrong_prox)
+    res = d.nuclear_norm_minimization(completion, eps=1e-3, max_iter=2000)
+    assert res.status == "max_iter"
+    assert res.relative_gap > 1e-3
+
+
+def test_nonconvergence_is_reported(completion):
+    res = d.nuclear_norm_minimization(completion, max_iter=5, check_every=1)
+    assert res.status == "max_iter" and res.iterations == 5
+    assert res.relative_gap > 1e-6
+
+
+def test_warm_start_saves_iterations(completion):
+    cold = d.nuclear_norm_minimization(completion, eps=1e-3)
+    near = d.nuclear_norm_minimization(completion, eps=2e-3)
+    warm = d.nuclear_norm_minimization(completion, eps=1e-3, warm_start=near)
+    _assert_kkt(completion, warm, 1e-3)
+    assert warm.iterations < cold.iterations
+    assert warm.objective == pytest.approx(cold.objective, rel=1e-5)
+
+
+def test_e13_schatten_p1_agrees_with_nuclear(completion):
+    """IRLS at p = 1 approaches the exact nuclear-norm solution (documented accuracy ~1e-3)."""
+    exact = d.nuclear_norm_minimization(completion, tol=1e-7, max_iter=100000)
+    irls = d.schatten_minimization(completion, 1.0)
+    assert irls.violation < 1e-8
+    assert np.linalg.norm(irls.X - exact.X) / np.linalg.norm(exact.X) < 1e-2
+    assert irls.objective == pytest.approx(exact.objective, rel=1e-3)
+    assert irls.objective >= exact.objective * (1 - 1e-6)          # cannot beat the certified optimum
+
+
+def test_e13_schatten_p2_is_least_norm(completion):
+    """Closed form: min ||X||_F subject to the observations keeps them and puts 0 elsewhere."""
+    res = d.schatten_minimization(completion, 2.0)
+    expected = np.zeros(completion.shape)
+    expected[completion.rows, completion.cols] = completion.values
+    assert np.allclose(res.X, expected, atol=1e-12) and res.status == "optimal"
+
+
+def test_e13_schatten_half_recovers_low_rank(completion, sensing):
+    """p = 1/2 recovers a rank-2 truth from about twice its degrees of freedom (a property of low-rank
+    recovery, not a copied number): 70 entries of a 12 x 10 rank-2 matrix (40 dof); 30 Gaussian
+    measurements of an 8 x 6 rank-2 matrix (24 dof)."""
+    for prob in (completion, sensing):
+        res = d.schatten_minimization(prob, 0.5)
+        assert res.status == "optimal" and res.violation < 1e-8
+        assert d.relative_error(res.X, prob.truth) < 1e-4
+
+
+def test_e18_glrl_reaches_truth_rank_and_small_init_gd_approaches_it(completion):
+    g = d.greedy_low_rank(completion, lr=0.05, init=1e-3, loss_tol=1e-10)
+    assert g.status == "loss_tol" and g.rank == 2
+    assert np.all(np.diff(g.losses) < 0) and g.weights[0].shape == (2, 10) and g.weights[1].shape == (12, 2)
+    dist = []
+    for scale in (1e-1, 1e-3):
+        w = d.init_weights(completion.shape, 2, scale, kind="balanced", rng=5)
+        run = d.gradient_descent(completion, w, lr=0.05, max_steps=200000, loss_tol=1e-8, record_steps=())
+        assert run.converged
+        dist.append(np.linalg.norm(run.W - g.X) / np.linalg.norm(g.X))
+    assert dist[1] < dist[0]
+
+
+def test_glrl_stops_at_stationary_point():
+    """Zero data: the gradient at W = 0 vanishes, so GLRL adds nothing."""
+    prob = d.MatrixCompletion((3, 3), [0, 1], [0, 2], [0.0, 0.0])
+    g = d.greedy_low_rank(prob, lr=0.1, loss_tol=0.0)
+    assert g.status == "stationary" and g.rank == 0 and np.all(g.X == 0)
+
+
+def test_bad_input_names_the_argument(completion):
+    with pytest.raises(ValueError, match="eps"):
+        d.nuclear_norm_minimization(completion, eps=-1e-3)
+    for p in (0.0, -1.0, 2.5):
+        with pytest.raises(ValueError, match="p must"):
+            d.schatten_minimization(completion, p)
+    with pytest.raises(TypeError, match="p must"):
+        d.schatten_minimization(completion, "1")
+    with pytest.raises(ValueError, match="psd"):
+        d.nuclear_norm_minimization(completion, psd=True)
+    with pytest.raises(TypeError, match="problem"):
+        d.nuclear_norm_minimization(np.eye(3))
+    batched = d.MatrixCompletion((2, 2), [0, 1], [0, 1], np.ones((3, 2)))
+    with pytest.raises(ValueError, match="trial axes"):
+        d.nuclear_norm_minimization(batched)
+    with pytest.raises(ValueError, match="dual"):
+        d.nuclear_norm_kkt(completion, np.zeros(completion.shape), np.zeros(3))
+    with pytest.raises(ValueError, match="lr"):
+        d.greedy_low_rank(completion, lr=0.0)
+
+
+def test_inconsistent_sensing_data_is_an_error():
+    """The same measurement twice with different values: no X fits, for eps below half the gap."""
+    A = np.stack([np.eye(2), np.eye(2), np.diag([1.0, -1.0])])
+    prob = d.MatrixSensing(A, [1.0, 1.5, 0.0])
+    with pytest.raises(ValueError, match="inconsistent.*eps"):
+        d.nuclear_norm_minimization(prob)
+    with pytest.raises(ValueError, match="inconsistent"):
+        d.nuclear_norm_minimization(prob, eps=0.2)
+    with pytest.raises(ValueError, match="inconsistent"):
+        d.schatten_minimization(prob, 0.5)
+    res = d.nuclear_norm_minimization(prob, eps=0.25)          # exactly feasible: trace in [1.25, 1.25]
+    _assert_kkt(prob, res, 0.25)
