@@ -115,3 +115,32 @@ def test_X1_X3_quick_depth_beats_nuclear_norm_with_few_observations(recovery):
     if experiment == "X1":            # depth-2 error falls as the init shrinks
         sweep = sorted(res["summary"]["depth2_init_sweep"], key=lambda s: -s["init_scale"])
         assert sweep[-1]["median_error"] < sweep[0]["median_error"] / 3
+
+
+def test_X4_quick_every_depth_approaches_min_nuclear_norm(tmp_path):
+    res = reproduce("X4", out=tmp_path, quick=True, progress=False)
+    np.testing.assert_allclose(res["solution"]["min_nuclear_admm"], res["solution"]["min_nuclear_linprog"], atol=1e-5)
+    for N in res["params"]["depths"]:
+        pts = sorted((r for r in res["rows"] if r["depth"] == N), key=lambda r: -r["alpha"])
+        dist = [r["distance_to_min_nuclear"] for r in pts]
+        assert all(b < a for a, b in zip(dist, dist[1:]))            # shrinks with alpha
+        assert dist[-1] < 0.1 and all(r["converged"] for r in pts)
+        assert all(r["distance_to_truth"] > 0.5 for r in pts)         # the truth is not the limit
+
+
+def test_X5_quick_norms_grow_while_schatten_minimizers_stay_at_zero(tmp_path):
+    res = reproduce("X5", out=tmp_path, quick=True, progress=False)
+    for N in res["params"]["depths"]:
+        pts = [r for r in res["rows"] if r["depth"] == N and r["seed_index"] == 0]
+        assert all(r["det"] > 0 for r in pts)                          # det never flips (N >= 3)
+        w11 = [r["abs_w11"] for r in pts[1:]]
+        assert all(b >= a for a, b in zip(w11, w11[1:]))               # |W11| grows as the loss falls
+        for p in ("0.5", "1.0", "2.0", "inf"):
+            s = [r[f"schatten_{p}"] for r in pts[1:]]
+            assert s[-1] > 5 * s[0]
+        assert abs(pts[-1]["w11_times_sqrt_2loss"] - 1) < 0.02        # |W11| ~ 1/sqrt(2 loss)
+        assert pts[-1]["effective_rank"] < 1.01
+    assert all(abs(w) < 1e-3 for w in res["schatten_minimizers_w11"].values())
+    assert all(abs(w - 10.0) < 0.1 for w in res["perturbed"]["gd_w11"].values() for w in w)   # +1/epsilon
+    flips = {(r["depth"], r["lr"]): r["fraction_flipped"] for r in res["sign_pitfall"]}
+    assert max(v for (N, _), v in flips.items() if N == 2) > 0          # the depth-2 pitfall is recorded

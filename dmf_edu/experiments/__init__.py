@@ -19,6 +19,8 @@ REGISTRY = {
     "X1": "dmf_edu.experiments.x1_completion",
     "X2": "dmf_edu.experiments.x2_singular_values",
     "X3": "dmf_edu.experiments.x3_sensing",
+    "X4": "dmf_edu.experiments.x4_commuting",
+    "X5": "dmf_edu.experiments.x5_razin_cohen",
     "X8": "dmf_edu.experiments.x8_plateaus",
 }
 
