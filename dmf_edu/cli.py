@@ -1,4 +1,4 @@
-"""Command line: ``dmf-edu demo | prove | list | reproduce`` (also ``python -m dmf_edu``)."""
+"""Command line: ``dmf-edu demo | prove | lesson | list | reproduce`` (also ``python -m dmf_edu``)."""
 
 from __future__ import annotations
 
@@ -19,6 +19,8 @@ def build_parser():
     prove = sub.add_parser("prove", help="run the sympy proofs and print an audit table")
     prove.add_argument("--json", action="store_true", help="print a JSON list of claims instead")
     prove.add_argument("--quick", action="store_true", help="only the fast claims")
+    les = sub.add_parser("lesson", help="run lesson N of the course (docs/lessons/README.md)")
+    les.add_argument("n", type=int, help="lesson number (1-7)")
     sub.add_parser("list", help="list the published experiments X1...")
     rep = sub.add_parser("reproduce", help="regenerate an experiment's figure and numbers")
     rep.add_argument("id", help="experiment id (X1, X2, ...) or 'all'")
@@ -43,6 +45,10 @@ def main(argv=None):
         from .symbolic import prove_main
 
         return prove_main(json_output=args.json, quick=args.quick)
+    if args.command == "lesson":
+        from .lessons import lesson_main
+
+        return lesson_main(args.n)
     if args.command == "list":
         from .experiments import list_experiments
 

@@ -1,0 +1,221 @@
+"""Exercise checkers (dmf_edu.exercises): each passes the right answers and rejects planted wrong
+ones with a message that names the fault (E1, E3/E4, E6, effective rank, E4 multiplier, E17)."""
+
+import numpy as np
+import pytest
+
+import dmf_edu as d
+from dmf_edu import exercises as ex
+from dmf_edu.landscape import hessian_vector_product
+from dmf_edu.linalg import depth_multiplier, psd_power
+
+LIBRARY = {"layer_gradients": d.layer_gradients, "end_to_end_operator": d.end_to_end_operator,
+           "singular_value_velocity": d.singular_value_velocity, "effective_rank": d.effective_rank,
+           "depth_multiplier": depth_multiplier, "hessian_vector_product": hessian_vector_product}
+
+
+def test_names_cover_the_required_exercises_in_course_order():
+    names = ex.names()
+    assert {"layer_gradients", "end_to_end_operator", "singular_value_velocity", "effective_rank"} <= set(names)
+    assert set(names) == set(LIBRARY)
+    lessons = [ex._REGISTRY[n].lesson for n in names]
+    assert lessons == sorted(lessons)
+    for n in names:
+        assert n in ex.describe(n) and "implement" in ex.describe(n)
+
+
+@pytest.mark.parametrize("name", sorted(LIBRARY))
+@pytest.mark.parametrize("seed", [0, 1])
+def test_right_answers_pass(name, seed):
+    """Both the printed reference solution and the package's own function pass, for any seed."""
+    for fn in (ex._REGISTRY[name].reference, LIBRARY[name]):
+        report = ex.check(name, fn, rng=seed)
+        assert report.passed, report.message
+        assert str(report).startswith("[PASSED]")
+
+
+def test_solution_prints_source_and_returns_a_passing_function(capsys):
+    fn = ex.solution("layer_gradients")
+    printed = capsys.readouterr().out
+    assert "def solution_layer_gradients" in printed and "E1" in printed
+    assert ex.check("layer_gradients", fn).passed
+
+
+def test_bad_arguments_are_clear():
+    with pytest.raises(ValueError, match="unknown exercise.*layer_gradients"):
+        ex.check("layer_gradient", d.layer_gradients)
+    with pytest.raises(TypeError, match="fn must be a function"):
+        ex.check("effective_rank", 3.0)
+
+
+def _failing(name, fn, *fragments):
+    """Assert ``fn`` fails exercise ``name`` with a message containing every fragment."""
+    report = ex.check(name, fn, rng=0)
+    assert not report.passed, f"planted bug passed: {report.message}"
+    for fragment in fragments:
+        assert fragment in report.message, report.message
+    return report
+
+
+# --------------------------------------------------------------------------- E1
+
+def _scaled_layer(k, c):
+    def fn(weights, G):
+        grads = d.layer_gradients(weights, G)
+        if k < len(grads):
+            grads[k] = c * grads[k]
+        return grads
+    return fn
+
+
+def test_e1_planted_bugs_name_the_layer_and_the_fault():
+    # one layer doubled: the message names layer 2 only, the factor 2, and the finite-difference gap
+    _failing("layer_gradients", _scaled_layer(1, 2.0), "of layer 2 is wrong", "finite differences",
+             "exactly 2 times the right one", "Layers 1, 3 are right")
+    _failing("layer_gradients", _scaled_layer(0, 0.5), "of layer 1 is wrong", "0.5 times")
+    _failing("layer_gradients", lambda w, G: [-g for g in d.layer_gradients(w, G)], "sign is flipped")
+    _failing("layer_gradients", lambda w, G: d.layer_gradients(w, G)[::-1], "shape")   # reversed list
+    _failing("layer_gradients", lambda w, G: d.layer_gradients(w, G)[:-1], "returned 2 arrays")
+    _failing("layer_gradients", lambda w, G: np.zeros(3), "return a list")
+    _failing("layer_gradients", lambda w, G: [g.T for g in d.layer_gradients(w, G)], "transposed shape")
+
+
+def test_e1_square_factors_expose_missing_transposes_and_reversed_lists():
+    """At square factors the shapes hide these bugs; the values do not."""
+    def no_transposes(weights, G):                  # raises on rectangular factors, wrong on square
+        variant = ex._no_transpose_variant(weights, G)
+        return d.layer_gradients(weights, G) if variant is None else variant
+
+    def reversed_if_square(weights, G):
+        grads = d.layer_gradients(weights, G)
+        return grads[::-1] if all(w.shape == weights[0].shape for w in weights) else grads
+
+    def transposed_if_square(weights, G):
+        grads = d.layer_gradients(weights, G)
+        return [g.T if g.shape[0] == g.shape[1] else g for g in grads]
+    _failing("layer_gradients", no_transposes, "square", "E1 needs the transposes")
+    _failing("layer_gradients", reversed_if_square, "square", "wrong order")
+    _failing("layer_gradients", transposed_if_square, "transpose of the right gradient")
+
+
+def test_e1_exceptions_and_nan_are_reported():
+    def raises(weights, G):
+        return [weights[1] @ weights[0] @ G]          # product order confused: matmul error
+    _failing("layer_gradients", raises, "raised ValueError", "W = W_N ... W_1")
+    _failing("layer_gradients", lambda w, G: [g * np.nan for g in d.layer_gradients(w, G)], "NaN")
+
+
+# --------------------------------------------------------------------------- E3 / E4
+
+def _eig_power_dropping_zeros(S, p):
+    lam, Q = np.linalg.eigh(S)
+    keep = lam > 1e-12 * lam.max()
+    return (Q[:, keep] * lam[keep] ** p) @ Q[:, keep].T          # (W W^T)^0 = projector: 0^0 = 0
+
+
+def test_e3_planted_operators_are_rejected_with_hints():
+    def rescaled(W, Z, N):
+        return d.end_to_end_operator(W, Z, N) / N
+    _failing("end_to_end_operator", rescaled, "depth 2", "0.5 times", "1/N")
+    _failing("end_to_end_operator", lambda W, Z, N: -d.end_to_end_operator(W, Z, N), "sign is flipped")
+
+    def shifted(W, Z, N):
+        return sum(psd_power(W @ W.T, (N - j) / N) @ Z @ psd_power(W.T @ W, j / N) for j in range(1, N + 1))
+    _failing("end_to_end_operator", shifted, "exponents j/N")
+
+    def halved(W, Z, N):
+        return sum(psd_power(W @ W.T, (N - j) / (2 * N)) @ Z @ psd_power(W.T @ W, (j - 1) / (2 * N))
+                   for j in range(1, N + 1))
+    _failing("end_to_end_operator", halved, "halved")
+
+    def swapped(W, Z, N):
+        if W.shape[0] != W.shape[1]:
+            return d.end_to_end_operator(W, Z, N)
+        return sum(psd_power(W.T @ W, (N - j) / N) @ Z @ psd_power(W @ W.T, (j - 1) / N) for j in range(1, N + 1))
+    _failing("end_to_end_operator", swapped, "square", "sides swapped")
+
+    def zero_to_the_zero_is_zero(W, Z, N):
+        return sum(_eig_power_dropping_zeros(W @ W.T, (N - j) / N) @ Z
+                   @ _eig_power_dropping_zeros(W.T @ W, (j - 1) / N) for j in range(1, N + 1))
+    _failing("end_to_end_operator", zero_to_the_zero_is_zero, "0^0 = 1")
+
+    def closed_form(W, Z, N):                      # (x^2 - y^2)/(x^{2/N} - y^{2/N}): 0/0 on the diagonal
+        U, s, Vt = np.linalg.svd(W)
+        x, y = np.zeros(W.shape[0]), np.zeros(W.shape[1])
+        x[:s.size], y[:s.size] = s, s
+        X, Y = x[:, None], y[None, :]
+        with np.errstate(all="ignore"):
+            a = (X ** 2 - Y ** 2) / (X ** (2 / N) - Y ** (2 / N))
+        return U @ (a * (U.T @ Z @ Vt.T)) @ Vt
+    _failing("end_to_end_operator", closed_form, "NaN")
+    _failing("end_to_end_operator", lambda W, Z, N: (W @ Z.T), "shape")
+
+
+# --------------------------------------------------------------------------- E6
+
+def test_e6_planted_velocities_are_rejected_with_hints():
+    sv = d.singular_value_velocity
+    _failing("singular_value_velocity", lambda W, G, N: sv(W, G, N)[::-1], "ascending order")
+    _failing("singular_value_velocity", lambda W, G, N: -sv(W, G, N), "sign is flipped")
+    _failing("singular_value_velocity", lambda W, G, N: sv(W, G, N) / N, "depth 2", "1/N")
+
+    def sigma_not_squared(W, G, N):
+        U, s, Vt = np.linalg.svd(W, full_matrices=False)
+        return -N * s ** (1 - 1 / N) * np.einsum("ir,ij,rj->r", U, G, Vt)
+    _failing("singular_value_velocity", sigma_not_squared, "(sigma^2)^{1-1/N}")
+    _failing("singular_value_velocity", lambda W, G, N: sv(W, G, N)[:-1], "shape")
+
+
+# --------------------------------------------------------------------------- effective rank
+
+def _entropy_rank(W, squares=False, base=np.e, exponentiate=True):
+    s = np.linalg.svd(W, compute_uv=False)
+    s = s ** 2 if squares else s
+    p = s / s.sum()
+    p = p[p > 0]
+    H = -np.sum(p * np.log(p)) / np.log(base)
+    return float(np.exp(H)) if exponentiate else float(H)
+
+
+def test_effective_rank_planted_variants_get_their_hints():
+    _failing("effective_rank", lambda W: _entropy_rank(W, exponentiate=False), "Shannon entropy")
+    _failing("effective_rank", lambda W: _entropy_rank(W, squares=True), "not their squares")
+    _failing("effective_rank", lambda W: _entropy_rank(W, base=2), "natural logarithm")
+
+    def stable_rank(W):
+        s = np.linalg.svd(W, compute_uv=False)
+        return float(np.sum(s ** 2) / s[0] ** 2)
+    _failing("effective_rank", stable_rank, "stable rank")
+
+    def naive(W):                                   # 0 * log 0 = nan
+        s = np.linalg.svd(W, compute_uv=False)
+        p = s / s.sum()
+        with np.errstate(all="ignore"):
+            return float(np.exp(-np.sum(p * np.log(p))))
+    _failing("effective_rank", naive, "diag(3, 1, 0, 0)", "NaN")
+    _failing("effective_rank", lambda W: np.ones(2), "shape")
+
+
+# --------------------------------------------------------------------------- E4 multiplier, E17
+
+def test_depth_multiplier_planted_variants():
+    def closed(x, y, N):
+        with np.errstate(all="ignore"):
+            return (x ** 2 - y ** 2) / (x ** (2 / N) - y ** (2 / N))
+    _failing("depth_multiplier", closed, "depth 1", "finite sum")   # N = 1 is the first case
+
+    def zero_power_zero(x, y, N):                   # 0^0 taken as 0
+        return sum(np.where(x > 0, x, 0) ** (2 * (N - p) / N) * np.where(y > 0, y ** (2 * (p - 1) / N), 0.0)
+                   for p in range(1, N + 1))
+    _failing("depth_multiplier", zero_power_zero, "0^0 = 1")
+    _failing("depth_multiplier", lambda x, y, N: depth_multiplier(x, y, N) / N, "depth 2")
+
+
+def test_hessian_vector_product_planted_bugs():
+    def half(problem, weights, V):
+        return [0.5 * h for h in hessian_vector_product(problem, weights, V)]
+    _failing("hessian_vector_product", half, "0.5 times")
+
+    rep = _failing("hessian_vector_product", ex._gauss_newton_part, "depth 2", "wrong block(s)",
+                   "Gauss-Newton part only")
+    assert rep.details
