@@ -18,7 +18,7 @@ ID = "X3"
 TITLE = "sensing 100x100 rank 5, Gaussian measurements: error vs measurements, depths vs nuclear norm"
 
 FULL = dict(_X1_FULL, problem="sensing", precision="single", n_obs=[1000, 1500, 2000, 3000], depths=[2, 3, 4], trials=1,
-            sweep_n_obs=2000, sweep_scales=[1e-3])
+            sweep_n_obs=2000, sweep_scales=[1e-3], max_steps=100_000)
 QUICK = dict(FULL, precision="double", m=20, n=20, rank=2, n_obs=[80, 160], depths=[1, 2, 3], trials=1, sweep_n_obs=160,
              max_steps=40_000)
 
