@@ -18,9 +18,11 @@ from .metrics import (effective_rank, nuclear_norm, reconstruction_error, relati
 from .problems import (MatrixCompletion, MatrixSensing, commuting_sensing, gaussian_sensing,
                        random_low_rank, sample_completion)
 from .training import DivergenceError, Run, gradient_descent
-from . import baselines, dynamics
+from . import baselines, dynamics, geometry, landscape
 from .baselines import *  # noqa: F401,F403  (each module lists its public names in __all__)
 from .dynamics import *  # noqa: F401,F403
+from .geometry import *  # noqa: F401,F403
+from .landscape import *  # noqa: F401,F403
 
 __version__ = "0.1.0"
 
@@ -33,4 +35,4 @@ __all__ = [
     "effective_rank", "nuclear_norm", "schatten_norm", "singular_values",
     "reconstruction_error", "relative_error", "depth_multiplier", "log_mean", "psd_power",
     "directional_check", "entrywise_check", "taylor_slope", "check_layer_gradients",
-] + dynamics.__all__ + baselines.__all__
+] + dynamics.__all__ + baselines.__all__ + geometry.__all__ + landscape.__all__
