@@ -144,3 +144,35 @@ def test_X5_quick_norms_grow_while_schatten_minimizers_stay_at_zero(tmp_path):
     assert all(abs(w - 10.0) < 0.1 for w in res["perturbed"]["gd_w11"].values() for w in w)   # +1/epsilon
     flips = {(r["depth"], r["lr"]): r["fraction_flipped"] for r in res["sign_pitfall"]}
     assert max(v for (N, _), v in flips.items() if N == 2) > 0          # the depth-2 pitfall is recorded
+
+
+def test_X6_quick_depth_flows_approach_infinite_depth(tmp_path):
+    res = reproduce("X6", out=tmp_path, quick=True, progress=False)
+    for name in {r["problem"] for r in res["rows"]}:
+        pts = {r["depth"]: r for r in res["rows"] if r["problem"] == name}
+        assert pts["4"]["distance_to_inf"] < pts["2"]["distance_to_inf"]          # N -> inf converges
+        assert pts["inf"]["final_effective_rank"] <= pts["2"]["final_effective_rank"] + 1e-9
+        for r in pts.values():
+            assert np.all(np.isfinite(r["trace"]["entropy"]))
+
+
+def test_X7_quick_stages_equal_rank_with_negative_curvature(tmp_path):
+    res = reproduce("X7", out=tmp_path, quick=True, progress=False)
+    stages = [r for r in res["rows"] if r["part"] == "stages"]
+    assert len(stages) == len(res["params"]["ranks"]) * len(res["params"]["depths"])
+    for r in stages:
+        assert r["stages"] == r["rank"]
+        assert len(r["plateau_lambda_min"]) == r["rank"] and max(r["plateau_lambda_min"]) < 0
+        assert r["end_kind"] == "second-order stationary"
+    for r in (r for r in res["rows"] if r["part"] == "escape"):
+        np.testing.assert_allclose(r["escape_time"], r["e10_time"], rtol=0.05)      # E10 ties
+    side = json.loads((tmp_path / "X7.json").read_text())
+    assert {"rank", "depth", "stages"} <= set(side["rows"][0])
+
+
+def test_cli_reproduce_quick_writes_outputs(tmp_path, capsys):
+    assert main(["reproduce", "x8", "--quick", "--out", str(tmp_path)]) == 0
+    assert (tmp_path / "X8.png").exists() and (tmp_path / "X8.json").exists()
+    assert "X8: wrote" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main(["reproduce", "X99", "--quick", "--out", str(tmp_path)])

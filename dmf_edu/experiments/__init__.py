@@ -21,6 +21,8 @@ REGISTRY = {
     "X3": "dmf_edu.experiments.x3_sensing",
     "X4": "dmf_edu.experiments.x4_commuting",
     "X5": "dmf_edu.experiments.x5_razin_cohen",
+    "X6": "dmf_edu.experiments.x6_infinite_depth",
+    "X7": "dmf_edu.experiments.x7_saddles",
     "X8": "dmf_edu.experiments.x8_plateaus",
 }
 

@@ -1,0 +1,82 @@
+"""X6 — finite versus infinite depth (Cohen, Menon, Veraszto, arXiv 2210.12497; E3-E5, E15, E16).
+
+End-to-end flows of depths 2, 3, 4, 8, 32 and infinity in the rescaled time ``tau = N t`` from
+one small init, on three small completions (2x2 with the diagonal observed; the E12
+problem; a random rank-1 5x5).  Depths are compared at equal loss: the depth-N solution
+approaches the N = infinity one, the effective rank falls with depth, and the volume (E15)
+and fibre entropy (E16) are recorded along the trajectories.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .._io import _jsonable
+from ._runner import run_tasks
+
+ID = "X6"
+TITLE = "finite vs infinite depth flows on small completions: convergence to N = inf, rank, volume"
+
+FULL = dict(depths=["2", "3", "4", "8", "32", "inf"], init_scale=1e-2)
+QUICK = dict(FULL, depths=["2", "4", "inf"])
+
+
+def _depth(x):
+    return np.inf if str(x) == "inf" else int(x)
+
+
+def _task(task):
+    from ..saddles_experiment import x6_depth_limit
+
+    c = task["config"]
+    out = x6_depth_limit(depths=[_depth(x) for x in c["depths"]], init_scale=c["init_scale"],
+                         quick=task["quick"], seed=task["seed"])
+    rows = []
+    for name, res in out.items():
+        for i, N in enumerate(res["depths"]):
+            label = "inf" if N == np.inf else str(int(N))
+            rows.append(dict(problem=name, depth=label, final_loss=res["final_loss"][i],
+                             final_effective_rank=res["final_erank"][i], stop_time=res["stop_time"][i],
+                             distance_to_inf=res["distance_to_inf"][i], final_W=res["final_W"][i],
+                             trace=dict(t=res["t"][i], loss=res["loss"][i],
+                                        effective_rank=res["effective_rank"][i],
+                                        log_volume=res["log_volume"][i], entropy=res["entropy"][i])))
+    return _jsonable(rows)
+
+
+def run(config=None, quick=False, seed=0, jobs=1, cache_dir=None, progress=True):
+    config = dict(QUICK if quick else FULL, **(config or {}))
+    rows = run_tasks(ID, [dict(key="all", config=config, quick=quick, seed=seed)], _task,
+                     cache_dir=cache_dir, progress=progress)
+    return dict(params=config, optimizer="gradient flow (scipy solve_ivp, LSODA), rescaled time", rows=rows)
+
+
+def plot(results, path):
+    import matplotlib.pyplot as plt
+
+    from .._io import save_figure
+
+    rows = results["rows"]
+    names = list(dict.fromkeys(r["problem"] for r in rows))
+    fig, axes = plt.subplots(2, len(names), figsize=(4.5 * len(names), 6.5), squeeze=False)
+    for j, name in enumerate(names):
+        pts = [r for r in rows if r["problem"] == name]
+        finite = [r for r in pts if r["depth"] != "inf"]
+        ax = axes[0, j]
+        ax.loglog([float(r["depth"]) for r in finite], [max(r["distance_to_inf"], 1e-16) for r in finite], "o-")
+        ax.set_xlabel("depth N")
+        ax.set_ylabel("distance of W_N to W_inf (relative)")
+        ranks = ", ".join(f"{r['depth']}: {r['final_effective_rank']:.2f}" for r in pts)
+        ax.set_title(f"{name}\neffective rank  {ranks}", fontsize=8)
+        ax = axes[1, j]
+        for k, r in enumerate(pts):
+            t = np.asarray(r["trace"]["t"], float)
+            er = np.asarray(r["trace"]["effective_rank"], float)
+            keep = t > 0
+            ax.semilogx(t[keep], er[keep], color=f"C{k}", label=f"N={r['depth']}")
+        ax.set_xlabel("rescaled time tau = N t")
+        ax.set_ylabel("effective rank of W")
+        ax.legend(fontsize=7)
+    fig.suptitle("X6: end-to-end flows (E3/E5), depths compared at equal loss", fontsize=10)
+    fig.tight_layout()
+    save_figure(fig, path)
