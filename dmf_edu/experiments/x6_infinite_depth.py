@@ -58,12 +58,15 @@ def plot(results, path):
 
     rows = results["rows"]
     names = list(dict.fromkeys(r["problem"] for r in rows))
-    fig, axes = plt.subplots(2, len(names), figsize=(4.5 * len(names), 6.5), squeeze=False)
+    fig, axes = plt.subplots(3, len(names), figsize=(4.5 * len(names), 9.5), squeeze=False)
     for j, name in enumerate(names):
         pts = [r for r in rows if r["problem"] == name]
         finite = [r for r in pts if r["depth"] != "inf"]
         ax = axes[0, j]
-        ax.loglog([float(r["depth"]) for r in finite], [max(r["distance_to_inf"], 1e-16) for r in finite], "o-")
+        depths = [float(r["depth"]) for r in finite]
+        ax.loglog(depths, [max(r["distance_to_inf"], 1e-16) for r in finite], "o-")
+        ax.set_xticks(depths, [r["depth"] for r in finite])
+        ax.minorticks_off()
         ax.set_xlabel("depth N")
         ax.set_ylabel("distance of W_N to W_inf (relative)")
         ranks = ", ".join(f"{r['depth']}: {r['final_effective_rank']:.2f}" for r in pts)
@@ -77,6 +80,14 @@ def plot(results, path):
         ax.set_xlabel("rescaled time tau = N t")
         ax.set_ylabel("effective rank of W")
         ax.legend(fontsize=7)
+        ax = axes[2, j]
+        for k, r in enumerate(pts):
+            t = np.asarray(r["trace"]["t"], float)
+            ent = np.asarray(r["trace"]["entropy"], float)
+            keep = t > 0
+            ax.semilogx(t[keep], ent[keep], color=f"C{k}", label=f"N={r['depth']}")
+        ax.set_xlabel("rescaled time tau = N t")
+        ax.set_ylabel("fibre entropy S_N (E16)")
     fig.suptitle("X6: end-to-end flows (E3/E5), depths compared at equal loss", fontsize=10)
     fig.tight_layout()
     save_figure(fig, path)

@@ -86,8 +86,8 @@ def plot(results, path):
             ax.semilogy([r["rank"]] * len(lam), lam, "o", color=f"C{k}", ms=4,
                         label=f"depth {N}" if r["rank"] == config["ranks"][0] else None)
     ax.set_xlabel("rank R of the target")
-    ax.set_ylabel("|lambda_min| of the Hessian at each plateau (all < 0)")
-    ax.set_title("negative curvature at every plateau", fontsize=9)
+    ax.set_ylabel("-lambda_min of the Hessian")
+    ax.set_title("negative curvature at every plateau (lambda_min < 0)", fontsize=9)
     ax.legend(fontsize=7)
     fig.suptitle("X7: saddle-escape stages of deep factorizations (plain GD, balanced small init)", fontsize=10)
     fig.tight_layout()
