@@ -58,7 +58,7 @@ class _Measurements:
             self.b = np.asarray(problem.values, dtype=float)
             self.K = self.b.size
         else:
-            self.A2 = problem._A2                       # (K, m n), rows are vec(A_k)
+            self.A2 = problem.A.reshape(problem.A.shape[0], -1)   # (K, m n) float64, rows are vec(A_k)
             self.b = np.asarray(problem.y, dtype=float)
             self.K = self.b.size
             self._gram = None
@@ -287,6 +287,7 @@ def nuclear_norm_minimization(problem, eps=0.0, *, psd=False, tol=1e-6, max_iter
     tol = check_positive(tol, "tol")
     max_iter = check_int(max_iter, "max_iter", minimum=1)
     check_every = check_int(check_every, "check_every", minimum=1)
+    relaxation = check_positive(relaxation, "relaxation")
     if not 0.0 < relaxation < 2.0:
         raise ValueError(f"relaxation must be in (0, 2) (1 = plain ADMM), got {relaxation}")
     m, n = meas.shape
@@ -503,6 +504,7 @@ def schatten_minimization(problem, p, *, tol=1e-6, max_iter=3000, gamma0=None, g
     tol = check_positive(tol, "tol")
     max_iter = check_int(max_iter, "max_iter", minimum=1)
     gamma_min = check_positive(gamma_min, "gamma_min")
+    gamma_decay = check_positive(gamma_decay, "gamma_decay")
     if not 0.0 < gamma_decay < 1.0:
         raise ValueError(f"gamma_decay must be in (0, 1), got {gamma_decay}")
     meas.check_consistent(0.0)

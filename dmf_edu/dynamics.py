@@ -652,6 +652,9 @@ def scalar_velocity(a, s, depth):
     a = as_float_array(a, "a")
     if np.any(a < 0):
         raise ValueError("a must be >= 0 (a singular value)")
+    s = as_float_array(s, "s")
+    if np.any(s <= 0):
+        raise ValueError("s (the target of the mode) must be > 0")
     return depth_multiplier(a, a, N) * (s - a)
 
 
@@ -801,8 +804,12 @@ def escape_time(s, alpha, depth, fraction=0.5):
     fraction = check_positive(fraction, "fraction")
     if fraction >= 1:
         raise ValueError(f"fraction must be in (0, 1): the mode never reaches s, got {fraction}")
-    alpha = as_float_array(alpha, "alpha")
     s = as_float_array(s, "s")
+    alpha = as_float_array(alpha, "alpha")
+    if np.any(s <= 0):
+        raise ValueError("s (the target of the mode) must be > 0")
+    if np.any(alpha <= 0):
+        raise ValueError("alpha (the per-factor init scale) must be > 0: from a0 = alpha^N = 0 the flow never moves")
     a0 = alpha ** N
     if np.any(a0 >= fraction * s):
         raise ValueError("alpha^N must be below fraction * s: the mode starts past the escape point")

@@ -107,6 +107,8 @@ def layer_gradients(weights, G):
         except ValueError:
             raise ValueError(f"the leading (trial) axes of G {G.shape[:-2]} do not match the weights'") from None
     grads = backward(weights, prefix_products(weights), G)
+    if grads[0] is G:                      # depth 1: dphi/dW_1 = G; never hand back the caller's array
+        grads[0] = G.copy()
     lead = np.broadcast_shapes(
         *(w.shape[:-2] for w in weights), () if hasattr(G, "tocsr") else G.shape[:-2]
     )

@@ -18,7 +18,7 @@ import numbers
 
 import numpy as np
 
-from ._validate import as_float_array, check_depth
+from ._validate import as_float_array, check_depth, check_positive
 
 __all__ = ["resolve_depth", "psd_power", "depth_multiplier", "log_mean", "multiplier_matrix"]
 
@@ -75,7 +75,7 @@ def psd_power(M, p):
     M = as_float_array(M, "M", min_ndim=2)
     if M.shape[-1] != M.shape[-2]:
         raise ValueError(f"M must be square, got shape {M.shape}")
-    p = float(p)
+    p = check_positive(p, "p", allow_zero=True)
     if not np.isfinite(p) or p < 0:
         raise ValueError(f"p must be a finite exponent >= 0, got {p}")
     lam, Q = np.linalg.eigh(M)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validate import as_float_array, check_positive
+from ._validate import as_float_array, check_int, check_positive
 
 
 def _pair(W, M):
@@ -38,7 +38,7 @@ def singular_values(W, k=None):
     """Singular values of ``W`` in descending order, shape ``(..., min(m, n))`` (or ``(..., k)``)."""
     W = as_float_array(W, "W", min_ndim=2)
     s = np.linalg.svd(W, compute_uv=False)
-    return s if k is None else s[..., :k]
+    return s if k is None else s[..., :check_int(k, "k", minimum=1)]
 
 
 def effective_rank_from_singular_values(s):

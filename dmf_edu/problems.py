@@ -108,6 +108,8 @@ class MatrixCompletion(Problem):
         for name, idx, size in (("rows", rows, m), ("cols", cols, n)):
             if idx.ndim != 1:
                 raise ValueError(f"{name} must be a 1-D array of indices, got shape {idx.shape}")
+            if idx.dtype == bool or (idx.size and not np.issubdtype(idx.dtype, np.number)):
+                raise TypeError(f"{name} must hold integer indices, got dtype {idx.dtype}")
             if idx.size and not np.issubdtype(idx.dtype, np.integer):
                 if not np.all(np.isfinite(idx.astype(float))) or np.any(idx != np.round(idx)):
                     raise TypeError(f"{name} must hold integer indices")
@@ -127,7 +129,8 @@ class MatrixCompletion(Problem):
         self.n_observations = rows.size
         self._data = self.values
         if method == "auto":
-            method = "sparse" if (m * n > 250_000 and rows.size <= 0.05 * m * n) else "dense"
+            method = "sparse" if (m * n > 250_000 and rows.size <= 0.05 * m * n
+                                  and self.values.ndim == 1) else "dense"
         if method not in ("dense", "sparse"):
             raise ValueError(f"method must be 'auto', 'dense' or 'sparse', got {method!r}")
         if method == "sparse" and self.values.ndim > 1:

@@ -8,6 +8,7 @@ balancedness, errors) is only evaluated at the recorded steps.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import sys
@@ -75,9 +76,11 @@ class Run:
         arrays = {f"weight_{j}": w for j, w in enumerate(self.weights)}
         arrays.update({f"history_{k}": v for k, v in self.history.items()})
         arrays.update(steps=self.steps, converged=self.converged,
-                      state_s=np.asarray(self.state.get("s", 0.0)))
+                      state_s=np.asarray(self.state.get("s", 0.0)),
+                      state_loss0=np.asarray(self.state.get("loss0", np.nan)))
         meta = dict(optimizer=self.optimizer, lr=self.lr, t=int(self.state.get("t", 0)),
-                    wall_time=self.wall_time, depth=len(self.weights))
+                    wall_time=self.wall_time, depth=len(self.weights),
+                    fingerprint=self.state.get("fingerprint"))
         tmp = path + ".tmp.npz"
         np.savez(tmp, meta=np.asarray(json.dumps(meta)), **arrays)
         os.replace(tmp, path)
@@ -91,7 +94,9 @@ class Run:
             history = {k[len("history_"):]: data[k] for k in data.files if k.startswith("history_")}
             return cls(weights=weights, history=history, steps=data["steps"],
                        converged=data["converged"], optimizer=meta["optimizer"], lr=meta["lr"],
-                       state={"t": meta["t"], "s": data["state_s"]}, wall_time=meta["wall_time"])
+                       state={"t": meta["t"], "s": data["state_s"], "fingerprint": meta.get("fingerprint"),
+                              "loss0": data["state_loss0"] if "state_loss0" in data.files else None},
+                       wall_time=meta["wall_time"])
 
 
 class _Recorder:
@@ -134,6 +139,33 @@ def _progress_printer(label=None, stream=None):
               f"active {info['active']}/{info['trials']}  {now:.1f} s, {tail}", file=stream, flush=True)
 
     return show
+
+
+def _fingerprint(problem, weights, settings):
+    """What a resumed run must share with the call that resumes it: the problem's data (hashed),
+    the factor shapes (when given) and the optimizer settings."""
+    digest = hashlib.sha1()
+    for name in ("rows", "cols", "_data", "_A2"):
+        arr = getattr(problem, name, None)
+        if arr is not None:
+            digest.update(np.ascontiguousarray(arr).tobytes())
+    out = dict(problem=type(problem).__name__, shape=list(problem.shape), reduction=problem.reduction,
+               data=digest.hexdigest(), **settings)
+    if weights is not None:
+        out["weight_shapes"] = [list(np.shape(w)) for w in weights]
+    return out
+
+
+def _check_resumable(saved, now, where):
+    if not saved:
+        return
+    diff = [k for k in now if k in saved and saved[k] != now[k]]
+    if diff:
+        details = "; ".join(f"{k}: saved {saved[k]!r}, now {now[k]!r}" for k in diff if k != "data")
+        if "data" in diff:
+            details = "the problem's data differ" + (f"; {details}" if details else "")
+        raise ValueError(f"cannot resume {where}: it was computed with other settings ({details}); "
+                         "use another checkpoint path, delete the file, or pass the same settings")
 
 
 def gradient_descent(problem, weights, *, lr, max_steps, optimizer="gd", loss_tol=None,
@@ -194,16 +226,24 @@ def gradient_descent(problem, weights, *, lr, max_steps, optimizer="gd", loss_to
         raise ValueError(f"optimizer must be 'gd' or 'adaptive' (E19), got {optimizer!r}")
     if loss_tol is not None:
         loss_tol = check_positive(loss_tol, "loss_tol", allow_zero=True)
+    beta = check_positive(beta, "beta", allow_zero=True)
     if not 0.0 <= beta < 1.0:
         raise ValueError(f"beta must be in [0, 1), got {beta}")
+    checkpoint_every = check_int(checkpoint_every, "checkpoint_every", minimum=1)
     eps = check_positive(eps, "eps")
     divergence_factor = check_positive(divergence_factor, "divergence_factor")
     n_singular = check_int(n_singular, "n_singular", minimum=1)
+    fingerprint = None
+    if checkpoint is not None or resume is not None:
+        fingerprint = _fingerprint(problem, weights, dict(lr=lr, optimizer=optimizer, beta=beta, eps=eps,
+                                                          loss_tol=loss_tol))
+    where = "the given run"
     if checkpoint is not None and resume is None and os.path.exists(checkpoint):
-        resume = Run.load(checkpoint)
+        resume, where = Run.load(checkpoint), f"from the checkpoint {checkpoint}"
     if resume is not None:
         if resume.optimizer != optimizer:
             raise ValueError(f"cannot resume a {resume.optimizer!r} run with optimizer={optimizer!r}")
+        _check_resumable(resume.state.get("fingerprint"), fingerprint, where)
         weights = resume.weights
     weights = check_weights(weights)
     m, n = weights[-1].shape[-2], weights[0].shape[-1]
@@ -239,7 +279,7 @@ def gradient_descent(problem, weights, *, lr, max_steps, optimizer="gd", loss_to
         wanted = set(int(k) for k in record_steps)
         should_record = wanted.__contains__
     else:
-        every = check_int(record_every, "record_every", minimum=1) if record_every else max(1, max_steps // 200)
+        every = max(1, max_steps // 200) if record_every is None else check_int(record_every, "record_every", minimum=1)
         should_record = lambda k: k % every == 0  # noqa: E731
     if progress is True or isinstance(progress, str):
         report = _progress_printer(None if progress is True else progress)
@@ -252,9 +292,13 @@ def gradient_descent(problem, weights, *, lr, max_steps, optimizer="gd", loss_to
     def make_run():
         return Run(weights=[w.copy() for w in ws], history=recorder.history(), steps=steps.copy(),
                    converged=converged.copy(), optimizer=optimizer, lr=lr,
-                   state={"t": t, "s": s.copy()}, wall_time=elapsed0 + time.perf_counter() - clock0)
+                   state={"t": t, "s": s.copy(), "loss0": loss0, "fingerprint": fingerprint},
+                   wall_time=elapsed0 + time.perf_counter() - clock0)
 
     loss0 = None
+    if resume is not None and resume.state.get("loss0") is not None \
+            and np.all(np.isfinite(resume.state["loss0"])):
+        loss0 = np.broadcast_to(np.asarray(resume.state["loss0"], float), lead).copy()
     step = start
     while True:
         prefixes = prefix_products(ws)

@@ -179,3 +179,10 @@ def test_balancedness_depth_one_and_batched(rng):
     assert d.balancedness([rng.standard_normal((3, 2))]) == 0.0
     ws = d.init_weights((5, 4), 2, 1.0, rng=rng, batch_shape=(3,))
     assert d.balancedness(ws).shape == (3,)
+
+
+def test_depth_one_gradient_is_a_copy():
+    G = np.ones((3, 4))
+    g = d.layer_gradients([np.zeros((3, 4))], G)[0]
+    g *= 2.0
+    assert np.all(G == 1.0)

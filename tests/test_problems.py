@@ -153,3 +153,14 @@ def test_single_precision_sensing_agrees_to_float32_accuracy(rng):
     assert p32.loss(M) < 1e-10                   # y in float64, products in float32
     with pytest.raises(ValueError, match="precision must be"):
         d.gaussian_sensing(M, 5, precision="half")
+
+
+def test_index_dtypes_and_auto_with_batched_values(rng):
+    with pytest.raises(TypeError, match="rows must hold integer indices"):
+        d.MatrixCompletion((3, 3), ["a"], [0], [1.0])
+    with pytest.raises(TypeError, match="cols must hold integer indices"):
+        d.MatrixCompletion((3, 3), [0, 1], [True, False], [1.0, 2.0])
+    flat = rng.choice(600 * 600, 1000, replace=False)
+    rows, cols = np.divmod(flat, 600)
+    p = d.MatrixCompletion((600, 600), rows, cols, np.zeros((2, 1000)))     # auto: dense for batched values
+    assert p.method == "dense"

@@ -186,3 +186,30 @@ def test_cli_demo_quick(tmp_path, capsys):
     assert side["versions"]["numpy"] and side["seed"] == 0 and "E19" in side["params"]["optimizer"]
     png = (tmp_path / "demo.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_checkpoint_from_other_settings_is_refused(rng, tmp_path):
+    p = d.sample_completion(d.random_low_rank(8, 8, 2, rng=rng), 40, rng=rng)
+    ck = str(tmp_path / "run.npz")
+    w2 = d.init_weights((8, 8), 2, 0.1, rng=rng)
+    d.gradient_descent(p, w2, lr=0.05, max_steps=20, checkpoint=ck)
+    with pytest.raises(ValueError, match="weight_shapes"):
+        d.gradient_descent(p, d.init_weights((8, 8), 3, 0.1, rng=rng), lr=0.05, max_steps=40, checkpoint=ck)
+    with pytest.raises(ValueError, match="lr: saved 0.05, now 0.5"):
+        d.gradient_descent(p, w2, lr=0.5, max_steps=40, checkpoint=ck)
+    other = d.sample_completion(d.random_low_rank(8, 8, 2, rng=rng), 40, rng=rng)
+    with pytest.raises(ValueError, match="data differ"):
+        d.gradient_descent(other, w2, lr=0.05, max_steps=40, checkpoint=ck)
+    assert d.gradient_descent(p, w2, lr=0.05, max_steps=40, checkpoint=ck).steps == 40
+
+
+@pytest.mark.parametrize("kwargs, pattern", [
+    (dict(checkpoint_every=0), "checkpoint_every must be >= 1"),
+    (dict(record_every=0), "record_every must be >= 1"),
+    (dict(beta="x"), "beta must be a real number"),
+    (dict(beta=1.0), r"beta must be in \[0, 1\)"),
+])
+def test_gradient_descent_more_bad_input(rng, kwargs, pattern):
+    p = d.sample_completion(d.random_low_rank(6, 5, 1, rng=rng), 10, rng=rng)
+    with pytest.raises((ValueError, TypeError), match=pattern):
+        d.gradient_descent(p, d.init_weights((6, 5), 2, 0.1, rng=rng), lr=0.1, max_steps=5, **kwargs)
