@@ -52,6 +52,7 @@ def write_json(path, data):
     with os.fdopen(fd, "w") as fh:
         json.dump(_jsonable(data), fh, indent=1, sort_keys=False)
         fh.write("\n")
+    os.chmod(tmp, 0o644)                  # mkstemp makes 0600 files; sidecars are for everyone
     os.replace(tmp, path)
 
 

@@ -120,6 +120,8 @@ def plot(results, path):
         ax.loglog(a, [r["t_gd"] for r in esc], "o", color=color, label=f"N={N}: GD")
         ax.loglog(a, [r["t_closed"] for r in esc], "-", color=color, label=f"N={N}: E10 exact")
         ax.loglog(a, [r["t_asymptotic"] for r in esc], ":", color=color)
+    ax.set_xticks(config["alphas"], [f"{a:g}" for a in config["alphas"]])
+    ax.minorticks_off()
     ax.set_xlabel("init scale alpha (per factor)")
     ax.set_ylabel("escape time (W reaches s/2)")
     ax.set_title("one mode: dots GD, lines E10, dotted asymptote", fontsize=9)
