@@ -620,13 +620,13 @@ end_to_end_flow.__doc__ += _FLOW_DOC
 
 # --------------------------------------------------------------------------- E10, E11 closed forms
 
-def _scalar_args(s, a0):
+def _scalar_args(s, a0, name="a0", meaning="the initial end-to-end value, alpha^N"):
     s = as_float_array(s, "s")
-    a0 = as_float_array(a0, "a0")
+    a0 = as_float_array(a0, name)
     if np.any(s <= 0):
         raise ValueError("s (the target of the mode) must be > 0")
     if np.any(a0 <= 0):
-        raise ValueError("a0 (the initial end-to-end value, alpha^N) must be > 0: from 0 the flow never moves")
+        raise ValueError(f"{name} ({meaning}) must be > 0: from a0 = 0 the flow never moves")
     return s, a0
 
 
@@ -804,12 +804,7 @@ def escape_time(s, alpha, depth, fraction=0.5):
     fraction = check_positive(fraction, "fraction")
     if fraction >= 1:
         raise ValueError(f"fraction must be in (0, 1): the mode never reaches s, got {fraction}")
-    s = as_float_array(s, "s")
-    alpha = as_float_array(alpha, "alpha")
-    if np.any(s <= 0):
-        raise ValueError("s (the target of the mode) must be > 0")
-    if np.any(alpha <= 0):
-        raise ValueError("alpha (the per-factor init scale) must be > 0: from a0 = alpha^N = 0 the flow never moves")
+    s, alpha = _scalar_args(s, alpha, "alpha", "the per-factor init scale, a0 = alpha^N")
     a0 = alpha ** N
     if np.any(a0 >= fraction * s):
         raise ValueError("alpha^N must be below fraction * s: the mode starts past the escape point")

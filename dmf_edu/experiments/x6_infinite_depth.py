@@ -71,23 +71,16 @@ def plot(results, path):
         ax.set_ylabel("distance of W_N to W_inf (relative)")
         ranks = ", ".join(f"{r['depth']}: {r['final_effective_rank']:.2f}" for r in pts)
         ax.set_title(f"{name}\neffective rank  {ranks}", fontsize=8)
-        ax = axes[1, j]
-        for k, r in enumerate(pts):
-            t = np.asarray(r["trace"]["t"], float)
-            er = np.asarray(r["trace"]["effective_rank"], float)
-            keep = t > 0
-            ax.semilogx(t[keep], er[keep], color=f"C{k}", label=f"N={r['depth']}")
-        ax.set_xlabel("rescaled time tau = N t")
-        ax.set_ylabel("effective rank of W")
-        ax.legend(fontsize=7)
-        ax = axes[2, j]
-        for k, r in enumerate(pts):
-            t = np.asarray(r["trace"]["t"], float)
-            ent = np.asarray(r["trace"]["entropy"], float)
-            keep = t > 0
-            ax.semilogx(t[keep], ent[keep], color=f"C{k}", label=f"N={r['depth']}")
-        ax.set_xlabel("rescaled time tau = N t")
-        ax.set_ylabel("fibre entropy S_N (E16)")
+        for ax, key, label in ((axes[1, j], "effective_rank", "effective rank of W"),
+                               (axes[2, j], "entropy", "fibre entropy S_N (E16)")):
+            for k, r in enumerate(pts):
+                t = np.asarray(r["trace"]["t"], float)
+                keep = t > 0
+                ax.semilogx(t[keep], np.asarray(r["trace"][key], float)[keep], color=f"C{k}",
+                            label=f"N={r['depth']}")
+            ax.set_xlabel("rescaled time tau = N t")
+            ax.set_ylabel(label)
+        axes[1, j].legend(fontsize=7)
     fig.suptitle("X6: end-to-end flows (E3/E5), depths compared at equal loss", fontsize=10)
     fig.tight_layout()
     save_figure(fig, path)
