@@ -141,7 +141,8 @@ def test_X5_quick_norms_grow_while_schatten_minimizers_stay_at_zero(tmp_path):
         assert abs(pts[-1]["w11_times_sqrt_2loss"] - 1) < 0.02        # |W11| ~ 1/sqrt(2 loss)
         assert pts[-1]["effective_rank"] < 1.01
     assert all(abs(w) < 1e-3 for w in res["schatten_minimizers_w11"].values())
-    assert all(abs(w - 10.0) < 0.1 for w in res["perturbed"]["gd_w11"].values() for w in w)   # +1/epsilon
+    # perturbed (W22 = 0.1): GD leaves the Schatten minimizers' W11 ~ 0 far behind (|W11| >= 1/epsilon)
+    assert all(abs(w) > 9.0 for ws in res["perturbed"]["gd_w11"].values() for w in ws)
     flips = {(r["depth"], r["lr"]): r["fraction_flipped"] for r in res["sign_pitfall"]}
     assert max(v for (N, _), v in flips.items() if N == 2) > 0          # the depth-2 pitfall is recorded
 
