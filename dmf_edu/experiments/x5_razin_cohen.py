@@ -77,8 +77,8 @@ def plot(results, path):
     axes[1].set_ylabel("|W11| * sqrt(2 loss)")
     axes[1].axhline(1.0, color="k", lw=0.6)
     axes[2].set_ylabel("effective rank")
-    mins = ", ".join(f"p={p}: {w:.1e}" for p, w in results["schatten_minimizers_w11"].items())
-    fig.suptitle(f"X5: E12 problem, plain GD lr {results['params']['lr']:g}; Schatten-p minimizers W11 = {mins}",
+    mins = ", ".join(f"{w:.0e} (p={p})" for p, w in results["schatten_minimizers_w11"].items())
+    fig.suptitle(f"X5: E12 problem, plain GD lr {results['params']['lr']:g}; W11 of the Schatten-p minimizers: {mins}",
                  fontsize=9)
     fig.tight_layout()
     save_figure(fig, path)
