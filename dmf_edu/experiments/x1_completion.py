@@ -95,25 +95,33 @@ def plot(results, path):
     from .._io import save_figure
 
     config, summary = results["params"], results["summary"]
-    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(10, 3.8))
+    sweep = summary["depth2_init_sweep"]
+    fig, axes = plt.subplots(1, 2 if len(sweep) > 1 else 1, figsize=(10 if len(sweep) > 1 else 5.5, 3.8),
+                             squeeze=False)
+    ax = axes[0, 0]
     methods = sorted({r["method"] for r in summary["median_error"]},
                      key=lambda m: (m == "nuclear", m))
     for method in methods:
         pts = [(r["n_obs"], r["median_error"]) for r in summary["median_error"] if r["method"] == method]
         ks, errs = zip(*pts)
-        ax.semilogy(ks, np.maximum(errs, 1e-12), "o-" if method != "nuclear" else "s--", label=method)
+        color = "C4" if method == "nuclear" else f"C{int(method.split('-')[1]) - 1}"   # same in X1 and X3
+        ax.semilogy(ks, np.maximum(errs, 1e-12), "o-" if method != "nuclear" else "s--", color=color, label=method)
     what = "measurements" if config.get("problem") == "sensing" else "observed entries"
     ax.set_xlabel(f"number of {what}")
     ax.set_ylabel("reconstruction error (MSE over entries)")
     ax.set_title(f"{config['problem']}, init {config['init_scale']:g}, median of {config['trials']} trial(s)", fontsize=9)
     ax.legend(fontsize=8)
-    sweep = summary["depth2_init_sweep"]
+    if len(sweep) > 1:
+        _plot_init_sweep(axes[0, 1], sweep, config, what)
+    fig.suptitle(f"{results.get('experiment', ID)}: {config['m']}x{config['n']} rank-{config['rank']} "
+                 f"{config['problem']} ({E19_SHORT})", fontsize=10)
+    fig.tight_layout()
+    save_figure(fig, path)
+
+
+def _plot_init_sweep(ax2, sweep, config, what):
     ax2.loglog([s["init_scale"] for s in sweep], [s["median_error"] for s in sweep], "o-", color="tab:orange")
     ax2.invert_xaxis()
     ax2.set_xlabel("init scale")
     ax2.set_ylabel("reconstruction error (MSE over entries)")
     ax2.set_title(f"depth {config['sweep_depth']}, {config['sweep_n_obs']} {what}", fontsize=9)
-    fig.suptitle(f"{results.get('experiment', ID)}: {config['m']}x{config['n']} rank-{config['rank']} "
-                 f"{config['problem']} ({E19_SHORT})", fontsize=10)
-    fig.tight_layout()
-    save_figure(fig, path)
