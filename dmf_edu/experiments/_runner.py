@@ -72,11 +72,19 @@ def run_tasks(name, tasks, fn, cache_dir=None, jobs=1, progress=True, stream=Non
             finish(task, fn(task), count)
     else:
         # fresh interpreters with one BLAS thread each: the pool, not BLAS, uses the cores
-        for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-            os.environ.setdefault(var, "1")
-        ctx = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
-            futures = {pool.submit(fn, task): task for task in todo}
-            for count, fut in enumerate(as_completed(futures), 1):
-                finish(futures[fut], fut.result(), count)
+        saved = {var: os.environ.get(var) for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
+        for var, value in saved.items():
+            os.environ[var] = value or "1"
+        try:
+            ctx = multiprocessing.get_context("spawn")
+            with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
+                futures = {pool.submit(fn, task): task for task in todo}
+                for count, fut in enumerate(as_completed(futures), 1):
+                    finish(futures[fut], fut.result(), count)
+        finally:                                # leave the caller's environment as it was
+            for var, value in saved.items():
+                if value is None:
+                    os.environ.pop(var, None)
+                else:
+                    os.environ[var] = value
     return [row for key in keys for row in done[key]]
