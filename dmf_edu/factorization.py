@@ -206,11 +206,16 @@ def init_weights(shape, depth, scale, kind="gaussian", width=None, rng=None, bat
     raise ValueError(f"kind must be 'gaussian', 'balanced' or 'identity', got {kind!r}")
 
 
+def _gram_pairs(weights):
+    """``(W_{j+1}^T W_{j+1}, W_j W_j^T)`` for j = 1 .. N-1: the two sides of E2."""
+    for j in range(len(weights) - 1):
+        yield (np.swapaxes(weights[j + 1], -1, -2) @ weights[j + 1],
+               weights[j] @ np.swapaxes(weights[j], -1, -2))
+
+
 def balancedness_residuals(weights):
     r"""``[D_1, ..., D_{N-1}]`` with ``D_j = W_{j+1}^T W_{j+1} - W_j W_j^T`` (E2), each ``(..., d_j, d_j)``."""
-    weights = check_weights(weights)
-    return [np.swapaxes(weights[j + 1], -1, -2) @ weights[j + 1] - weights[j] @ np.swapaxes(weights[j], -1, -2)
-            for j in range(len(weights) - 1)]
+    return [A - B for A, B in _gram_pairs(check_weights(weights))]
 
 
 def balancedness(weights):
@@ -226,11 +231,8 @@ def balancedness(weights):
     ndarray of shape ``(...)`` (the trial shape; a 0-d array for a single factorization)
     """
     weights = check_weights(weights)
-    lead = np.broadcast_shapes(*(w.shape[:-2] for w in weights))
-    worst = np.zeros(lead)
-    for j in range(len(weights) - 1):
-        A = np.swapaxes(weights[j + 1], -1, -2) @ weights[j + 1]
-        B = weights[j] @ np.swapaxes(weights[j], -1, -2)
+    worst = np.zeros(np.broadcast_shapes(*(w.shape[:-2] for w in weights)))
+    for A, B in _gram_pairs(weights):
         den = np.linalg.norm(A, axis=(-2, -1)) + np.linalg.norm(B, axis=(-2, -1))
         num = np.linalg.norm(A - B, axis=(-2, -1))
         worst = np.maximum(worst, np.divide(num, den, out=np.zeros_like(num), where=den > 0))
