@@ -49,6 +49,27 @@ def train(problem, depth, init_scale, rng, config, **kwargs):
     return run, time.perf_counter() - start
 
 
+def thin(rows, group, max_points, spacing="linear"):
+    """Keep at most ``max_points`` rows of each group (rows in recorded order), always the first
+    and the last: evenly spaced (``"linear"``) or dense early and sparse late (``"geometric"``,
+    for plots against a log axis).  Rows for which ``group`` returns None are kept as they are.
+    Sidecars stay small while every plotted curve keeps its shape."""
+    groups = {}
+    for i, row in enumerate(rows):
+        key = group(row)
+        if key is not None:
+            groups.setdefault(key, []).append(i)
+    drop = set()
+    for idx in groups.values():
+        n = len(idx)
+        if n <= max_points:
+            continue
+        pick = (np.geomspace(1, n, max_points) if spacing == "geometric" else np.linspace(1, n, max_points))
+        keep = {idx[k] for k in np.unique(np.round(pick).astype(int) - 1)} | {idx[0], idx[-1]}
+        drop.update(set(idx) - keep)
+    return [row for i, row in enumerate(rows) if i not in drop]
+
+
 def result_row(W, truth, **fields):
     """A tidy row: the given fields plus error (MSE over entries), rel_error, effective_rank."""
     from ..metrics import effective_rank, reconstruction_error, relative_error

@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._io import _jsonable
+from ._common import thin
 from ._runner import run_tasks
 
 ID = "X5"
@@ -51,7 +52,8 @@ def run(config=None, quick=False, seed=0, jobs=1, cache_dir=None, progress=True)
     config = dict(QUICK if quick else FULL, **(config or {}))
     task = dict(key="all", config=config, seed=seed, quick=quick)
     (out,) = run_tasks(ID, [task], _task, cache_dir=cache_dir, progress=progress)
-    return dict(params=config, optimizer="plain gradient descent", rows=out["rows"], **out["extra"])
+    rows = thin(out["rows"], lambda r: (r["depth"], r["seed_index"]), 300, spacing="geometric")
+    return dict(params=config, optimizer="plain gradient descent", rows=rows, **out["extra"])
 
 
 def plot(results, path):

@@ -21,6 +21,7 @@ from ..dynamics import escape_time, escape_time_asymptotic, scalar_trajectory
 from ..factorization import init_weights
 from ..problems import MatrixCompletion
 from ..training import gradient_descent
+from ._common import thin
 from ._runner import run_tasks
 
 ID = "X8"
@@ -81,7 +82,9 @@ def run(config=None, quick=False, seed=0, jobs=1, cache_dir=None, progress=True)
     tasks = [dict(key=f"{part}-depth-{N}", part=part, depth=N, config=config)
              for part in ("escape", "diagonal") for N in config["depths"]]
     rows = run_tasks(ID, tasks, _task, cache_dir=cache_dir, jobs=jobs, progress=progress)
-    return dict(params=config, optimizer="plain gradient descent", rows=rows, summary=summarize(rows, config))
+    summary = summarize(rows, config)                       # from every recorded step
+    rows = thin(rows, lambda r: (r["depth"], r["mode"]) if r["part"] == "diagonal" else None, 600)
+    return dict(params=config, optimizer="plain gradient descent", rows=rows, summary=summary)
 
 
 def summarize(rows, config):
