@@ -13,7 +13,7 @@ from .checks import check_layer_gradients, directional_check, entrywise_check, t
 from .linalg import depth_multiplier, log_mean, psd_power
 from .factorization import (balancedness, balancedness_residuals, end_to_end, hidden_widths,
                             init_weights, layer_gradients)
-from .metrics import (effective_rank, nuclear_norm, reconstruction_error, relative_error,
+from .metrics import (effective_rank, heldout_error, nuclear_norm, reconstruction_error, relative_error,
                       schatten_norm, singular_values)
 from .problems import (MatrixCompletion, MatrixSensing, commuting_sensing, gaussian_sensing,
                        random_low_rank, sample_completion)
@@ -33,6 +33,6 @@ __all__ = [
     "gaussian_sensing", "commuting_sensing",
     "gradient_descent", "Run", "DivergenceError",
     "effective_rank", "nuclear_norm", "schatten_norm", "singular_values",
-    "reconstruction_error", "relative_error", "depth_multiplier", "log_mean", "psd_power",
+    "reconstruction_error", "relative_error", "heldout_error", "depth_multiplier", "log_mean", "psd_power",
     "directional_check", "entrywise_check", "taylor_slope", "check_layer_gradients",
 ] + dynamics.__all__ + baselines.__all__ + geometry.__all__ + landscape.__all__
