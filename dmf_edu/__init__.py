@@ -17,7 +17,7 @@ from .metrics import (effective_rank, heldout_error, nuclear_norm, reconstructio
                       schatten_norm, singular_values)
 from .problems import (MatrixCompletion, MatrixSensing, commuting_sensing, gaussian_sensing,
                        random_low_rank, sample_completion)
-from .training import DivergenceError, Run, gradient_descent
+from .training import DivergenceError, Run, Stepper, gradient_descent, record_schedule
 from . import baselines, dynamics, geometry, landscape
 from .baselines import *  # noqa: F401,F403  (each module lists its public names in __all__)
 from .dynamics import *  # noqa: F401,F403
@@ -31,8 +31,8 @@ __all__ = [
     "balancedness_residuals",
     "MatrixCompletion", "MatrixSensing", "random_low_rank", "sample_completion",
     "gaussian_sensing", "commuting_sensing",
-    "gradient_descent", "Run", "DivergenceError",
+    "gradient_descent", "Run", "DivergenceError", "Stepper", "record_schedule", "heldout_error",
     "effective_rank", "nuclear_norm", "schatten_norm", "singular_values",
-    "reconstruction_error", "relative_error", "heldout_error", "depth_multiplier", "log_mean", "psd_power",
+    "reconstruction_error", "relative_error", "depth_multiplier", "log_mean", "psd_power",
     "directional_check", "entrywise_check", "taylor_slope", "check_layer_gradients",
 ] + dynamics.__all__ + baselines.__all__ + geometry.__all__ + landscape.__all__

@@ -206,12 +206,19 @@ class MatrixCompletion(Problem):
             raise ValueError("method='sparse' supports one set of values; use method='dense' for batched values")
         self.method = method
         self.truth = None if truth is None else check_matrix_like(truth, self.shape, "truth")
+        self._flat = flat                       # row-major positions of Omega in W.ravel()
         if method == "dense":
             batch = self.values.shape[:-1]
             self.mask = np.zeros((m, n))
             self.mask[self.rows, self.cols] = 1.0
             self.target = np.zeros(batch + (m, n))
             self.target[..., self.rows, self.cols] = self.values
+        else:                                   # the CSR structure of G, built once: (order, indices, indptr)
+            order = np.argsort(flat, kind="stable")
+            index = np.int32 if max(n, rows.size) < 2 ** 31 - 1 else np.int64
+            indptr = np.concatenate([[0], np.cumsum(np.bincount(self.rows, minlength=m))]).astype(index)
+            self._csr = (None if np.all(order[1:] > order[:-1]) else order,
+                         self.cols[order].astype(index), indptr)
 
     @classmethod
     def from_matrix(cls, M, reduction="sum", method="auto", truth=None):
@@ -297,7 +304,7 @@ class MatrixCompletion(Problem):
 
     def residuals(self, W):
         """``W[Omega] - values``, shape ``(..., K)``."""
-        return W[..., self.rows, self.cols] - self.values
+        return np.take(W.reshape(W.shape[:-2] + (-1,)), self._flat, axis=-1) - self.values
 
     def loss_and_gradient(self, W):
         """``(loss, G)`` in one pass; the training hot path."""
@@ -305,21 +312,17 @@ class MatrixCompletion(Problem):
         return self._loss_and_gradient(W)
 
     def _loss_and_gradient(self, W):
+        """Both paths touch only the ``K`` observed entries; ``"sparse"`` returns ``G`` as CSR."""
         c_loss, c_grad = self._factor()
-        if self.method == "dense":
-            R = W - self.target
-            R *= self.mask
-            loss = c_loss * np.einsum("...ij,...ij->...", R, R)
-            if c_grad != 1.0:
-                R *= c_grad
-            return loss, R
         r = self.residuals(W)
-        loss = c_loss * np.sum(r * r, axis=-1)
-        if W.ndim == 2:
-            G = sp.csr_matrix((c_grad * r, (self.rows, self.cols)), shape=self.shape)
-        else:
-            G = np.zeros(W.shape)
-            G[..., self.rows, self.cols] = c_grad * r
+        loss = c_loss * np.einsum("...k,...k->...", r, r)
+        if c_grad != 1.0:
+            r *= c_grad
+        if self.method == "sparse" and r.ndim == 1:
+            order, indices, indptr = self._csr
+            return loss, sp.csr_matrix((r if order is None else r[order], indices, indptr), shape=self.shape)
+        G = np.zeros(r.shape[:-1] + self.shape)
+        G.reshape(r.shape[:-1] + (-1,))[..., self._flat] = r
         return loss, G
 
 
