@@ -27,7 +27,7 @@ from .problems import Problem
 from .runs import Run, _Checkpoint, _digest, _fingerprint
 
 OPTIMIZERS = ("gd", "adaptive")
-RECORD_BUDGET = 0.05      # share of the estimated run time the default record schedule may take
+RECORD_BUDGET = 0.04      # share of the estimated run time the default record schedule may take
 
 
 class DivergenceError(RuntimeError):
@@ -163,7 +163,7 @@ def gradient_descent(problem, weights, *, lr, max_steps, optimizer="gd", loss_to
         Record the history every this many steps, plus the first and the final step.
         ``record_steps`` (iterable of ints) records there, at step 0 and at the final step.
         Default: :func:`record_schedule`, log-spaced early and evenly spaced late, as many
-        records as fit in about 5 % of the estimated run time (at least the final step).
+        records as fit in about 4 % of the estimated run time (at least the final step).
     truth : array ``(..., m, n)``, optional
         Ground truth for test errors; defaults to ``problem.truth``.
     n_singular : int
@@ -422,23 +422,25 @@ def record_schedule(max_steps, cost_ratio=1.0, budget=RECORD_BUDGET, cap=200):
 
 
 def _cost_ratio(stepper, problem, validation, truth):
-    """Estimated (record cost) / (step cost), counting flops plus a fixed Python overhead for each;
-    the constants are calibrated in benchmarks/bench_core.py (measured records cost 0.5-2x this)."""
+    """Estimated (record cost) / (step cost): flops (an SVD counted as 25 m n min(m, n)) plus a
+    fixed Python cost for each (about 10 us for a step, 150 us for a record, as flops at ~50
+    GFLOP/s).  Calibrated on one core from 8x8 to 200x200 (benchmarks/bench_core.py section 4):
+    within a factor 1.5 of the measured ratio, or above it."""
     ws = stepper.weights
     trials = max(1, int(np.prod(stepper.lead)))
     dims = [ws[0].shape[-1]] + [w.shape[-2] for w in ws]
-    m, n, K = dims[-1], dims[0], problem.n_observations
+    m, n = dims[-1], dims[0]
 
     def data_cost(p):
         return 2.0 * p.n_observations * m * n if hasattr(p, "A") else 20.0 * p.n_observations
 
     products = sum(2.0 * dims[j] * dims[j - 1] * n for j in range(2, len(dims)))
-    step = trials * (3 * products + data_cost(problem) + 4.0 * m * n) + 1e6
+    step = trials * (3 * products + data_cost(problem) + 4.0 * m * n) + 5e5
     k = min(dims[1:-1], default=min(m, n))
-    svd = 20.0 * m * n * min(m, n) if 2 * k > min(m, n) else 8.0 * (m + n) * k * k + 20.0 * k ** 3 + products
+    svd = 25.0 * m * n * min(m, n) if 2 * k > min(m, n) else 8.0 * (m + n) * k * k + 25.0 * k ** 3 + products + 4e6
     gram = sum(2.0 * dims[j] ** 2 * (dims[j - 1] + dims[j + 1]) for j in range(1, len(dims) - 1))
     record = trials * (svd + gram + data_cost(problem) + (10.0 * m * n if truth is not None else 0.0)
-                       + (data_cost(validation) if validation is not None else 0.0)) + 5e6
+                       + (data_cost(validation) if validation is not None else 0.0)) + 8e6
     return record / step
 
 
