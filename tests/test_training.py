@@ -388,7 +388,7 @@ def test_default_record_schedule(rng):
     assert steps[0] == 0 and steps[-1] == 10_000 and np.all(np.diff(steps) > 0)
     assert len(steps) <= 200 and len(steps) > 100
     assert set(range(1, 6)) <= set(steps.tolist())                  # log-spaced early
-    assert np.max(np.diff(steps)) <= 10_000 / 70                     # evenly spaced late
+    assert np.max(np.diff(steps)) <= 2.5 * 10_000 / len(steps)       # half of them evenly spaced
     assert len(d.record_schedule(400, cost_ratio=3.0)) <= 0.05 * 400 / 3.0
     assert d.record_schedule(10, cost_ratio=3.0).tolist() == [10]   # too short: the final step only
     p = d.sample_completion(d.random_low_rank(30, 30, 2, rng=rng), 300, rng=rng)
