@@ -137,9 +137,7 @@ class _Checkpoint:
             return None
         if resume.optimizer != optimizer:
             raise ValueError(f"cannot resume a {resume.optimizer!r} run with optimizer={optimizer!r}")
-        saved, now = resume.state.get("fingerprint"), dict(self.fingerprint)
-        if not resume.weights or now.get("weight_shapes") is None:
-            now.pop("weight_shapes", None)
+        saved, now = resume.state.get("fingerprint"), self.fingerprint
         diff = [k for k in now if saved and k in saved and saved[k] != now[k]]
         if diff:
             details = "; ".join(f"{k}: saved {saved[k]!r}, now {now[k]!r}" for k in diff if k not in ("data", "validation"))

@@ -200,6 +200,7 @@ def gradient_descent(problem, weights, *, lr, max_steps, optimizer="gd", loss_to
     run = _start(problem, weights, locals())
     stepper, recorder, keeper, ck, trials = run.stepper, run.recorder, run.keeper, run.checkpoint, run.trials
     step, loss0, last_recorded, reason = run.start, run.loss0, run.last_recorded, None
+    max_steps, loss_tol = run.settings.max_steps, run.settings.loss_tol
     clock, limit = time.perf_counter() - run.elapsed0, None
 
     def make_run():
@@ -299,12 +300,15 @@ def _start(problem, weights, args):
     lr, optimizer, beta, eps = _check_optimizer(a.lr, a.optimizer, a.beta, a.eps)
     max_steps = check_int(a.max_steps, "max_steps", minimum=0)
     loss_tol = None if a.loss_tol is None else check_positive(a.loss_tol, "loss_tol", allow_zero=True)
-    settings = SimpleNamespace(lr=lr, divergence_factor=check_positive(a.divergence_factor, "divergence_factor"))
+    settings = SimpleNamespace(lr=lr, divergence_factor=check_positive(a.divergence_factor, "divergence_factor"),
+                               max_steps=max_steps, loss_tol=loss_tol)
     n_singular = check_int(a.n_singular, "n_singular", minimum=1)
     validation, patience = _check_validation(problem, a.validation, a.keep_best, a.patience)
-    fingerprint = _fingerprint(problem, weights, dict(lr=lr, optimizer=optimizer, beta=beta, eps=eps,
-                                                      loss_tol=loss_tol, keep_best=bool(a.keep_best),
-                                                      patience=patience, validation=_digest(validation)))
+    fingerprint = None                     # hashing the data costs time: only to checkpoint or resume
+    if a.checkpoint is not None or a.resume is not None:
+        fingerprint = _fingerprint(problem, weights, dict(lr=lr, optimizer=optimizer, beta=beta, eps=eps,
+                                                          loss_tol=loss_tol, keep_best=bool(a.keep_best),
+                                                          patience=patience, validation=_digest(validation)))
     ck = _Checkpoint(a.checkpoint, a.checkpoint_every, fingerprint)
     resume = ck.resume_from(a.resume, optimizer)
     if resume is not None:
