@@ -201,7 +201,7 @@ def recording():
           f"-> {6 * t_mm / t_hot:.2f} of the bound (goal >= 0.85)")
     for steps in (100, 400, 2000, 10_000):
         hot, full, runs = [], [], []
-        for _ in range(3):                    # interleaved rounds, best of each: load drifts
+        for _ in range(12 if steps <= 400 else 3):      # interleaved rounds, best of each: load drifts
             t0 = clock()
             hot_loop(train, w0, 0.1, steps)
             hot.append(clock() - t0)
