@@ -77,13 +77,20 @@ def gd_update(weights, prefixes, G, lr, scratch):
     old ``W_1`` (which is ``W_{1:1}``, needed by ``dphi/dW_2``) is copied into ``scratch[0]``.  The
     chain is kept transposed (``B_j^T`` in ``scratch[j]``, shape ``(n, d_j)``, j >= 2) so that every
     product runs in BLAS's fast layout (``G`` is copied to ``G^T`` unless it is Fortran-ordered, as
-    completion gradients are).  Unbatched, C-contiguous float64 factors, dense ``G``, depth >= 2
-    only (the training loop checks this and uses :func:`backward` otherwise).
+    completion gradients are).  A sparse ``G`` (depth >= 3) makes its two products with scipy, then
+    the chain continues dense.  Unbatched, C-contiguous float64 factors, depth >= 2 only (the
+    training loop checks this and uses :func:`backward` otherwise).
     """
     from scipy.linalg.blas import dgemm        # dgemm(alpha, a, b, beta, c, trans_a, trans_b, overwrite_c)
 
-    Bt = G.T if G.T.flags.c_contiguous else np.ascontiguousarray(G.T)      # B_N^T
-    for j in range(len(weights) - 1, 1, -1):   # W_{j+1}, 0-based j >= 2
+    top = len(weights) - 1
+    if hasattr(G, "tocsr"):                    # B_N = G sparse: B_{N-1}^T = G^T W_N, then W_N's step
+        Bt = np.asarray(G.T @ weights[top])
+        weights[top] -= lr * np.asarray(G @ np.ascontiguousarray(prefixes[top - 1].T))
+        top -= 1
+    else:
+        Bt = G.T if G.T.flags.c_contiguous else np.ascontiguousarray(G.T)  # B_N^T
+    for j in range(top, 1, -1):                # W_{j+1}, 0-based j >= 2
         nxt = np.matmul(Bt, weights[j], out=scratch[j])                  # B_j^T = B_{j+1}^T W_{j+1}
         dgemm(-lr, prefixes[j - 1].T, Bt.T, 1.0, weights[j].T, 1, 1, 1)   # W_{j+1} -= lr B_{j+1} W_{j:1}^T
         Bt = nxt

@@ -95,7 +95,7 @@ class Stepper:
 
     def apply(self, G, active=None):
         """Backward pass (E1) at the last :meth:`forward` and one optimizer update, in place."""
-        if self._fused and isinstance(G, np.ndarray):
+        if self._fused and (isinstance(G, np.ndarray) or len(self.weights) >= 3):
             return gd_update(self.weights, self.prefixes, G, self.lr, self._scratch)
         masked = active is not None and self.lead
         if self.optimizer == "gd":

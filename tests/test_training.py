@@ -4,6 +4,7 @@ import json
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 
 import dmf_edu as d
 
@@ -398,14 +399,15 @@ def test_default_record_schedule(rng):
 
 
 @pytest.mark.parametrize("dims", [[7, 5, 6], [7, 5, 4, 6], [7, 3, 9, 4, 6]])
-@pytest.mark.parametrize("order", ["C", "F"])
+@pytest.mark.parametrize("order", ["C", "F", "sparse"])
 def test_fused_gd_update_equals_E1_backward_then_step(rng, dims, order):
     """gd_update (the one-trial plain-GD hot path) = W_j - lr dphi/dW_j from backward (E1), at a random
     rectangular point (hidden widths differ from both outer sizes, so a missing transpose shows)."""
     from dmf_edu.factorization import backward, gd_update, prefix_products
 
     ws = [rng.standard_normal((dims[i + 1], dims[i])) for i in range(len(dims) - 1)]
-    G = np.asarray(rng.standard_normal((dims[-1], dims[0])), order=order)
+    G = rng.standard_normal((dims[-1], dims[0])) * (rng.random((dims[-1], dims[0])) < 0.4)
+    G = sp.csr_matrix(G) if order == "sparse" else np.asarray(G, order=order)
     expected = [w - 0.1 * g for w, g in zip(ws, backward(ws, prefix_products(ws), G))]
     st = d.Stepper(ws, lr=0.1)
     st.forward()
