@@ -31,12 +31,12 @@ def _check_reduction(reduction):
     return reduction
 
 
-def _check_finite_observed(M, observed, name, fix):
+def _check_finite_observed(M, observed, name, fix, what="NaN or infinite"):
     bad = observed & ~np.isfinite(M)
     if np.any(bad):
         where = tuple(int(i) for i in np.argwhere(bad)[0])
         raise ValueError(f"{name} has {int(bad.sum())} observed entr{'y' if bad.sum() == 1 else 'ies'} that "
-                         f"{'is' if bad.sum() == 1 else 'are'} NaN or infinite (first at {where}); {fix}")
+                         f"{'is' if bad.sum() == 1 else 'are'} {what} (first at {where}); {fix}")
 
 
 class Problem:
@@ -250,7 +250,7 @@ class MatrixCompletion(Problem):
             M = as_float_array(M, "M", ndim=2, finite=False)
             observed = ~np.isnan(M)
             _check_finite_observed(M, observed, "M", "NaN marks a missing entry; replace an infinite "
-                                   "entry by NaN to treat it as missing, or by a finite value")
+                                   "entry by NaN to treat it as missing, or by a finite value", what="infinite")
             rows, cols = np.nonzero(observed)
             values, shape = M[rows, cols], M.shape
         if rows.size == 0:

@@ -140,7 +140,8 @@ class _Checkpoint:
         saved, now = resume.state.get("fingerprint"), self.fingerprint
         diff = [k for k in now if saved and k in saved and saved[k] != now[k]]
         if diff:
-            details = "; ".join(f"{k}: saved {saved[k]!r}, now {now[k]!r}" for k in diff if k not in ("data", "validation"))
+            details = "; ".join(f"{k}: saved {saved[k]!r}, now {now[k]!r}" for k in diff
+                                if k not in ("data", "validation"))
             for k, what in (("validation", "the validation data"), ("data", "the problem's data")):
                 if k in diff:
                     details = f"{what} differ" + (f"; {details}" if details else "")
