@@ -414,7 +414,9 @@ def record_schedule(max_steps, cost_ratio=1.0, budget=RECORD_BUDGET, cap=200):
     ``cost_ratio`` is the cost of one record over the cost of one step.  ``R = budget * max_steps
     / cost_ratio`` records (at most ``cap``): step 0, the final step, half of the rest spaced on
     a log scale (the early phase, where things change fast) and half evenly (the late phase).
-    With ``R < 2`` only the final step is recorded.  Returns a sorted array of steps.
+    With ``R < 2`` only the final step is recorded; a run too short to pay for even that one
+    record (under about ``cost_ratio / budget`` steps) spends more than ``budget`` on it.
+    Returns a sorted array of steps.
     """
     T = check_int(max_steps, "max_steps", minimum=0)
     R = min(cap, int(budget * T / cost_ratio))
