@@ -21,7 +21,7 @@ import sys
 import time
 
 from .._io import library_versions, write_json
-from .._validate import check_int
+from .._validate import check_int, check_seed
 
 REGISTRY = {
     "X1": "dmf_edu.experiments.x1_completion",
@@ -68,7 +68,7 @@ def task_list(experiment_id, quick=False, seed=0, config=None):
     from ._common import make_config
 
     module = get(experiment_id)
-    seed = check_int(seed, "seed", minimum=0)
+    seed = check_seed(seed)
     return module.tasks(make_config(module, quick, config), seed, quick)
 
 
@@ -124,7 +124,7 @@ def reproduce(experiment_id, out=None, quick=False, seed=0, jobs=1, progress=Tru
     from ._common import run_experiment
 
     module = get(experiment_id)
-    seed = check_int(seed, "seed", minimum=0)
+    seed = check_seed(seed)
     jobs = check_int(jobs, "jobs", minimum=1)
     out = os.fspath(default_out(quick) if out is None else out)
     png, sidecar = os.path.join(out, f"{module.ID}.png"), os.path.join(out, f"{module.ID}.json")

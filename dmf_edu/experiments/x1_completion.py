@@ -40,19 +40,19 @@ def tasks(config, seed, quick=False):
     that shares those measurements (trained together: :mod:`dmf_edu.lockstep`); plus the
     nuclear norm per (trial, n_obs)."""
     out = []
-    for trial in range(config["trials"]):
-        runs = _runs(config)
-        for k in config["n_obs"]:
+    for trial in range(config["trials"]):           # trial by trial, the costly counts first: an
+        runs = _runs(config)                         # interrupted sweep holds whole trials
+        for k in sorted(config["n_obs"], reverse=True):
             here = [[d, s] for kk, d, s in runs if kk == k]
             groups = [here] if config.get("lockstep") else [[r] for r in here]
             for group in groups:
                 name = "depths-" + "-".join(str(d) for d in dict.fromkeys(d for d, _ in group)) \
                     if len(group) > 1 else f"depth-{group[0][0]}_init={group[0][1]:g}"
                 out.append(dict(key=f"nobs={k}_{name}_trial={trial}", kind="dmf", n_obs=k, runs=group,
-                                trial=trial, seed=seed, config=config, cost=k * sum(d for d, _ in group)))
+                                trial=trial, seed=seed, config=config))
             if config["nuclear"]:
                 out.append(dict(key=f"nobs={k}_nuclear_trial={trial}", kind="nuclear", n_obs=k,
-                                trial=trial, seed=seed, config=config, cost=k))
+                                trial=trial, seed=seed, config=config))
     return out
 
 
