@@ -20,11 +20,13 @@ driver only gathers the ``W``'s and hands back each run's loss and gradient.  Be
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 
-from . import training
-from .factorization import backward, prefix_products
+from ._validate import check_int, check_positive
 from .problems import MatrixSensing
+from .training import DivergenceError, Run, Stepper
 
 _BLOCK_BYTES = 1 << 20          # rows of A per block: about 1 MB, so a block stays in L2 cache
 
@@ -64,81 +66,71 @@ def shared_loss_and_gradient(problem, W):
     return c_loss * loss, G.astype(np.float64, copy=False).reshape(W.shape)
 
 
-def train_together(problem, inits, **settings):
+def train_together(problem, inits, *, lr, max_steps, optimizer="gd", loss_tol=None, beta=0.99, eps=1e-4,
+                   divergence_factor=1e8, record_steps=None):
     """Train one factorization per entry of ``inits`` on ``problem``, in lockstep.
+
+    Each step: every running run's :class:`~dmf_edu.training.Stepper` gives its ``W``
+    (``forward``), one :func:`shared_loss_and_gradient` call serves them all, and each run
+    applies its own gradient (``apply``: E1 backward pass and the plain or E19 update).  Each
+    run stops on its own, exactly where :func:`~dmf_edu.training.gradient_descent` would stop it
+    (``loss <= loss_tol`` or ``max_steps`` updates), and leaves the stack.
 
     Parameters
     ----------
     problem : MatrixCompletion or MatrixSensing
     inits : list of factor lists
-        ``inits[i] = [W_1, ..., W_N]`` (2-D factors; depths may differ between runs).
-    **settings
-        As for :func:`dmf_edu.training.gradient_descent` (``lr``, ``max_steps``, ``optimizer``,
-        ``loss_tol``, ...).  Each run stops on its own (``loss_tol`` or ``max_steps``) and
-        leaves the stack; the loop ends when every run has stopped.
+        ``inits[i] = [W_1, ..., W_N]``, 2-D factors; depths and widths may differ between runs.
+    lr, max_steps, optimizer, loss_tol, beta, eps, divergence_factor
+        As for :func:`~dmf_edu.training.gradient_descent`.
+    record_steps
+        Accepted for symmetry with ``gradient_descent(record_steps=[])``; no history is recorded.
 
     Returns
     -------
     list of Run
-        One per init, as :func:`~dmf_edu.training.gradient_descent` would return it.
+        One per init, with the final weights, ``steps``, ``converged``, ``stop_reason`` and
+        the E19 state; ``history`` is empty and ``wall_time`` is the whole group's.
     """
-    steppers = [Stepper(problem, weights, **settings) for weights in inits]
-    if any(s.batch_shape for s in steppers):
+    max_steps = check_int(max_steps, "max_steps", minimum=0)
+    divergence_factor = check_positive(divergence_factor, "divergence_factor")
+    runs = [_Lane(Stepper(w, lr=lr, optimizer=optimizer, beta=beta, eps=eps)) for w in inits]
+    if any(r.stepper.lead for r in runs):
         raise ValueError("train_together runs 2-D factors only: pass one factor list per run, no trial axes")
+    for i, r in enumerate(runs):
+        w = r.stepper.weights
+        if (w[-1].shape[-2], w[0].shape[-1]) != tuple(problem.shape):
+            raise ValueError(f"inits[{i}] gives a {w[-1].shape[-2]}x{w[0].shape[-1]} product; the problem is "
+                             f"{problem.shape[0]}x{problem.shape[1]}")
+    clock = time.perf_counter()
     while True:
-        active = [s for s in steppers if not s.done]
+        active = [r for r in runs if not r.done]
         if not active:
             break
-        W = np.stack([s.forward() for s in active])
+        W = np.stack([r.stepper.forward() for r in active])
         loss, G = shared_loss_and_gradient(problem, W)
-        for i, s in enumerate(active):
-            s.apply(loss[i], G[i])
-    return [s.result() for s in steppers]
+        for i, r in enumerate(active):
+            loss0 = r.loss0 = max(abs(float(loss[i])), 1.0) if r.loss0 is None else r.loss0
+            if not abs(loss[i]) <= divergence_factor * loss0:            # NaN too
+                raise DivergenceError(f"run {runs.index(r)} diverged at step {r.steps}: loss {loss[i]:.3e}; "
+                                      f"lower lr (now {lr:g})", r.result(clock))
+            r.converged = loss_tol is not None and loss[i] <= loss_tol
+            r.done = r.converged or r.steps >= max_steps
+            if not r.done:
+                r.stepper.apply(G[i])
+                r.steps += 1
+    return [r.result(clock) for r in runs]
 
 
-class _Stepper:
-    """One run, one step at a time: ``forward() -> W``, ``apply(loss, G)`` (E1 backward, then the
-    plain or E19 update).  Stand-in until training.py has its own stepping object; the update is
-    the one of :func:`~dmf_edu.training.gradient_descent` (2-D factors only; no history)."""
+class _Lane:
+    """One run of :func:`train_together`: its stepper and its stopping bookkeeping."""
 
-    def __init__(self, problem, weights, *, lr, max_steps, optimizer="gd", loss_tol=None, beta=0.99,
-                 eps=1e-4, divergence_factor=1e8, record_steps=None):
-        self.ws = [np.array(w, dtype=np.float64) for w in training.check_weights(weights)]
-        self.batch_shape = self.ws[0].shape[:-2]
-        self.lr, self.max_steps, self.optimizer, self.loss_tol = lr, max_steps, optimizer, loss_tol
-        self.beta, self.eps, self.divergence_factor = beta, eps, divergence_factor
-        self.t, self.s, self.loss0, self.converged, self.done = 0, 0.0, None, False, False
+    def __init__(self, stepper):
+        self.stepper, self.steps, self.loss0, self.converged, self.done = stepper, 0, None, False, False
 
-    def forward(self):
-        self.prefixes = prefix_products(self.ws)
-        return self.prefixes[-1]
-
-    def apply(self, loss, G):
-        loss = float(loss)
-        if self.loss0 is None:
-            self.loss0 = max(abs(loss), 1.0)
-        if not abs(loss) <= self.divergence_factor * self.loss0:
-            raise training.DivergenceError(f"gradient descent diverged at step {self.t}: loss {loss:.3e}; "
-                                           f"lower lr (now {self.lr:g})", self.result())
-        self.converged = self.loss_tol is not None and loss <= self.loss_tol
-        self.done = self.converged or self.t >= self.max_steps
-        if self.done:
-            return
-        grads = backward(self.ws, self.prefixes, G)
-        eta = self.lr
-        if self.optimizer == "adaptive":
-            sq = sum(float(np.vdot(g, g)) for g in grads)
-            self.s = self.beta * self.s + (1.0 - self.beta) * sq
-            eta = self.lr / (np.sqrt(self.s / (1.0 - self.beta ** (self.t + 1))) + self.eps)
-        for w, g in zip(self.ws, grads):
-            g *= eta
-            w -= g
-        self.t += 1
-
-    def result(self):
-        return training.Run(weights=[w.copy() for w in self.ws], history={}, steps=np.asarray(self.t),
-                            converged=np.asarray(self.converged), optimizer=self.optimizer, lr=self.lr,
-                            state={"t": self.t, "s": self.s})
-
-
-Stepper = getattr(training, "Stepper", _Stepper)
+    def result(self, clock):
+        s = self.stepper
+        return Run(weights=[w.copy() for w in s.weights], history={}, steps=np.asarray(self.steps),
+                   converged=np.asarray(self.converged), optimizer=s.optimizer, lr=s.lr,
+                   state={"t": s.t, "s": np.asarray(s.s).copy()}, wall_time=time.perf_counter() - clock,
+                   stop_reason="loss_tol" if self.converged else "max_steps")

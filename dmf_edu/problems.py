@@ -114,7 +114,7 @@ class Problem:
         K = self.n_observations
         n_test = _test_count(test, K)
         chosen = np.zeros(K, dtype=bool)
-        chosen[np.random.default_rng(rng).choice(K, size=n_test, replace=False)] = True
+        chosen[as_rng(rng).choice(K, size=n_test, replace=False)] = True
         return self._subset(np.flatnonzero(~chosen)), self._subset(np.flatnonzero(chosen))
 
 
