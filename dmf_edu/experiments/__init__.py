@@ -34,17 +34,18 @@ REGISTRY = {
     "X8": "dmf_edu.experiments.x8_plateaus",
 }
 
-# Measured on the project's 2-core machine with --jobs 2, while other work shared the cores
-# (figures/README.md): full mode (committed figures) and quick mode.
+# Wall times measured on the project's 2-core machine with --jobs 2 while other work shared the
+# cores (load ~12 during the quick runs), so inflated; full: the committed figures' runs
+# (figures/README.md), quick: `dmf-edu reproduce ID --quick --jobs 2`.
 RUN_TIMES = {
-    "X1": ("13.4 min", "8 s"),
-    "X2": ("22 s", "2 s"),
-    "X3": ("34.8 min (1 trial)", "6 s"),
+    "X1": ("13.4 min", "22 s"),
+    "X2": ("22 s", "16 s"),
+    "X3": ("34.8 min/trial*", "12 s"),          # * one trial, before the lockstep runs
     "X4": ("1 s", "1 s"),
-    "X5": ("13.8 min", "2 s"),
-    "X6": ("4 s", "2 s"),
-    "X7": ("3 s", "2 s"),
-    "X8": ("54 s", "3 s"),
+    "X5": ("13.8 min", "33 s"),
+    "X6": ("4 s", "7 s"),
+    "X7": ("3 s", "11 s"),
+    "X8": ("54 s", "26 s"),
 }
 
 FULL_OUT, QUICK_OUT = "figures", os.path.join("figures", "quick")
