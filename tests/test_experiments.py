@@ -139,6 +139,27 @@ def test_runner_worker_error_is_one_line(jobs):
     assert "\n" not in msg and "x=0" in msg and "LinAlgError: planted failure" in msg
 
 
+def big_task(task):
+    return [dict(i=i, payload="x" * 200) for i in range(300)]          # ~70 kB: many write() calls
+
+
+def test_two_writers_of_one_task_never_leave_a_torn_record(tmp_path):
+    from dmf_edu.experiments._runner import _cache_path, execute_task
+
+    task = dict(key="same", n=1)
+    path = Path(_cache_path(tmp_path, "same"))
+    seen = []
+    with ThreadPoolExecutor(3) as pool:
+        writers = [pool.submit(lambda: [execute_task(big_task, task, tmp_path) for _ in range(15)]) for _ in range(2)]
+        while not all(w.done() for w in writers):
+            if path.exists():
+                seen.append(len(json.loads(path.read_text())["rows"]))    # a torn file would not parse
+        for w in writers:
+            w.result()
+    assert seen and set(seen) == {300}
+    assert not list(tmp_path.glob("*.tmp"))
+
+
 SLOW_MODULE = """
 import os, time
 
