@@ -162,3 +162,15 @@ def test_parse_shard_from_slurm_variables():
     for bad in ("0/3", "4/3", "1/0", "a/b", "3"):
         with pytest.raises(ValueError):
             parse_shard(bad)
+
+
+def test_a_failing_task_is_one_line_and_exit_code_1(tmp_path, capsys, monkeypatch):
+    from dmf_edu.experiments import get
+
+    def broken(task):
+        raise FloatingPointError("planted failure")
+
+    monkeypatch.setattr(get("X4"), "run_task", broken)
+    code, out, err = run_cli(["reproduce", "X4", "--quick", "--out", str(tmp_path)], capsys)
+    assert code == 1 and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert "task all failed: FloatingPointError: planted failure" in err
