@@ -207,6 +207,7 @@ class MatrixCompletion(Problem):
         self.method = method
         self.truth = None if truth is None else check_matrix_like(truth, self.shape, "truth")
         self._flat = flat                       # row-major positions of Omega in W.ravel()
+        self._flat_T = self.cols * m + self.rows  # ... and in W.T.ravel()
         if method == "dense":
             batch = self.values.shape[:-1]
             self.mask = np.zeros((m, n))
@@ -304,6 +305,8 @@ class MatrixCompletion(Problem):
 
     def residuals(self, W):
         """``W[Omega] - values``, shape ``(..., K)``."""
+        if W.ndim == 2 and W.flags.c_contiguous:
+            return W.reshape(-1).take(self._flat) - self.values
         return np.take(W.reshape(W.shape[:-2] + (-1,)), self._flat, axis=-1) - self.values
 
     def loss_and_gradient(self, W):
@@ -315,12 +318,16 @@ class MatrixCompletion(Problem):
         """Both paths touch only the ``K`` observed entries; ``"sparse"`` returns ``G`` as CSR."""
         c_loss, c_grad = self._factor()
         r = self.residuals(W)
-        loss = c_loss * np.einsum("...k,...k->...", r, r)
+        loss = c_loss * (r @ r if r.ndim == 1 else np.einsum("...k,...k->...", r, r))
         if c_grad != 1.0:
             r *= c_grad
-        if self.method == "sparse" and r.ndim == 1:
-            order, indices, indptr = self._csr
-            return loss, sp.csr_matrix((r if order is None else r[order], indices, indptr), shape=self.shape)
+        if r.ndim == 1:
+            if self.method == "sparse":
+                order, indices, indptr = self._csr
+                return loss, sp.csr_matrix((r if order is None else r[order], indices, indptr), shape=self.shape)
+            GT = np.zeros(self.shape[::-1])             # G in Fortran order: its transpose is contiguous
+            GT.reshape(-1)[self._flat_T] = r
+            return loss, GT.T
         G = np.zeros(r.shape[:-1] + self.shape)
         G.reshape(r.shape[:-1] + (-1,))[..., self._flat] = r
         return loss, G
