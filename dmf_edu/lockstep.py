@@ -3,7 +3,7 @@ r"""Several factorizations of one problem trained in lockstep: one pass over the
 A 100x100 sensing step is memory-bound: the residuals ``<A_k, W> - y_k`` and the gradient
 ``G = c sum_k r_k A_k`` each read the whole ``K x mn`` measurement matrix, while the factor
 products cost a few 100x100 matrix products.  Runs that share the measurements (the depths
-and init scales of one measurement count in X1/X3) can share that read: stack their
+and init scales of one measurement count in X3) can share that read: stack their
 end-to-end matrices ``W^(1..R)`` and compute all residuals and gradients in one pass, so
 the ``R`` matrix-vector products become matrix products.
 
@@ -12,9 +12,10 @@ the ``R`` matrix-vector products become matrix products.
 only row ``k`` of ``A``) and its contribution to every ``G^(i)``.  Each step thus reads ``A``
 once for all runs, instead of twice per run.
 
-:func:`train_together` is the driver: each run is an ordinary single-run stepper
-(``forward() -> W``; ``apply(loss, G)``: backward pass and update, E1 and E19), and the
-driver only gathers the ``W``'s and hands back each run's loss and gradient.  Benchmark:
+:func:`train_together` is the driver: each run is an ordinary
+:class:`~dmf_edu.training.Stepper` (``forward() -> W``; ``apply(G)``: backward pass and
+update, E1 and E19), and the driver only gathers the ``W``'s, hands back each run's
+gradient and stops each run where :func:`~dmf_edu.training.gradient_descent` would.  Benchmark:
 ``benchmarks/bench_sensing.py``.
 """
 
