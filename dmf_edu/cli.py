@@ -15,7 +15,8 @@ class _Parser(argparse.ArgumentParser):
     """An argument parser whose errors are one line (``prog: error: ...``), exit code 2."""
 
     def error(self, message):
-        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} -h)\n")
+        hint = "" if "(see" in message else f" (see {self.prog} -h)"
+        self.exit(2, f"{self.prog}: error: {message}{hint}\n")
 
 
 def _seed(text):
