@@ -120,3 +120,35 @@ def check_matrix_like(W, shape, name="W"):
             f"pass an array of shape (..., {shape[0]}, {shape[1]})"
         )
     return arr
+
+
+def as_rng(rng, name="rng"):
+    """``np.random.default_rng(rng)``, with an error naming the argument for a negative or
+    non-integer seed (``None``, an int >= 0, a SeedSequence or a Generator are accepted)."""
+    if isinstance(rng, (np.random.Generator, np.random.SeedSequence, np.random.BitGenerator)) or rng is None:
+        return np.random.default_rng(rng)
+    if isinstance(rng, bool) or (isinstance(rng, numbers.Real) and not isinstance(rng, numbers.Integral)
+                                 and not float(rng).is_integer()):
+        raise TypeError(f"{name} must be None, an integer seed >= 0 or a numpy Generator, got {rng!r}")
+    if isinstance(rng, numbers.Real):
+        if rng < 0:
+            raise ValueError(f"{name} must be a seed >= 0 (numpy seeds are non-negative), got {rng!r}; "
+                             f"use e.g. {name}={-int(rng)}")
+        rng = int(rng)
+    else:
+        seeds = np.asarray(rng)
+        if seeds.dtype.kind in "iu" and np.any(seeds < 0):
+            raise ValueError(f"{name} must hold seeds >= 0 (numpy seeds are non-negative), got {rng!r}")
+    try:
+        return np.random.default_rng(rng)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} must be None, an integer seed >= 0 or a numpy Generator ({exc})") from None
+
+
+def check_seed(seed, name="seed"):
+    """An integer seed >= 0 (experiments, CLI)."""
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Real) or not float(seed).is_integer():
+        raise TypeError(f"{name} must be a whole number >= 0, got {seed!r}")
+    if seed < 0:
+        raise ValueError(f"{name} must be >= 0 (numpy seeds are non-negative), got {seed}")
+    return int(seed)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from .factorization import end_to_end, layer_gradients
+from ._validate import as_rng
 
 
 def _as_list(xs):
@@ -47,7 +48,7 @@ def directional_check(f, grad, xs, rng=None, h=1e-5, n_directions=3):
     r"""Largest relative error between ``<grad f(x), v>`` and the central difference
     ``(f(x + h v) - f(x - h v)) / (2h)`` over ``n_directions`` random directions ``v``
     (scaled to ``||v|| = ||x||``, so ``h`` is relative)."""
-    rng = np.random.default_rng(rng)
+    rng = as_rng(rng)
     xs = _as_list(xs)
     gs = _as_list(grad(xs))
     _check_grad_shapes(xs, gs)
@@ -67,7 +68,7 @@ def entrywise_check(f, grad, xs, rng=None, h=1e-5, max_entries=200):
     sample of at most ``max_entries``) entries, with ``floor = 1e-6 max |g|``, and
     ``(array index, entry index)`` of the worst entry, so a report can name the layer.
     """
-    rng = np.random.default_rng(rng)
+    rng = as_rng(rng)
     xs = _as_list(xs)
     gs = _as_list(grad(xs))
     _check_grad_shapes(xs, gs)
@@ -97,7 +98,7 @@ def taylor_slope(f, grad, xs, rng=None, ts=None):
     one (slope 1).  ``ts`` defaults to 8 values from 1e-2 to 1e-5; points lost in rounding
     (remainder below ``1e-11 |f(x)|``) are left out of the fit.
     """
-    rng = np.random.default_rng(rng)
+    rng = as_rng(rng)
     xs = _as_list(xs)
     gs = _as_list(grad(xs))
     _check_grad_shapes(xs, gs)
@@ -120,7 +121,7 @@ def check_layer_gradients(problem, weights, rng=None, grad_fn=None, h=1e-5):
     ``entrywise``, ``entrywise_where`` and ``taylor_slope``.
     """
     grad_fn = layer_gradients if grad_fn is None else grad_fn
-    rng = np.random.default_rng(rng)
+    rng = as_rng(rng)
 
     def phi(ws):
         return float(problem.loss(end_to_end(ws)))

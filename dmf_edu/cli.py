@@ -1,33 +1,90 @@
-"""Command line: ``dmf-edu demo | prove | lesson | list | reproduce`` (also ``python -m dmf_edu``)."""
+"""Command line: ``dmf-edu demo | prove | lesson | list | tasks | reproduce`` (also ``python -m dmf_edu``).
+
+Bad arguments give one line on stderr and exit code 2; a failing task gives one line and exit
+code 1; never a traceback.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line (``prog: error: ...``), exit code 2."""
+
+    def error(self, message):
+        hint = "" if "(see" in message else f" (see {self.prog} -h)"
+        self.exit(2, f"{self.prog}: error: {message}{hint}\n")
+
+
+def _seed(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"the seed must be a whole number >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"the seed must be >= 0 (numpy seeds are non-negative), got {value}")
+    return value
+
+
+def _jobs(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--jobs must be a whole number >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"--jobs must be >= 1 (worker processes), got {value}")
+    return value
+
+
+def _shard(text):
+    if text.strip().lower() == "slurm":
+        return "slurm"                                  # read from the environment when running
+    from .experiments._runner import parse_shard
+
+    try:
+        return parse_shard(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def build_parser():
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="dmf-edu",
         description="Implicit regularization in deep matrix factorization: demo, proofs, experiments.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     demo = sub.add_parser("demo", help="100x100 rank-5 completion, depths 1-3 (X1 in small form)")
     demo.add_argument("--out", default="dmf-edu-demo", help="output folder (default: ./dmf-edu-demo)")
-    demo.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    demo.add_argument("--seed", type=_seed, default=0, help="random seed >= 0 (default 0)")
     demo.add_argument("--quick", action="store_true", help="a 30x30 version that runs in seconds")
-    demo.add_argument("--jobs", type=int, default=2, help="worker processes (default 2)")
+    demo.add_argument("--jobs", type=_jobs, default=2, help="worker processes (default 2)")
     prove = sub.add_parser("prove", help="run the sympy proofs and print an audit table")
     prove.add_argument("--json", action="store_true", help="print a JSON list of claims instead")
     prove.add_argument("--quick", action="store_true", help="only the fast claims")
     les = sub.add_parser("lesson", help="run lesson N of the course (docs/lessons/README.md)")
     les.add_argument("n", type=int, help="lesson number (1-7)")
-    sub.add_parser("list", help="list the published experiments X1...")
-    rep = sub.add_parser("reproduce", help="regenerate an experiment's figure and numbers")
+    sub.add_parser("list", help="list the published experiments X1... with their measured run times")
+    tasks = sub.add_parser("tasks", help="print an experiment's task keys, one JSON line each (for schedulers)")
+    tasks.add_argument("id", help="experiment id (X1, X2, ...) or 'all'")
+    tasks.add_argument("--quick", action="store_true", help="the tasks of the quick version")
+    tasks.add_argument("--seed", type=_seed, default=0, help="random seed >= 0 (default 0)")
+    rep = sub.add_parser("reproduce", help="regenerate an experiment's figure and numbers",
+                         description="Full-mode outputs go to ./figures; --quick outputs go to ./figures/quick and "
+                                     "never replace a full-mode sidecar (unless --force).  Finished tasks are "
+                                     "cached in OUT/.cache, shared by shards (docs/cluster.md).")
     rep.add_argument("id", help="experiment id (X1, X2, ...) or 'all'")
     rep.add_argument("--quick", action="store_true", help="small version (seconds to a minute)")
-    rep.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    rep.add_argument("--jobs", type=int, default=1, help="worker processes for the sweep (default 1)")
-    rep.add_argument("--out", default="figures", help="output folder (default: ./figures)")
+    rep.add_argument("--seed", type=_seed, default=0, help="random seed >= 0 (default 0)")
+    rep.add_argument("--jobs", type=_jobs, default=1, help="worker processes for the sweep (default 1)")
+    rep.add_argument("--out", default=None, help="output folder (default: ./figures, or ./figures/quick with --quick)")
+    rep.add_argument("--shard", type=_shard, default=None, metavar="K/N|slurm",
+                     help="compute only the K-th of N slices of the tasks into the cache (no figure); "
+                          "'slurm': K and N from the Slurm array variables")
+    rep.add_argument("--no-compute", action="store_true",
+                     help="only plot from the cache; fail listing the tasks that are missing")
+    rep.add_argument("--force", action="store_true", help="let a quick run replace a full-mode sidecar")
     return parser
 
 
@@ -37,9 +94,12 @@ def main(argv=None):
     if args.command == "demo":
         from .demo import main as demo_main
 
-        if args.jobs < 1:
-            parser.error("--jobs must be >= 1")
-        demo_main(out=args.out, seed=args.seed, quick=args.quick, jobs=args.jobs)
+        from .experiments._runner import TaskError
+
+        try:
+            demo_main(out=args.out, seed=args.seed, quick=args.quick, jobs=args.jobs)
+        except TaskError as exc:
+            parser.exit(1, f"dmf-edu demo: {exc}\n")
         return 0
     if args.command == "prove":
         from .symbolic import prove_main
@@ -50,26 +110,54 @@ def main(argv=None):
 
         return lesson_main(args.n)
     if args.command == "list":
-        from .experiments import list_experiments
+        from .experiments import RUN_TIMES, list_experiments
 
+        print(f"{'id':<4} {'full':>20} {'quick':>6}  title   (run times measured on 2 cores, --jobs 2)")
         for key, title in list_experiments():
-            print(f"{key:<4} {title}")
+            full, quick = RUN_TIMES.get(key, ("?", "?"))
+            print(f"{key:<4} {full:>20} {quick:>6}  {title}")
         return 0
-    if args.command == "reproduce":
-        from .experiments import REGISTRY, get, reproduce
-
-        try:
-            ids = list(REGISTRY) if args.id.lower() == "all" else [get(args.id).ID]
-        except ValueError as exc:
-            parser.error(str(exc))
-        if args.jobs < 1:
-            parser.error("--jobs must be >= 1")
-        for key in ids:
-            reproduce(key, out=args.out, quick=args.quick, seed=args.seed, jobs=args.jobs)
-            print(f"{key}: wrote {args.out}/{key}.png and {args.out}/{key}.json")
-        return 0
+    if args.command in ("tasks", "reproduce"):
+        return _experiments_main(parser, args)
     parser.print_help()
     return 0 if argv is None and len(sys.argv) <= 1 else 2
+
+
+def _experiments_main(parser, args):
+    """``dmf-edu tasks`` and ``dmf-edu reproduce``: one-line errors, never a traceback."""
+    from .experiments import REGISTRY, get, headline_table, reproduce, task_list
+    from .experiments._runner import MissingTasksError, TaskError, parse_shard
+    from .training import DivergenceError
+
+    try:
+        ids = list(REGISTRY) if args.id.lower() == "all" else [get(args.id).ID]
+        shard = parse_shard("slurm") if getattr(args, "shard", None) == "slurm" else getattr(args, "shard", None)
+    except ValueError as exc:
+        parser.error(str(exc))
+    if args.command == "tasks":
+        for key in ids:
+            tasks = task_list(key, quick=args.quick, seed=args.seed)
+            for i, task in enumerate(tasks, 1):
+                print(json.dumps(dict(id=key, key=task["key"], index=i, count=len(tasks), shard=f"{i}/{len(tasks)}")))
+        return 0
+    try:
+        for key in ids:
+            results = reproduce(key, out=args.out, quick=args.quick, seed=args.seed, jobs=args.jobs, shard=shard,
+                                compute=not args.no_compute, force=args.force)
+            if shard is not None:
+                print(f"{key}: shard {shard[0]}/{shard[1]} done ({len(results['rows'])} rows cached); "
+                      f"then `dmf-edu reproduce {key}{' --quick' if args.quick else ''}` plots from the cache")
+                continue
+            out = args.out or ("figures/quick" if args.quick else "figures")
+            print(f"{key}: wrote {out}/{key}.png and {out}/{key}.json")
+            print(headline_table(key, results))
+    except (ValueError, TypeError, FileExistsError) as exc:
+        parser.exit(2, f"dmf-edu reproduce: error: {exc}\n")
+    except (TaskError, MissingTasksError, DivergenceError) as exc:
+        parser.exit(1, f"dmf-edu reproduce: {exc}\n")
+    except KeyboardInterrupt:
+        parser.exit(130, "dmf-edu reproduce: interrupted; finished tasks are cached, rerun to resume\n")
+    return 0
 
 
 if __name__ == "__main__":  # pragma: no cover

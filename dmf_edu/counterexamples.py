@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.optimize import linprog
 
-from ._validate import as_float_array, check_int, check_positive
+from ._validate import as_float_array, as_rng, check_int, check_positive, check_seed
 from .baselines import nuclear_norm_minimization, schatten_minimization
 from .factorization import end_to_end, init_weights
 from .metrics import effective_rank, reconstruction_error, schatten_norm
@@ -108,7 +108,7 @@ def x4_commuting_sensing(eigenvalues=(1.0, 1.0, 0.0, 0.0), measurements=X4_MEASU
         alphas, max_steps = alphas[:3], min(max_steps, 60_000)
     d = lam.size
     if measurements is None:
-        problem = commuting_sensing(lam, K, rng=np.random.default_rng(seed))
+        problem = commuting_sensing(lam, K, rng=as_rng(seed, "seed"))
     else:
         a = as_float_array(measurements, "measurements", ndim=2)
         if a.shape[1] != d:
@@ -237,7 +237,7 @@ def x5_razin_cohen(depths=(3, 4), lr=0.01, init_scale=1e-2, loss_tol=1e-4, seeds
     chunk = check_int(chunk, "chunk", minimum=1)
     if quick:
         loss_tol, seeds, sign_lrs = max(loss_tol, 1e-3), 1, tuple(sign_lrs)[-2:]
-    rngs = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(2)]
+    rngs = [np.random.default_rng(s) for s in np.random.SeedSequence(check_seed(seed)).spawn(2)]
     problem = x5_problem()
     out = dict(trajectories={}, sign_pitfall=[])
     for N in depths:
@@ -284,7 +284,7 @@ def x5_razin_cohen(depths=(3, 4), lr=0.01, init_scale=1e-2, loss_tol=1e-4, seeds
             def watch(W):
                 first.append(np.linalg.det(W) <= 0)
 
-            w0 = _det_positive_init(N, init_scale, np.random.default_rng(seed), seeds)
+            w0 = _det_positive_init(N, init_scale, as_rng(seed, "seed"), seeds)
             _, marks, diverged = _run_in_chunks(problem, w0, step, int(200 / step), 1e-2,
                                                 max(1, int(1.0 / step)), watch=watch)
             flips = np.array(first)                       # (inspections, seeds)
@@ -331,7 +331,7 @@ def schatten_vs_depth(size=100, rank=5, n_obs=2000, depths=(2, 3), init_scale=1e
     """
     if quick:
         size, rank, n_obs, max_steps = 30, 2, 300, min(max_steps, 40_000)
-    ss = np.random.SeedSequence(seed).spawn(3)
+    ss = np.random.SeedSequence(check_seed(seed)).spawn(3)
     M = random_low_rank(size, size, rank, rng=np.random.default_rng(ss[0]))
     problem = sample_completion(M, n_obs, rng=np.random.default_rng(ss[1]), reduction="mean")
     rows = []

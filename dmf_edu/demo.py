@@ -17,6 +17,7 @@ import time
 import numpy as np
 
 from ._io import library_versions, save_figure, write_json
+from ._validate import check_int, check_seed
 from .factorization import init_weights
 from .problems import random_low_rank, sample_completion
 from .training import gradient_descent
@@ -53,6 +54,8 @@ def run_demo(seed=0, quick=False, progress=True, jobs=2, **overrides):
     The depths run as independent tasks on ``jobs`` processes (one BLAS thread each).
     ``quick`` shrinks the problem (30 x 30, rank 2, 300 observations) for tests.
     """
+    seed = check_seed(seed)
+    jobs = check_int(jobs, "jobs", minimum=1)
     params = dict(DEFAULTS, **overrides)
     if quick:
         params.update(m=30, n=30, rank=2, n_obs=300, max_steps=20_000, record_every=50)

@@ -36,6 +36,7 @@ from .factorization import end_to_end, init_weights, layer_gradients
 from .linalg import depth_multiplier, psd_power
 from .metrics import effective_rank
 from .problems import MatrixSensing
+from ._validate import as_rng
 
 __all__ = ["Report", "names", "describe", "check", "solution"]
 
@@ -134,7 +135,7 @@ def check(name, fn, rng=None):
     ex = _get(name)
     if not callable(fn):
         raise TypeError(f"fn must be a function {ex.signature}, got {type(fn).__name__}")
-    rng = np.random.default_rng(rng)
+    rng = as_rng(rng)
     details = {}
     try:
         summary = ex.checker(fn, rng, details)

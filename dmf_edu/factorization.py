@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validate import check_depth, check_int, check_positive, check_shape, check_weights, as_float_array
+from ._validate import as_float_array, as_rng, check_depth, check_int, check_positive, check_shape, check_weights
 
 
 def end_to_end(weights):
@@ -214,7 +214,7 @@ def init_weights(shape, depth, scale, kind="gaussian", width=None, rng=None, bat
     dims = hidden_widths(shape, depth, width)
     N = len(dims) - 1
     scale = check_positive(scale, "scale")
-    rng = np.random.default_rng(rng)
+    rng = as_rng(rng)
     batch_shape = tuple(check_int(b, "batch_shape", minimum=1)
                         for b in ((batch_shape,) if np.ndim(batch_shape) == 0 else batch_shape))
     if kind == "gaussian":

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.sparse.linalg import ArpackError, ArpackNoConvergence, LinearOperator, eigsh
 
-from ._validate import as_float_array, check_int, check_positive, check_weights
+from ._validate import as_float_array, as_rng, check_int, check_positive, check_weights
 from .factorization import backward, layer_gradients, prefix_products
 from .problems import MatrixCompletion, MatrixSensing, Problem
 
@@ -256,7 +256,7 @@ def hessian_extremes(problem, weights, *, method="auto", tol=1e-10, rng=None, ma
     if D < 3:
         raise ValueError(f"method='lanczos' needs a Hessian of dimension >= 3, got {D}; use method='dense'")
     tol = check_positive(tol, "tol")
-    rng = np.random.default_rng(rng)
+    rng = as_rng(rng)
     v0 = rng.standard_normal(D)
     if np.linalg.norm(op.matvec(v0)) == 0.0:           # zero Hessian (origin, N >= 3)
         return 0.0, 0.0
@@ -301,7 +301,7 @@ def check_hessian_vector_product(problem, weights, hvp=None, rng=None, h=1e-5, n
     hvp = hessian_vector_product if hvp is None else hvp
     weights = _unbatched(weights)
     _check_problem(problem, weights)
-    rng = np.random.default_rng(rng)
+    rng = as_rng(rng)
     size = np.sqrt(sum(float(np.sum(w * w)) for w in weights)) or 1.0
 
     def grads(ws):

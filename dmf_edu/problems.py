@@ -19,7 +19,7 @@ import numbers
 import numpy as np
 import scipy.sparse as sp
 
-from ._validate import as_float_array, check_int, check_matrix_like, check_shape
+from ._validate import as_float_array, as_rng, check_int, check_matrix_like, check_shape
 from .metrics import reconstruction_error, relative_error
 
 REDUCTIONS = ("sum", "mean")
@@ -114,7 +114,7 @@ class Problem:
         K = self.n_observations
         n_test = _test_count(test, K)
         chosen = np.zeros(K, dtype=bool)
-        chosen[np.random.default_rng(rng).choice(K, size=n_test, replace=False)] = True
+        chosen[as_rng(rng).choice(K, size=n_test, replace=False)] = True
         return self._subset(np.flatnonzero(~chosen)), self._subset(np.flatnonzero(chosen))
 
 
@@ -408,7 +408,7 @@ def random_low_rank(m, n, rank, rng=None, normalize=True):
     rank = check_int(rank, "rank", minimum=1)
     if rank > min(m, n):
         raise ValueError(f"rank {rank} is larger than min(m, n) = {min(m, n)}; choose rank <= {min(m, n)}")
-    rng = np.random.default_rng(rng)
+    rng = as_rng(rng)
     U = rng.standard_normal((m, rank))
     V = rng.standard_normal((n, rank))
     M = U @ V.T
@@ -427,7 +427,7 @@ def sample_completion(M, n_obs, rng=None, reduction="sum", method="auto"):
     n_obs = check_int(n_obs, "n_obs", minimum=1)
     if n_obs > m * n:
         raise ValueError(f"n_obs = {n_obs} is more than the {m * n} entries of a {m}x{n} matrix")
-    rng = np.random.default_rng(rng)
+    rng = as_rng(rng)
     flat = np.sort(rng.choice(m * n, size=n_obs, replace=False))
     rows, cols = np.divmod(flat, n)
     return MatrixCompletion((m, n), rows, cols, M[rows, cols], reduction=reduction,
@@ -440,7 +440,7 @@ def gaussian_sensing(M, n_measurements, rng=None, reduction="sum", precision="do
     ``y = <A_k, M>`` is computed in float64 whatever the ``precision`` of the products."""
     M = as_float_array(M, "M", ndim=2)
     K = check_int(n_measurements, "n_measurements", minimum=1)
-    rng = np.random.default_rng(rng)
+    rng = as_rng(rng)
     m, n = M.shape
     A = rng.standard_normal((K, m, n)) / n
     y = A.reshape(K, -1) @ M.ravel()
@@ -457,7 +457,7 @@ def commuting_sensing(eigenvalues, n_measurements, rng=None, basis=None, reducti
     lam = as_float_array(eigenvalues, "eigenvalues", ndim=1)
     d = lam.size
     K = check_int(n_measurements, "n_measurements", minimum=1)
-    rng = np.random.default_rng(rng)
+    rng = as_rng(rng)
     Q = np.eye(d) if basis is None else as_float_array(basis, "basis", ndim=2)
     if Q.shape != (d, d) or not np.allclose(Q.T @ Q, np.eye(d), atol=1e-10):
         raise ValueError(f"basis must be an orthogonal {d}x{d} matrix")

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validate import as_float_array, check_int, check_positive
+from ._validate import as_float_array, as_rng, check_int, check_positive, check_seed
 from .dynamics import end_to_end_flow, escape_time, escape_time_asymptotic
 from .factorization import init_weights
 from .geometry import fibre_entropy, volume_density
@@ -58,7 +58,7 @@ def separated_target(size, rank, ratio=2.0, rng=None, symmetric=False):
     ratio = check_positive(ratio, "ratio")
     if ratio <= 1:
         raise ValueError(f"ratio must be > 1 so that the stages separate, got {ratio}")
-    rng = np.random.default_rng(rng)
+    rng = as_rng(rng)
 
     def haar():
         Q, Rm = np.linalg.qr(rng.standard_normal((size, size)))
@@ -151,7 +151,7 @@ def x7_run(rank, depth, *, size=6, ratio=2.0, init_scale=None, lr_factor=0.5, ma
     plateau is small, of order ``s alpha^{N-2}`` (E10: the same factor sets the escape rate).
     """
     depth = check_int(depth, "depth", minimum=2)
-    ss = np.random.SeedSequence(seed).spawn(2)
+    ss = np.random.SeedSequence(check_seed(seed)).spawn(2)
     M, s = separated_target(size, rank, ratio, rng=np.random.default_rng(ss[0]))
     problem = full_observation(M)
     scale = X7_INIT.get(depth, 1e-3) if init_scale is None else check_positive(init_scale, "init_scale")
@@ -199,7 +199,7 @@ def x7_stages(ranks=(1, 2, 3, 4, 5), depths=(2, 3, 4), *, quick=False, seed=0, *
     if quick:
         ranks, depths = (1, 2), (2, 3)
         kwargs.setdefault("size", 4)
-    seeds = np.random.SeedSequence(seed).spawn(len(ranks) * len(depths))
+    seeds = np.random.SeedSequence(check_seed(seed)).spawn(len(ranks) * len(depths))
     rows = []
     for i, (R, N) in enumerate((R, N) for N in depths for R in ranks):
         row = x7_run(R, N, seed=int(seeds[i].generate_state(1)[0]), **kwargs)
@@ -269,7 +269,7 @@ def x6_problems(seed=0):
     * ``"e12"``: the E12 problem, ``W_12 = W_21 = 1``, ``W_22 = 0``, ``W_11`` free;
     * ``"lowrank5"``: a random rank-1 5 x 5 matrix with 12 observed entries (``truth`` set).
     """
-    rng = np.random.default_rng(seed)
+    rng = as_rng(seed, "seed")
     M = random_low_rank(5, 5, 1, rng=rng)
     flat = np.sort(rng.choice(25, size=12, replace=False))
     rows, cols = np.divmod(flat, 5)
@@ -336,7 +336,7 @@ def x6_depth_limit(depths=(2, 3, 4, 8, 32, np.inf), *, problems=None, init_scale
     t_end = check_positive(t_end, "t_end")
     n_records = check_int(n_records, "n_records", minimum=2)
     times = np.concatenate([[0.0], np.geomspace(1e-3, t_end, n_records - 1)])
-    rng = np.random.default_rng(seed)
+    rng = as_rng(seed, "seed")
     out = {}
     for name, problem in problems.items():
         m, n = problem.shape

@@ -38,6 +38,8 @@ import numpy as np
 import sympy as sp
 from sympy.polys.matrices import DomainMatrix
 
+from ._validate import as_rng
+
 __all__ = [
     "Disproved", "Claim", "ClaimResult", "CLAIMS", "get_claim", "run_claim", "run_planted",
     "prove_all", "audit_table", "prove_main", "proof_page_main",
@@ -173,7 +175,7 @@ def random_rational_point(symbols, rng=None, positive=()):
     Symbols in ``positive`` (or with ``is_positive``) get ``p > 0``; values are distinct
     so that generic assumptions (distinct singular values) hold at the point.
     """
-    rng = np.random.default_rng(rng)
+    rng = as_rng(rng)
     point, used = {}, set()
     for x in sorted(set(symbols), key=str):
         while True:
@@ -384,7 +386,7 @@ def run_claim(label, quick=False, variant=None, rng=None):
             return ClaimResult(label, claim.title, claim.statement, "skipped", claim.method, "", 0.0,
                                detail="needs a library function that is not available",
                                variant=variant, proof_file=f"proofs/{claim.key}.py")
-    rng = np.random.default_rng(rng)
+    rng = as_rng(rng)
     start = time.perf_counter()
     status, detail, failure, report = "proved", "", "", _new_report()
     try:
@@ -411,7 +413,7 @@ def prove_all(quick=False, labels=None, planted=True, rng=None):
     A claim whose planted variant is *not* rejected is reported failed: its check has no
     teeth.  Returns a list of :class:`ClaimResult` (the variants under ``.planted``).
     """
-    rng = np.random.default_rng(rng)
+    rng = as_rng(rng)
     results = []
     for label in (labels or list(CLAIMS)):
         res = run_claim(label, quick=quick, rng=rng)

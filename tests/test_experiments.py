@@ -1,13 +1,32 @@
-"""Experiment registry and runner; every experiment in quick mode with the properties it claims."""
+"""Experiment registry and runner; every experiment in quick mode with the properties it claims.
+
+Runner: per-task cache (versioned, atomic), shards as separate processes, any Executor, a shard
+killed mid-task; lockstep training (X3) equal to separate runs.
+"""
 
 import json
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from concurrent.futures import Executor, ThreadPoolExecutor
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+import dmf_edu
 from dmf_edu.cli import main
 from dmf_edu.experiments import REGISTRY, get, list_experiments, reproduce
-from dmf_edu.experiments._runner import run_tasks
+from dmf_edu.experiments._runner import MissingTasksError, TaskError, run_tasks, select_shard
+
+ROOT = Path(__file__).resolve().parents[1]
+# tiny sweeps (seconds): X3 exercises lockstep groups, X1 one task per run
+TINY_X3 = dict(m=12, n=12, rank=1, n_obs=[30, 60], depths=[1, 2, 3], sweep_n_obs=60, sweep_scales=[1e-3, 1e-4],
+               max_steps=3000, precision="double")
+TINY_X1 = dict(m=12, n=12, rank=1, n_obs=[40, 70], depths=[1, 2, 3], sweep_n_obs=70, sweep_scales=[1e-3],
+               max_steps=3000)
 
 
 def square_task(task):
@@ -33,6 +52,199 @@ def test_runner_caches_and_resumes(tmp_path, capsys):
     assert run_tasks("T", changed, square_task, cache_dir=tmp_path)[0]["y"] == 25
     with pytest.raises(ValueError, match="unique"):
         run_tasks("T", [tasks[0], tasks[0]], square_task)
+
+
+def fail_task(task):
+    raise np.linalg.LinAlgError(f"planted failure in {task['key']}")
+
+
+class ResultOnlyFuture:
+    """A future with nothing but ``result()`` (like the futures of other libraries, which
+    ``concurrent.futures.as_completed`` cannot wait on)."""
+
+    def __init__(self, value=None, error=None):
+        self._value, self._error = value, error
+
+    def result(self, timeout=None):
+        if self._error is not None:
+            raise self._error
+        return self._value
+
+
+class SubmitOnlyExecutor(Executor):
+    """Runs each task at submit time; its futures only have ``result()``."""
+
+    def __init__(self):
+        self.submitted = 0
+
+    def submit(self, fn, *args, **kwargs):
+        self.submitted += 1
+        try:
+            return ResultOnlyFuture(fn(*args, **kwargs))
+        except Exception as exc:  # noqa: BLE001
+            return ResultOnlyFuture(error=exc)
+
+
+def test_runner_cache_records_version_and_task_and_recomputes_stale(tmp_path, monkeypatch):
+    tasks = [dict(key=f"x={x}", x=x) for x in range(3)]
+    run_tasks("T", tasks, square_task, cache_dir=tmp_path, progress=False)
+    record = json.loads((tmp_path / "x=1.json").read_text())
+    assert record["package_version"] == dmf_edu.__version__ and record["task"] == tasks[1]
+    assert not list(tmp_path.glob("*.tmp"))                                # written atomically, nothing left
+    assert [r["y"] for r in run_tasks("T", tasks, refuse_task, cache_dir=tmp_path, progress=False)] == [0, 1, 4]
+    (tmp_path / "x=0.json").write_text('{"task": {"key": "x=0"')           # a torn file from elsewhere
+    monkeypatch.setattr(dmf_edu, "__version__", "999.0")                   # a newer package
+    calls = []
+    rows = run_tasks("T", tasks, lambda t: calls.append(t["key"]) or square_task(t), cache_dir=tmp_path,
+                     progress=False)
+    assert calls == ["x=0", "x=1", "x=2"] and [r["y"] for r in rows] == [0, 1, 4]
+
+
+def test_runner_shards_partition_the_tasks_deterministically():
+    tasks = [dict(key=f"x={x}", x=x) for x in range(10)]
+    shards = [select_shard(tasks, (k, 3)) for k in (1, 2, 3)]
+    keys = [t["key"] for shard in shards for t in shard]
+    assert sorted(keys) == sorted(t["key"] for t in tasks) and len(set(keys)) == len(tasks)
+    assert shards == [select_shard(tasks, (k, 3)) for k in (1, 2, 3)]
+    assert [len(s) for s in shards] == [4, 3, 3]
+    with pytest.raises(ValueError, match="1 <= k <= n"):
+        select_shard(tasks, (4, 3))
+
+
+def test_runner_no_compute_lists_the_missing_tasks(tmp_path):
+    tasks = [dict(key=f"x={x}", x=x) for x in range(3)]
+    run_tasks("T", tasks, square_task, cache_dir=tmp_path, shard=(1, 2), progress=False)     # x=0, x=2
+    with pytest.raises(MissingTasksError, match="1 of 3 tasks are not in the cache.*x=1") as err:
+        run_tasks("T", tasks, refuse_task, cache_dir=tmp_path, compute=False)
+    assert err.value.keys == ["x=1"]
+
+
+def test_runner_uses_only_submit_and_result_of_any_executor(tmp_path):
+    tasks = [dict(key=f"x={x}", x=x) for x in range(4)]
+    pool = SubmitOnlyExecutor()
+    assert run_tasks("T", tasks, square_task, executor=pool, cache_dir=tmp_path, progress=False) == \
+        run_tasks("T", tasks, square_task, progress=False)
+    assert pool.submitted == 4 and len(list(tmp_path.glob("*.json"))) == 4
+    with ThreadPoolExecutor(2) as threads:
+        assert run_tasks("T", tasks, square_task, executor=threads, progress=False) == \
+            run_tasks("T", tasks, square_task, progress=False)
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_runner_worker_error_is_one_line(jobs):
+    tasks = [dict(key=f"x={x}", x=x) for x in range(2)]
+    with pytest.raises(TaskError) as err:
+        run_tasks("T", tasks, fail_task, jobs=jobs, progress=False)
+    msg = str(err.value)
+    assert "\n" not in msg and "x=0" in msg and "LinAlgError: planted failure" in msg
+
+
+def big_task(task):
+    return [dict(i=i, payload="x" * 200) for i in range(300)]          # ~70 kB: many write() calls
+
+
+def test_two_writers_of_one_task_never_leave_a_torn_record(tmp_path):
+    from dmf_edu.experiments._runner import _cache_path, execute_task
+
+    task = dict(key="same", n=1)
+    path = Path(_cache_path(tmp_path, "same"))
+    seen = []
+    with ThreadPoolExecutor(3) as pool:
+        writers = [pool.submit(lambda: [execute_task(big_task, task, tmp_path) for _ in range(15)]) for _ in range(2)]
+        while not all(w.done() for w in writers):
+            if path.exists():
+                seen.append(len(json.loads(path.read_text())["rows"]))    # a torn file would not parse
+        for w in writers:
+            w.result()
+    assert seen and set(seen) == {300}
+    assert not list(tmp_path.glob("*.tmp"))
+
+
+SLOW_MODULE = """
+import os, time
+
+def slow(task):
+    if task["x"] == 2:                       # the task in flight when the shard is killed
+        open(task["marker"], "w").close()
+        time.sleep(120)
+    return [dict(x=task["x"], y=task["x"] ** 2)]
+"""
+
+
+def test_runner_shard_killed_mid_task_loses_nothing(tmp_path):
+    (tmp_path / "slowmod.py").write_text(SLOW_MODULE)
+    cache, marker = tmp_path / "cache", tmp_path / "started"
+    tasks = [dict(key=f"x={x}", x=x, marker=str(marker)) for x in range(4)]
+    code = ("import json, sys; from slowmod import slow; from dmf_edu.experiments._runner import run_tasks; "
+            f"run_tasks('K', json.loads(sys.argv[1]), slow, cache_dir={str(cache)!r}, progress=False)")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tmp_path), str(ROOT)]))
+    proc = subprocess.Popen([sys.executable, "-c", code, json.dumps(tasks)], env=env)
+    deadline = time.time() + 60
+    while not marker.exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    proc.kill()
+    proc.wait()
+    assert marker.exists()
+    assert sorted(p.name for p in cache.glob("*.json")) == ["x=0.json", "x=1.json"]
+    calls = []
+    rows = run_tasks("K", tasks, lambda t: calls.append(t["x"]) or square_task(t), cache_dir=cache, progress=False)
+    assert calls == [2, 3] and [r["y"] for r in rows] == [0, 1, 4, 9]
+
+
+def _without_times(rows):
+    return [{k: v for k, v in r.items() if k != "seconds"} for r in rows]
+
+
+def test_shards_in_separate_processes_then_plain_reproduce_equal_one_process_run(tmp_path):
+    one = reproduce("X3", out=tmp_path / "one", quick=True, config=TINY_X3, progress=False)
+    env = dict(os.environ, PYTHONPATH=str(ROOT), MPLBACKEND="Agg")
+    for k in (1, 2, 3):
+        code = ("from dmf_edu.experiments import reproduce; "
+                f"reproduce('X3', out={str(tmp_path / 'sharded')!r}, quick=True, config={TINY_X3!r}, "
+                f"shard=({k}, 3), progress=False)")
+        subprocess.run([sys.executable, "-c", code], env=env, check=True)
+    assert not (tmp_path / "sharded" / "X3.png").exists()                # shards only fill the cache
+    last = reproduce("X3", out=tmp_path / "sharded", quick=True, config=TINY_X3, progress=False,
+                     compute=False)                                       # computes nothing (else it raises)
+    assert _without_times(last["rows"]) == _without_times(one["rows"])
+    assert (tmp_path / "sharded" / "X3.png").exists()
+    # runs sharing measurements trained together: 3 depths, plus the init 1e-4 at 60
+    assert {(r["n_obs"], r["lockstep"]) for r in one["rows"] if r["method"] != "nuclear"} == {(30, 3), (60, 4)}
+
+
+def test_thread_pool_executor_gives_the_same_rows(tmp_path):
+    serial = reproduce("X1", out=tmp_path / "a", quick=True, config=TINY_X1, progress=False)
+    with ThreadPoolExecutor(2) as pool:
+        threaded = reproduce("X1", out=tmp_path / "b", quick=True, config=TINY_X1, progress=False, executor=pool)
+    assert _without_times(threaded["rows"]) == _without_times(serial["rows"])
+
+
+@pytest.mark.parametrize("problem", ["sensing", "completion"])
+def test_lockstep_runs_equal_separate_runs(problem, monkeypatch):
+    from dmf_edu import lockstep
+    from dmf_edu.factorization import init_weights
+    from dmf_edu.lockstep import shared_loss_and_gradient, train_together
+    from dmf_edu.problems import gaussian_sensing, random_low_rank, sample_completion
+    from dmf_edu.training import gradient_descent
+
+    M = random_low_rank(9, 7, 2, rng=0)
+    P = gaussian_sensing(M, 300, rng=1, reduction="mean") if problem == "sensing" else \
+        sample_completion(M, 40, rng=1, reduction="mean")
+    monkeypatch.setattr(lockstep, "_BLOCK_BYTES", 7 * 63 * 8 + 5)     # blocks of 7 rows, the last one shorter
+    W = np.random.default_rng(2).standard_normal((3, 9, 7))
+    loss, G = shared_loss_and_gradient(P, W)
+    for i in range(3):
+        l_i, G_i = P.loss_and_gradient(W[i])
+        np.testing.assert_allclose(loss[i], l_i, rtol=1e-12)
+        np.testing.assert_allclose(G[i], np.asarray(G_i.todense() if hasattr(G_i, "todense") else G_i),
+                                   rtol=1e-10, atol=1e-12)
+    inits = [init_weights((9, 7), d, 1e-2, rng=d) for d in (1, 2, 3)]
+    kw = dict(lr=1e-2, max_steps=400, optimizer="adaptive", loss_tol=1e-3)
+    together = train_together(P, inits, **kw)
+    for w, run in zip(inits, together):
+        alone = gradient_descent(P, w, record_steps=[], **kw)
+        assert int(run.steps) == int(alone.steps) and bool(run.converged) == bool(alone.converged)
+        np.testing.assert_allclose(run.W, alone.W, rtol=1e-9, atol=1e-12)
 
 
 def test_runner_process_pool_matches_serial():

@@ -1,19 +1,27 @@
 """Experiment registry: one module per published experiment (THEORY.md §8).
 
-Each module exposes ``ID``, ``TITLE``, ``run(config=None, quick=False, seed=0, jobs=1,
-cache_dir=None, progress=True) -> results`` (a dict with at least ``"rows"``, a list of
-tidy records, and ``"params"``) and ``plot(results, path)``.  :func:`reproduce` runs one,
-writes ``<out>/<ID>.png`` and ``<out>/<ID>.json`` and caches finished tasks under
-``<out>/.cache/<ID>/``.
+Each module exposes ``ID``, ``TITLE``, ``FULL`` and ``QUICK`` (configurations),
+``tasks(config, seed, quick) -> [task]`` (independent, JSON-able, each with a unique
+``"key"``), ``run_task(task) -> rows``, ``collect(rows, config) -> results`` (a dict with at
+least ``"rows"`` and ``"params"``), ``headline(results) -> (columns, rows)`` (the short table
+printed after a run), ``plot(results, path)``, and ``run(config=None, quick=False, seed=0,
+jobs=1, cache_dir=None, progress=True, executor=None)``.
+
+:func:`reproduce` runs one, writes ``<out>/<ID>.png`` and ``<out>/<ID>.json`` and caches
+finished tasks under ``<out>/.cache/<ID>[-quick]/seed=<seed>/``.  Quick runs write to
+``figures/quick`` by default, and never replace a full-mode sidecar (unless ``force=True``).
 """
 
 from __future__ import annotations
 
 import importlib
+import json
 import os
+import sys
 import time
 
 from .._io import library_versions, write_json
+from .._validate import check_int, check_seed
 
 REGISTRY = {
     "X1": "dmf_edu.experiments.x1_completion",
@@ -25,6 +33,22 @@ REGISTRY = {
     "X7": "dmf_edu.experiments.x7_saddles",
     "X8": "dmf_edu.experiments.x8_plateaus",
 }
+
+# Wall times measured on the project's 2-core machine with --jobs 2 while other work shared the
+# cores (load ~12 during the quick runs), so inflated; full: the committed figures' runs
+# (figures/README.md), quick: `dmf-edu reproduce ID --quick --jobs 2`.
+RUN_TIMES = {
+    "X1": ("13.4 min", "22 s"),
+    "X2": ("22 s", "16 s"),
+    "X3": ("34.8 min/trial*", "12 s"),          # * one trial, before the lockstep runs
+    "X4": ("1 s", "1 s"),
+    "X5": ("13.8 min", "33 s"),
+    "X6": ("4 s", "7 s"),
+    "X7": ("3 s", "11 s"),
+    "X8": ("54 s", "26 s"),
+}
+
+FULL_OUT, QUICK_OUT = "figures", os.path.join("figures", "quick")
 
 
 def get(experiment_id):
@@ -40,17 +64,89 @@ def list_experiments():
     return [(key, get(key).TITLE) for key in REGISTRY]
 
 
-def reproduce(experiment_id, out="figures", quick=False, seed=0, jobs=1, progress=True):
-    """Run one experiment and write its figure and JSON sidecar; return the results."""
+def task_list(experiment_id, quick=False, seed=0, config=None):
+    """The independent tasks of one experiment (dicts with a unique ``"key"``)."""
+    from ._common import make_config
+
     module = get(experiment_id)
+    seed = check_seed(seed)
+    return module.tasks(make_config(module, quick, config), seed, quick)
+
+
+def cache_dir(experiment_id, out=None, quick=False, seed=0):
+    """Where :func:`reproduce` caches the finished tasks of one experiment."""
+    module = get(experiment_id)
+    out = default_out(quick) if out is None else out
+    return os.path.join(os.fspath(out), ".cache", module.ID + ("-quick" if quick else ""), f"seed={seed}")
+
+
+def default_out(quick):
+    """``figures`` for full mode, ``figures/quick`` for quick mode."""
+    return QUICK_OUT if quick else FULL_OUT
+
+
+def check_not_full(sidecar, force=False):
+    """Refuse to let a quick run replace the full-mode sidecar ``sidecar`` (unless ``force``)."""
+    if force or not os.path.exists(sidecar):
+        return
+    try:
+        with open(sidecar) as fh:
+            is_full = json.load(fh).get("quick") is False
+    except (OSError, ValueError):
+        return
+    if is_full:
+        raise FileExistsError(f"{sidecar} holds full-mode results; a quick run will not replace it: "
+                              f"choose another --out (quick runs default to {QUICK_OUT}) or pass --force")
+
+
+def reproduce(experiment_id, out=None, quick=False, seed=0, jobs=1, progress=True, executor=None, shard=None,
+              compute=True, force=False, config=None):
+    """Run one experiment and write its figure and JSON sidecar; return the results.
+
+    Parameters
+    ----------
+    out : path, optional
+        Output folder; default ``figures`` (full) or ``figures/quick`` (quick).  A quick run
+        refuses to replace a full-mode ``<ID>.json`` there unless ``force=True``.
+    seed : int >= 0
+    jobs : int >= 1
+        Worker processes when no ``executor`` is given.
+    executor : concurrent.futures.Executor, optional
+        Any executor (process pool, Dask's ``Client.get_executor()``, MPIPoolExecutor).
+    shard : (k, n), optional
+        Only compute the k-th of n slices of the tasks into the cache (no figure; the results
+        hold the shard's rows).  A later call without ``shard`` finds them all and plots.
+    compute : bool
+        ``False``: raise :class:`~dmf_edu.experiments._runner.MissingTasksError` instead of
+        computing tasks missing from the cache.
+    config : dict, optional
+        Overrides of the experiment's configuration (recorded in the sidecar).
+    """
+    from ._common import run_experiment
+
+    module = get(experiment_id)
+    seed = check_seed(seed)
+    jobs = check_int(jobs, "jobs", minimum=1)
+    out = os.fspath(default_out(quick) if out is None else out)
+    png, sidecar = os.path.join(out, f"{module.ID}.png"), os.path.join(out, f"{module.ID}.json")
+    if quick and shard is None:
+        check_not_full(sidecar, force)
     t0 = time.perf_counter()
-    cache = os.path.join(out, ".cache", module.ID + ("-quick" if quick else ""), f"seed={seed}")
-    results = module.run(quick=quick, seed=seed, jobs=jobs, cache_dir=cache, progress=progress)
-    png = os.path.join(out, f"{module.ID}.png")
+    results = run_experiment(module, config, quick, seed, jobs=jobs, progress=progress, executor=executor,
+                             shard=shard, compute=compute, cache_dir=cache_dir(module.ID, out, quick, seed))
+    if shard is not None:
+        return results
     module.plot(results, png)
-    sidecar = dict(experiment=module.ID, title=module.TITLE, quick=quick, seed=seed,
-                   optimizer=results.get("optimizer"), params=results["params"],
-                   versions=library_versions(), wall_time=time.perf_counter() - t0)
-    sidecar.update({k: v for k, v in results.items() if k not in sidecar})
-    write_json(os.path.join(out, f"{module.ID}.json"), sidecar)
+    side = dict(experiment=module.ID, title=module.TITLE, quick=quick, seed=seed,
+                optimizer=results.get("optimizer"), params=results["params"],
+                versions=library_versions(), wall_time=time.perf_counter() - t0)
+    side.update({k: v for k, v in results.items() if k not in side})
+    write_json(sidecar, side)
     return results
+
+
+def headline_table(experiment_id, results):
+    """The short text table of an experiment's headline numbers."""
+    from ._common import format_table
+
+    return format_table(*get(experiment_id).headline(results))

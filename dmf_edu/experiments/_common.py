@@ -9,6 +9,7 @@ import numpy as np
 from ..factorization import init_weights
 from ..problems import gaussian_sensing, random_low_rank, sample_completion
 from ..training import gradient_descent
+from ._runner import run_tasks
 
 E19 = "adaptive (E19: one global step, beta 0.99, base rate lr, mean loss)"
 E19_SHORT = "optimizer: adaptive step (E19)"
@@ -47,6 +48,56 @@ def train(problem, depth, init_scale, rng, config, **kwargs):
     run = gradient_descent(problem, weights, lr=config["lr"], max_steps=config["max_steps"],
                            optimizer="adaptive", loss_tol=config["loss_tol"], **kwargs)
     return run, time.perf_counter() - start
+
+
+def train_runs(problem, inits, config):
+    """Train each factor list of ``inits`` on ``problem`` (E19, as :func:`train`); several at once in
+    lockstep (one pass over the data per step, :mod:`dmf_edu.lockstep`).  Returns the runs and
+    the wall time of the whole group."""
+    from ..lockstep import train_together
+
+    settings = dict(lr=config["lr"], max_steps=config["max_steps"], optimizer="adaptive",
+                    loss_tol=config["loss_tol"], record_steps=[])
+    start = time.perf_counter()
+    if len(inits) == 1:
+        runs = [gradient_descent(problem, inits[0], **settings)]
+    else:
+        runs = train_together(problem, inits, **settings)
+    return runs, time.perf_counter() - start
+
+
+def make_config(module, quick=False, config=None):
+    """The module's full or quick configuration, with ``config`` overriding some of its keys."""
+    base = module.QUICK if quick else module.FULL
+    unknown = set(config or {}) - set(base)
+    if unknown:
+        raise ValueError(f"{module.ID}: unknown config key(s) {sorted(unknown)}; known: {sorted(base)}")
+    return dict(base, **(config or {}))
+
+
+def run_experiment(module, config=None, quick=False, seed=0, **runner):
+    """Tasks of ``module`` -> :func:`run_tasks` (``runner``: cache_dir, jobs, executor, progress,
+    shard, compute) -> ``module.collect(rows, config)``; with a shard, only the shard's rows."""
+    config = make_config(module, quick, config)
+    rows = run_tasks(module.ID, module.tasks(config, seed, quick), module.run_task, **runner)
+    if runner.get("shard") is not None:
+        return dict(experiment=module.ID, params=config, rows=rows, shard=list(runner["shard"]))
+    return module.collect(rows, config)
+
+
+def format_table(columns, rows):
+    """Plain-text table; floats in 3 significant digits, None as '-'."""
+    def cell(x):
+        if x is None:
+            return "-"
+        if isinstance(x, float):
+            return f"{x:.3g}" if 1e-3 <= abs(x) < 1e4 or x == 0 else f"{x:.2e}"
+        return str(x)
+
+    cells = [[cell(x) for x in row] for row in [columns] + [list(r) for r in rows]]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(columns))]
+    return "\n".join("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
+                     for r in cells)
 
 
 def thin(rows, group, max_points, spacing="linear"):

@@ -10,10 +10,12 @@ enough observations every method succeeds.
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 
-from ._common import E19, E19_SHORT, child_rng, recovery_problem, result_row, train
-from ._runner import run_tasks
+from ..factorization import init_weights
+from ._common import E19, E19_SHORT, child_rng, recovery_problem, result_row, run_experiment, train_runs
 
 ID = "X1"
 TITLE = "completion 100x100 rank 5: error vs observations, depths 1-4 vs nuclear norm"
@@ -21,29 +23,36 @@ TITLE = "completion 100x100 rank 5: error vs observations, depths 1-4 vs nuclear
 FULL = dict(problem="completion", m=100, n=100, rank=5, n_obs=[1000, 1500, 2000, 2500, 3000, 4000, 5000],
             depths=[1, 2, 3, 4], trials=3, init_scale=1e-3, nuclear=True, eps=1e-3,
             sweep_n_obs=2000, sweep_depth=2, sweep_scales=[1e-3, 1e-4, 1e-5, 1e-6],
-            lr=1e-3, loss_tol=1e-6, max_steps=300_000)
+            lr=1e-3, loss_tol=1e-6, max_steps=300_000, lockstep=False)
 QUICK = dict(FULL, m=30, n=30, rank=2, n_obs=[150, 300], depths=[1, 2, 3], trials=1,
              sweep_n_obs=300, sweep_scales=[1e-3, 1e-5], max_steps=40_000)
 
 
-def tasks(config, seed):
+def _runs(config):
+    """``(n_obs, depth, init_scale)`` of every factorization run of one trial."""
+    runs = [(k, depth, config["init_scale"]) for k in config["n_obs"] for depth in config["depths"]]
+    runs += [(config["sweep_n_obs"], config["sweep_depth"], scale) for scale in config["sweep_scales"]]
+    return list(dict.fromkeys(runs))                       # the sweep point may be in the main grid
+
+
+def tasks(config, seed, quick=False):
+    """One task per run, or with ``config["lockstep"]`` one per (trial, n_obs) holding every run
+    that shares those measurements (trained together: :mod:`dmf_edu.lockstep`); plus the
+    nuclear norm per (trial, n_obs)."""
     out = []
-    for trial in range(config["trials"]):
-        for k in config["n_obs"]:
-            for depth in config["depths"]:
-                out.append(dict(key=f"nobs={k}_depth-{depth}_init={config['init_scale']:g}_trial={trial}",
-                                kind="dmf", n_obs=k, depth=depth, init_scale=config["init_scale"],
+    for trial in range(config["trials"]):           # trial by trial, the costly counts first: an
+        runs = _runs(config)                         # interrupted sweep holds whole trials
+        for k in sorted(config["n_obs"], reverse=True):
+            here = [[d, s] for kk, d, s in runs if kk == k]
+            groups = [here] if config.get("lockstep") else [[r] for r in here]
+            for group in groups:
+                name = "depths-" + "-".join(str(d) for d in dict.fromkeys(d for d, _ in group)) \
+                    if len(group) > 1 else f"depth-{group[0][0]}_init={group[0][1]:g}"
+                out.append(dict(key=f"nobs={k}_{name}_trial={trial}", kind="dmf", n_obs=k, runs=group,
                                 trial=trial, seed=seed, config=config))
             if config["nuclear"]:
                 out.append(dict(key=f"nobs={k}_nuclear_trial={trial}", kind="nuclear", n_obs=k,
                                 trial=trial, seed=seed, config=config))
-        for i, scale in enumerate(config["sweep_scales"]):
-            if scale == config["init_scale"] and config["sweep_depth"] in config["depths"] \
-                    and config["sweep_n_obs"] in config["n_obs"]:
-                continue                                   # already in the main grid
-            out.append(dict(key=f"nobs={config['sweep_n_obs']}_depth-{config['sweep_depth']}_init={scale:g}_trial={trial}",
-                            kind="dmf", n_obs=config["sweep_n_obs"], depth=config["sweep_depth"],
-                            init_scale=scale, trial=trial, seed=seed, config=config))
     return out
 
 
@@ -57,22 +66,35 @@ def run_task(task):
         res = nuclear_norm_minimization(problem, eps=config["eps"])
         return [result_row(res.X, problem.truth, method="nuclear", depth=None, init_scale=None,
                            status=str(getattr(res, "status", "")), **common)]
-    depth = task["depth"]
-    rng = child_rng(task["seed"], task["trial"], 2, task["n_obs"], depth, round(-np.log10(task["init_scale"]) * 100))
-    run, seconds = train(problem, depth, task["init_scale"], rng, config, record_steps=[])
-    return [result_row(run.W, problem.truth, method=f"depth-{depth}", depth=depth,
-                       init_scale=task["init_scale"], steps=int(run.steps), converged=bool(run.converged),
-                       seconds=seconds, **common)]
+    inits = []
+    for depth, scale in task["runs"]:
+        rng = child_rng(task["seed"], task["trial"], 2, task["n_obs"], depth, round(-np.log10(scale) * 100))
+        inits.append(init_weights(problem.shape, depth, scale, rng=rng))
+    runs, seconds = train_runs(problem, inits, config)
+    return [result_row(run.W, problem.truth, method=f"depth-{depth}", depth=depth, init_scale=scale,
+                       steps=int(run.steps), converged=bool(run.converged), seconds=seconds,
+                       lockstep=len(runs), **common)
+            for (depth, scale), run in zip(task["runs"], runs)]
 
 
-def run(config=None, quick=False, seed=0, jobs=1, cache_dir=None, progress=True):
-    return run_sweep(ID, dict(QUICK if quick else FULL, **(config or {})), seed, jobs, cache_dir, progress)
+def run(config=None, quick=False, seed=0, jobs=1, cache_dir=None, progress=True, executor=None):
+    return run_experiment(sys.modules[__name__], config, quick, seed, jobs=jobs, cache_dir=cache_dir,
+                          progress=progress, executor=executor)
 
 
-def run_sweep(ID, config, seed, jobs, cache_dir, progress):
-    """The sweep behind X1 (completion) and X3 (sensing)."""
-    rows = run_tasks(ID, tasks(config, seed), run_task, cache_dir=cache_dir, jobs=jobs, progress=progress)
-    return dict(experiment=ID, params=config, optimizer=E19, rows=rows, summary=summarize(rows, config))
+def collect(rows, config, experiment=ID):
+    """The results dict (rows, summary) of X1, or of X3 (``experiment="X3"``)."""
+    return dict(experiment=experiment, params=config, optimizer=E19, rows=rows, summary=summarize(rows, config))
+
+
+def headline(results):
+    """Median error per method (rows) and count (columns), main init scale."""
+    table = results["summary"]["median_error"]
+    counts = list(dict.fromkeys(r["n_obs"] for r in table))
+    methods = list(dict.fromkeys(r["method"] for r in table))
+    value = {(r["method"], r["n_obs"]): r["median_error"] for r in table}
+    return (["median error"] + [str(k) for k in counts],
+            [[m] + [value[m, k] for k in counts] for m in methods])
 
 
 def summarize(rows, config):

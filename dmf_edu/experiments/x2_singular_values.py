@@ -9,10 +9,11 @@ E6 and E10).
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 
-from ._common import E19, E19_SHORT, child_rng, completion_problem, train
-from ._runner import run_tasks
+from ._common import E19, E19_SHORT, child_rng, completion_problem, run_experiment, train
 
 ID = "X2"
 TITLE = "singular values of W vs iteration, depths 1-3 (incremental learning)"
@@ -42,12 +43,24 @@ def run_task(task):
     return [dict(row, summary=summary if row["step"] == 0 and row["index"] == 1 else None) for row in rows]
 
 
-def run(config=None, quick=False, seed=0, jobs=1, cache_dir=None, progress=True):
-    config = dict(QUICK if quick else FULL, **(config or {}))
-    tasks = [dict(key=f"depth-{d}", depth=d, seed=seed, config=config) for d in config["depths"]]
-    rows = run_tasks(ID, tasks, run_task, cache_dir=cache_dir, jobs=jobs, progress=progress)
+def tasks(config, seed, quick=False):
+    return [dict(key=f"depth-{d}", depth=d, seed=seed, config=config, cost=d) for d in config["depths"]]
+
+
+def collect(rows, config):
+    rows = [dict(r) for r in rows]
     summaries = [r.pop("summary") for r in rows]
     return dict(params=config, optimizer=E19, rows=rows, summary=[s for s in summaries if s])
+
+
+def headline(results):
+    return (["depth", "switched on", "error", "steps"],
+            [[s["depth"], s["n_switched_on"], s["error"], s["steps"]] for s in results["summary"]])
+
+
+def run(config=None, quick=False, seed=0, jobs=1, cache_dir=None, progress=True, executor=None):
+    return run_experiment(sys.modules[__name__], config, quick, seed, jobs=jobs, cache_dir=cache_dir,
+                          progress=progress, executor=executor)
 
 
 def plot(results, path):

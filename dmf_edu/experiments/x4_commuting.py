@@ -9,10 +9,12 @@ shrinks at every depth, while its distance to ``M`` does not (arXiv 1905.13655 /
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 
 from .._io import _jsonable
-from ._runner import run_tasks
+from ._common import run_experiment
 
 ID = "X4"
 TITLE = "commuting sensing: GD at every depth -> minimum nuclear norm solution as alpha -> 0 (E9)"
@@ -21,7 +23,7 @@ FULL = dict(depths=[2, 3, 4], alphas=[1e-1, 1e-2, 1e-3, 1e-4], max_steps=200_000
 QUICK = dict(FULL, alphas=[1e-1, 1e-2, 1e-3], max_steps=60_000)
 
 
-def _task(task):
+def run_task(task):
     from ..counterexamples import x4_commuting_sensing
 
     c = task["config"]
@@ -42,11 +44,26 @@ def _task(task):
     return _jsonable([dict(rows=rows, info=info)])
 
 
-def run(config=None, quick=False, seed=0, jobs=1, cache_dir=None, progress=True):
-    """``seed`` is recorded but unused: the instance is fixed and GD deterministic."""
-    config = dict(QUICK if quick else FULL, **(config or {}))
-    (out,) = run_tasks(ID, [dict(key="all", config=config)], _task, cache_dir=cache_dir, progress=progress)
+def tasks(config, seed, quick=False):
+    """One task; ``seed`` is unused: the instance is fixed and GD deterministic."""
+    return [dict(key="all", config=config)]
+
+
+def collect(rows, config):
+    (out,) = rows
     return dict(params=config, optimizer="plain gradient descent", rows=out["rows"], solution=out["info"])
+
+
+def headline(results):
+    alphas = sorted({r["alpha"] for r in results["rows"]}, reverse=True)
+    dist = {(r["depth"], r["alpha"]): r["distance_to_min_nuclear"] for r in results["rows"]}
+    return (["to min nuclear; alpha"] + [f"{a:g}" for a in alphas],
+            [[f"depth {N}"] + [dist.get((N, a)) for a in alphas] for N in results["params"]["depths"]])
+
+
+def run(config=None, quick=False, seed=0, jobs=1, cache_dir=None, progress=True, executor=None):
+    return run_experiment(sys.modules[__name__], config, quick, seed, jobs=jobs, cache_dir=cache_dir,
+                          progress=progress, executor=executor)
 
 
 def plot(results, path):

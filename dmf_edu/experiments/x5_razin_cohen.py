@@ -10,11 +10,12 @@ and when discrete GD breaks the sign of ``det`` (depth 2, large steps).
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 
 from .._io import _jsonable
-from ._common import thin
-from ._runner import run_tasks
+from ._common import run_experiment, thin
 
 ID = "X5"
 TITLE = "E12 2x2 completion: |W11| and all norms grow as loss -> 0; Schatten minimizers stay at 0"
@@ -26,7 +27,7 @@ FULL = dict(depths=[3, 4], lr=5e-4, init_scale=1e-2, loss_tol=1e-4, seeds=3, eps
 QUICK = dict(FULL, lr=1e-2, loss_tol=1e-3, seeds=1)
 
 
-def _task(task):
+def run_task(task):
     from ..counterexamples import x5_razin_cohen
 
     c = task["config"]
@@ -48,12 +49,27 @@ def _task(task):
     return _jsonable([dict(rows=rows, extra=extra)])
 
 
-def run(config=None, quick=False, seed=0, jobs=1, cache_dir=None, progress=True):
-    config = dict(QUICK if quick else FULL, **(config or {}))
-    task = dict(key="all", config=config, seed=seed, quick=quick)
-    (out,) = run_tasks(ID, [task], _task, cache_dir=cache_dir, progress=progress)
+def tasks(config, seed, quick=False):
+    return [dict(key="all", config=config, seed=seed, quick=quick)]
+
+
+def collect(rows, config):
+    (out,) = rows
     rows = thin(out["rows"], lambda r: (r["depth"], r["seed_index"]), 300, spacing="geometric")
     return dict(params=config, optimizer="plain gradient descent", rows=rows, **out["extra"])
+
+
+def headline(results):
+    out = []
+    for N in results["params"]["depths"]:
+        last = [r for r in results["rows"] if r["depth"] == N and r["seed_index"] == 0][-1]
+        out.append([f"depth {N}", last["loss"], last["abs_w11"], last["w11_times_sqrt_2loss"], last["effective_rank"]])
+    return ["seed 0, last step", "loss", "|W11|", "|W11|sqrt(2 loss)", "eff. rank"], out
+
+
+def run(config=None, quick=False, seed=0, jobs=1, cache_dir=None, progress=True, executor=None):
+    return run_experiment(sys.modules[__name__], config, quick, seed, jobs=jobs, cache_dir=cache_dir,
+                          progress=progress, executor=executor)
 
 
 def plot(results, path):

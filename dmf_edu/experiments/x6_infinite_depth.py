@@ -9,10 +9,12 @@ and fibre entropy (E16) are recorded along the trajectories.
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 
 from .._io import _jsonable
-from ._runner import run_tasks
+from ._common import run_experiment
 
 ID = "X6"
 TITLE = "finite vs infinite depth flows on small completions: convergence to N = inf, rank, volume"
@@ -25,7 +27,7 @@ def _depth(x):
     return np.inf if str(x) == "inf" else int(x)
 
 
-def _task(task):
+def run_task(task):
     from ..saddles_experiment import x6_depth_limit
 
     c = task["config"]
@@ -44,11 +46,25 @@ def _task(task):
     return _jsonable(rows)
 
 
-def run(config=None, quick=False, seed=0, jobs=1, cache_dir=None, progress=True):
-    config = dict(QUICK if quick else FULL, **(config or {}))
-    rows = run_tasks(ID, [dict(key="all", config=config, quick=quick, seed=seed)], _task,
-                     cache_dir=cache_dir, progress=progress)
+def tasks(config, seed, quick=False):
+    return [dict(key="all", config=config, quick=quick, seed=seed)]
+
+
+def collect(rows, config):
     return dict(params=config, optimizer="gradient flow (scipy solve_ivp, LSODA), rescaled time", rows=rows)
+
+
+def headline(results):
+    rows = results["rows"]
+    depths = [d for d in results["params"]["depths"] if d != "inf"]
+    dist = {(r["problem"], r["depth"]): r["distance_to_inf"] for r in rows}
+    problems = list(dict.fromkeys(r["problem"] for r in rows))
+    return (["distance to N=inf; N"] + depths, [[p] + [dist.get((p, d)) for d in depths] for p in problems])
+
+
+def run(config=None, quick=False, seed=0, jobs=1, cache_dir=None, progress=True, executor=None):
+    return run_experiment(sys.modules[__name__], config, quick, seed, jobs=jobs, cache_dir=cache_dir,
+                          progress=progress, executor=executor)
 
 
 def plot(results, path):

@@ -11,10 +11,12 @@ the init against ``-(N-1) s_1 alpha^{N-2}``.
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 
 from .._io import _jsonable
-from ._runner import run_tasks
+from ._common import run_experiment
 
 ID = "X7"
 TITLE = "rank R = 1..5 targets, depths 2-4: saddle-escape stages == R; Hessian signatures (E17)"
@@ -23,7 +25,7 @@ FULL = dict(ranks=[1, 2, 3, 4, 5], depths=[2, 3, 4], size=6, escape_alphas=[0.3,
 QUICK = dict(FULL, ranks=[1, 2], depths=[2, 3], size=4, escape_alphas=[0.3, 0.2])
 
 
-def _task(task):
+def run_task(task):
     from ..saddles_experiment import x7_escape_times, x7_run
 
     c = task["config"]
@@ -42,13 +44,27 @@ def _task(task):
     return _jsonable([dict(part="escape", **r) for r in rows])
 
 
-def run(config=None, quick=False, seed=0, jobs=1, cache_dir=None, progress=True):
-    config = dict(QUICK if quick else FULL, **(config or {}))
-    tasks = [dict(key=f"stages_R={R}_N={N}", part="stages", rank=R, depth=N, seed=seed, config=config)
-             for N in config["depths"] for R in config["ranks"]]
-    tasks.append(dict(key="escape", part="escape", seed=seed, config=config))
-    rows = run_tasks(ID, tasks, _task, cache_dir=cache_dir, jobs=jobs, progress=progress)
+def tasks(config, seed, quick=False):
+    out = [dict(key=f"stages_R={R}_N={N}", part="stages", rank=R, depth=N, seed=seed, config=config)
+           for N in config["depths"] for R in config["ranks"]]
+    out.append(dict(key="escape", part="escape", seed=seed, config=config))
+    return out
+
+
+def collect(rows, config):
     return dict(params=config, optimizer="plain gradient descent", rows=rows)
+
+
+def headline(results):
+    stages = {(r["depth"], r["rank"]): r["stages"] for r in results["rows"] if r["part"] == "stages"}
+    ranks = results["params"]["ranks"]
+    return (["stages; rank R"] + ranks, [[f"depth {N}"] + [stages.get((N, R)) for R in ranks]
+                                         for N in results["params"]["depths"]])
+
+
+def run(config=None, quick=False, seed=0, jobs=1, cache_dir=None, progress=True, executor=None):
+    return run_experiment(sys.modules[__name__], config, quick, seed, jobs=jobs, cache_dir=cache_dir,
+                          progress=progress, executor=executor)
 
 
 def plot(results, path):

@@ -15,14 +15,15 @@ GD trajectories are compared with the E10 closed form.
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 
 from ..dynamics import escape_time, escape_time_asymptotic, scalar_trajectory
 from ..factorization import init_weights
 from ..problems import MatrixCompletion
 from ..training import gradient_descent
-from ._common import thin
-from ._runner import run_tasks
+from ._common import run_experiment, thin
 
 ID = "X8"
 TITLE = "plateau times follow alpha^-(N-2); GD matches the E10 closed form"
@@ -72,19 +73,31 @@ def _diagonal_task(task):
     return out
 
 
-def _task(task):
+def run_task(task):
     return _escape_task(task) if task["part"] == "escape" else _diagonal_task(task)
 
 
-def run(config=None, quick=False, seed=0, jobs=1, cache_dir=None, progress=True):
-    """``seed`` is recorded but unused: every run here is deterministic."""
-    config = dict(QUICK if quick else FULL, **(config or {}))
-    tasks = [dict(key=f"{part}-depth-{N}", part=part, depth=N, config=config)
-             for part in ("escape", "diagonal") for N in config["depths"]]
-    rows = run_tasks(ID, tasks, _task, cache_dir=cache_dir, jobs=jobs, progress=progress)
+def tasks(config, seed, quick=False):
+    """``seed`` is unused: every run here is deterministic."""
+    return [dict(key=f"{part}-depth-{N}", part=part, depth=N, config=config)
+            for part in ("escape", "diagonal") for N in config["depths"]]
+
+
+def collect(rows, config):
     summary = summarize(rows, config)                       # from every recorded step
     rows = thin(rows, lambda r: (r["depth"], r["mode"]) if r["part"] == "diagonal" else None, 600)
     return dict(params=config, optimizer="plain gradient descent", rows=rows, summary=summary)
+
+
+def headline(results):
+    return (["depth", "log-log slope", "expected", "max gap GD vs E10"],
+            [[s["depth"], s["loglog_slope"], s["expected_slope"], s["max_rel_gap_gd_vs_closed"]]
+             for s in results["summary"]])
+
+
+def run(config=None, quick=False, seed=0, jobs=1, cache_dir=None, progress=True, executor=None):
+    return run_experiment(sys.modules[__name__], config, quick, seed, jobs=jobs, cache_dir=cache_dir,
+                          progress=progress, executor=executor)
 
 
 def summarize(rows, config):

@@ -1,0 +1,137 @@
+r"""Several factorizations of one problem trained in lockstep: one pass over the data per step.
+
+A 100x100 sensing step is memory-bound: the residuals ``<A_k, W> - y_k`` and the gradient
+``G = c sum_k r_k A_k`` each read the whole ``K x mn`` measurement matrix, while the factor
+products cost a few 100x100 matrix products.  Runs that share the measurements (the depths
+and init scales of one measurement count in X3) can share that read: stack their
+end-to-end matrices ``W^(1..R)`` and compute all residuals and gradients in one pass, so
+the ``R`` matrix-vector products become matrix products.
+
+:func:`shared_loss_and_gradient` makes the pass fused and blocked: for each block of rows of
+``A`` small enough to stay in cache, the residuals of that block (row ``k`` of ``r`` needs
+only row ``k`` of ``A``) and its contribution to every ``G^(i)``.  Each step thus reads ``A``
+once for all runs, instead of twice per run.
+
+:func:`train_together` is the driver: each run is an ordinary
+:class:`~dmf_edu.training.Stepper` (``forward() -> W``; ``apply(G)``: backward pass and
+update, E1 and E19), and the driver only gathers the ``W``'s, hands back each run's
+gradient and stops each run where :func:`~dmf_edu.training.gradient_descent` would.  Benchmark:
+``benchmarks/bench_sensing.py``.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from ._validate import check_int, check_positive
+from .problems import MatrixSensing
+from .training import DivergenceError, Run, Stepper
+
+_BLOCK_BYTES = 1 << 20          # rows of A per block: about 1 MB, so a block stays in L2 cache
+
+
+def shared_loss_and_gradient(problem, W):
+    """Loss and gradient of ``problem`` at a stack of end-to-end matrices.
+
+    Parameters
+    ----------
+    problem : MatrixCompletion or MatrixSensing
+        One problem shared by every run (no trial axes of its own).
+    W : array, shape ``(R, m, n)``
+
+    Returns
+    -------
+    loss : ndarray ``(R,)``; G : ndarray ``(R, m, n)``
+        The same numbers as ``problem.loss_and_gradient(W)`` (to float rounding); for
+        sensing computed in one blocked pass over the measurements.
+    """
+    if not isinstance(problem, MatrixSensing) or problem.y.ndim != 1:
+        return problem._loss_and_gradient(W)
+    A2, y = problem._A2, problem.y
+    K, mn = A2.shape
+    R = W.shape[0]
+    c_loss, c_grad = problem._factor()
+    w = W.reshape(R, mn).astype(A2.dtype, copy=False)
+    G = np.zeros((R, mn), A2.dtype)
+    part = np.empty_like(G)
+    loss = np.zeros(R)
+    block = max(1, _BLOCK_BYTES // (mn * A2.itemsize))
+    for start in range(0, K, block):
+        A_b = A2[start:start + block]                       # (b, mn): read from memory once ...
+        r = (w @ A_b.T).astype(np.float64) - y[start:start + block]
+        loss += np.einsum("rk,rk->r", r, r)
+        np.matmul((c_grad * r).astype(A2.dtype, copy=False), A_b, out=part)   # ... reused from cache
+        G += part
+    return c_loss * loss, G.astype(np.float64, copy=False).reshape(W.shape)
+
+
+def train_together(problem, inits, *, lr, max_steps, optimizer="gd", loss_tol=None, beta=0.99, eps=1e-4,
+                   divergence_factor=1e8, record_steps=None):
+    """Train one factorization per entry of ``inits`` on ``problem``, in lockstep.
+
+    Each step: every running run's :class:`~dmf_edu.training.Stepper` gives its ``W``
+    (``forward``), one :func:`shared_loss_and_gradient` call serves them all, and each run
+    applies its own gradient (``apply``: E1 backward pass and the plain or E19 update).  Each
+    run stops on its own, exactly where :func:`~dmf_edu.training.gradient_descent` would stop it
+    (``loss <= loss_tol`` or ``max_steps`` updates), and leaves the stack.
+
+    Parameters
+    ----------
+    problem : MatrixCompletion or MatrixSensing
+    inits : list of factor lists
+        ``inits[i] = [W_1, ..., W_N]``, 2-D factors; depths and widths may differ between runs.
+    lr, max_steps, optimizer, loss_tol, beta, eps, divergence_factor
+        As for :func:`~dmf_edu.training.gradient_descent`.
+    record_steps
+        Accepted for symmetry with ``gradient_descent(record_steps=[])``; no history is recorded.
+
+    Returns
+    -------
+    list of Run
+        One per init, with the final weights, ``steps``, ``converged``, ``stop_reason`` and
+        the E19 state; ``history`` is empty and ``wall_time`` is the whole group's.
+    """
+    max_steps = check_int(max_steps, "max_steps", minimum=0)
+    divergence_factor = check_positive(divergence_factor, "divergence_factor")
+    runs = [_Lane(Stepper(w, lr=lr, optimizer=optimizer, beta=beta, eps=eps)) for w in inits]
+    if any(r.stepper.lead for r in runs):
+        raise ValueError("train_together runs 2-D factors only: pass one factor list per run, no trial axes")
+    for i, r in enumerate(runs):
+        w = r.stepper.weights
+        if (w[-1].shape[-2], w[0].shape[-1]) != tuple(problem.shape):
+            raise ValueError(f"inits[{i}] gives a {w[-1].shape[-2]}x{w[0].shape[-1]} product; the problem is "
+                             f"{problem.shape[0]}x{problem.shape[1]}")
+    clock = time.perf_counter()
+    while True:
+        active = [r for r in runs if not r.done]
+        if not active:
+            break
+        W = np.stack([r.stepper.forward() for r in active])
+        loss, G = shared_loss_and_gradient(problem, W)
+        for i, r in enumerate(active):
+            loss0 = r.loss0 = max(abs(float(loss[i])), 1.0) if r.loss0 is None else r.loss0
+            if not abs(loss[i]) <= divergence_factor * loss0:            # NaN too
+                raise DivergenceError(f"run {runs.index(r)} diverged at step {r.steps}: loss {loss[i]:.3e}; "
+                                      f"lower lr (now {lr:g})", r.result(clock))
+            r.converged = loss_tol is not None and loss[i] <= loss_tol
+            r.done = r.converged or r.steps >= max_steps
+            if not r.done:
+                r.stepper.apply(G[i])
+                r.steps += 1
+    return [r.result(clock) for r in runs]
+
+
+class _Lane:
+    """One run of :func:`train_together`: its stepper and its stopping bookkeeping."""
+
+    def __init__(self, stepper):
+        self.stepper, self.steps, self.loss0, self.converged, self.done = stepper, 0, None, False, False
+
+    def result(self, clock):
+        s = self.stepper
+        return Run(weights=[w.copy() for w in s.weights], history={}, steps=np.asarray(self.steps),
+                   converged=np.asarray(self.converged), optimizer=s.optimizer, lr=s.lr,
+                   state={"t": s.t, "s": np.asarray(s.s).copy()}, wall_time=time.perf_counter() - clock,
+                   stop_reason="loss_tol" if self.converged else "max_steps")
