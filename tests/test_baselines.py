@@ -5,7 +5,7 @@ import pytest
 from scipy.optimize import linprog
 
 import dmf_edu as d
-from dmf_edu import baselines
+from dmf_edu import nuclear_norm_solver
 
 KKT_TOL = 1e-5       # solver tol is 1e-6 on the relative gap and violation; KKT parts are bounded by it
 
@@ -114,7 +114,7 @@ def test_planted_wrong_prox_is_not_reported_optimal(completion, monkeypatch):
         s = s / (1.0 + tau)
         return (U * s) @ Vt, float(s.sum())
 
-    monkeypatch.setattr(baselines, "_prox_nuclear", wrong_prox)
+    monkeypatch.setattr(nuclear_norm_solver, "_prox_nuclear", wrong_prox)
     res = d.nuclear_norm_minimization(completion, eps=1e-3, max_iter=2000)
     assert res.status == "max_iter"
     assert res.relative_gap > 1e-3
