@@ -344,12 +344,15 @@ def _admm_start(meas, eps, rho, constraint_scale, warm_start):
             Z = np.array(st.get("Z", warm_start.X), dtype=float)
             t = np.concatenate([Z.ravel(), gamma * meas.forward(Z)])
     if rho is None:
-        # threshold 1/rho a fixed fraction of sigma_1 of the zero-filled data (see the docstring)
-        rho = _RHO_FACTOR / max(_dual_norm(meas.adjoint(meas.b), False), 1e-12)
+        # threshold 1/rho a quarter of the typical entry of X (see the docstring)
+        rms = float(np.sqrt(np.mean(meas.b ** 2))) if K else 0.0
+        rho = _RHO_FACTOR * meas.row_norm / max(rms, 1e-12)
     return t, check_positive(rho, "rho"), gamma
 
 
-_RHO_FACTOR = 50.0       # default rho = _RHO_FACTOR / sigma_1(A^*(b)); see nuclear_norm_minimization
+_RHO_FACTOR = 4.0        # default rho = _RHO_FACTOR ||A_k|| / rms(b); see nuclear_norm_minimization
+_ADAPT_FIRST = 20        # rho may be rebalanced at iterations 20, 40, 80, ... (Anderson restarts then)
+_BALANCE = 20.0          # ... only when the primal and dual residuals differ by more than this factor
 
 
 def _admm_arguments(problem, eps, psd, tol, max_iter, relaxation, check_every, anderson, constraint_scale,
@@ -371,6 +374,16 @@ def _admm_arguments(problem, eps, psd, tol, max_iter, relaxation, check_every, a
         raise ValueError(f"psd=True needs a square problem, got shape {meas.shape}")
     meas.check_consistent(float(eps))
     return meas
+
+
+def _rebalance(r_primal, r_dual):
+    """Factor for ``rho`` that balances the primal and dual residuals (1 when within ``_BALANCE``)."""
+    if not (np.isfinite(r_dual) and r_dual > 0 and r_primal > 0):
+        return 1.0
+    ratio = r_primal / r_dual
+    if 1.0 / _BALANCE <= ratio <= _BALANCE:
+        return 1.0
+    return float(np.clip(np.sqrt(ratio), 0.1, 10.0))
 
 
 def _progress_line(it, cert, r_dual, rho, stream=None):
@@ -407,10 +420,13 @@ def nuclear_norm_minimization(problem, eps=0.0, *, psd=False, tol=1e-6, max_iter
         Cap on iterations (evaluations of the splitting map, one SVD each); reaching it gives
         ``status="max_iter"`` (never ``"optimal"``).
     rho : float > 0, optional
-        ADMM penalty (default ``50 / ||A^*(b)||_2``: the threshold ``1/rho`` is 2 % of the top
-        singular value of the zero-filled data, about where the iteration counts of completion
-        instances of several sizes were lowest).  Held fixed: the Anderson memory is only
-        valid for one map.
+        Initial ADMM penalty.  Default ``4 r / rms(b)`` with ``r`` the rms norm ``||A_k||_F`` (1
+        for completion): the singular value threshold ``1/rho`` is a quarter of the typical
+        entry of ``X``.  (Measured on completion instances: the 60 x 60 rank-3 ones with
+        ``eps = 1e-3`` need 2-3x fewer iterations at this ``rho`` than at ``1 / rms(b)``, the
+        standardized images need 1.5-2x more.)  It is rebalanced only when the primal and dual
+        residuals differ by more than 20x, at iterations 20, 40, 80, ... (each change restarts
+        the Anderson memory, which is valid for one map only).
     relaxation : float in (0, 2)
         Relaxation of the Douglas-Rachford step (1 = plain ADMM).
     check_every : int
@@ -460,7 +476,7 @@ def nuclear_norm_minimization(problem, eps=0.0, *, psd=False, tol=1e-6, max_iter
     cur, it, r_dual = _splitting_step(meas, t, rho, gamma, eps, psd, relaxation), 1, float("nan")
     history = {"iteration": [], "objective": [], "gap": [], "violation": []}
     status, best, report = "max_iter", None, (100 if progress is True else int(progress))
-    next_check = check_every
+    next_check, next_adapt = check_every, _ADAPT_FIRST
     while True:
         if it >= next_check or it >= max_iter:
             next_check = (it // check_every + 1) * check_every
@@ -478,6 +494,15 @@ def nuclear_norm_minimization(problem, eps=0.0, *, psd=False, tol=1e-6, max_iter
             if done:
                 status = "optimal" if score <= tol else status
                 break
+            if it >= next_adapt:
+                next_adapt *= 2
+                factor = _rebalance(cert["primal_residual"], r_dual)
+                if factor != 1.0:
+                    rho *= factor
+                    t = cur.z + (t - cur.z) / factor         # same point x, multiplier u = y / rho rescaled
+                    accel.reset()
+                    cur, it = _splitting_step(meas, t, rho, gamma, eps, psd, relaxation), it + 1
+                    continue
         t_next, accelerated = accel.propose(t, cur.g)
         nxt, it = _splitting_step(meas, t_next, rho, gamma, eps, psd, relaxation), it + 1
         if accelerated and np.linalg.norm(nxt.g) > np.linalg.norm(cur.g):     # safeguard
