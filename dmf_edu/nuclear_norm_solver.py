@@ -294,7 +294,7 @@ class _Anderson:
         return step - c @ self.dt[:k] - c @ self.dg[:k], True
 
 
-def _certify(meas, it, t, rho, gamma, eps, psd):
+def _certify(meas, it, t, rho, gamma, eps, psd, relaxation):
     r"""Dual feasible point, duality gap and violation at the current iterate (E13 certificate).
 
     The Lagrange dual of E13 is
@@ -324,7 +324,7 @@ def _certify(meas, it, t, rho, gamma, eps, psd):
     return dict(violation=violation, lam=lam, dual_objective=dual_obj, gap=gap,
                 rel_gap=abs(gap) / max(1.0, abs(normX)),
                 rel_violation=violation / max(1.0, float(np.max(np.abs(meas.b), initial=0.0))),
-                it=it)
+                primal_residual=float(np.linalg.norm(it.g)) / relaxation, it=it)
 
 
 def _admm_start(meas, eps, rho, constraint_scale, warm_start):
@@ -480,8 +480,7 @@ def nuclear_norm_minimization(problem, eps=0.0, *, psd=False, tol=1e-6, max_iter
     while True:
         if it >= next_check or it >= max_iter:
             next_check = (it // check_every + 1) * check_every
-            cert = _certify(meas, cur, t, rho, gamma, eps, psd)
-            cert["primal_residual"] = float(np.linalg.norm(cur.g)) / relaxation
+            cert = _certify(meas, cur, t, rho, gamma, eps, psd, relaxation)
             if record:
                 for k, v in zip(history, (it, cur.normX, cert["gap"], cert["violation"])):
                     history[k].append(v)
