@@ -218,6 +218,7 @@ class _Iterate:
     X: np.ndarray        # (m, n) thresholded matrix: the primal candidate
     normX: float         # ||X||_*
     z: np.ndarray        # (m n + K,) projection (Z, gamma A(Z)) of t onto the constraint subspace
+    g_norm: float        # ||g||
 
 
 def _splitting_step(meas, t, rho, gamma, eps, psd, relaxation):
@@ -247,7 +248,7 @@ def _splitting_step(meas, t, rho, gamma, eps, psd, relaxation):
     g = np.concatenate([X.ravel(), w])
     g -= z
     g *= relaxation
-    return _Iterate(g, X, normX, z)
+    return _Iterate(g, X, normX, z, float(np.sqrt(g @ g)))
 
 
 class _Anderson:
@@ -262,7 +263,7 @@ class _Anderson:
 
     def __init__(self, size, memory, reg=1e-10):
         self.memory, self.reg = memory, reg
-        self.dt = np.empty((memory, size))
+        self.dx = np.empty((memory, size))     # rows dt_i + dg_i: the update is step - c @ dx
         self.dg = np.empty((memory, size))
         self.gram = np.empty((memory, memory))
         self.reset()
@@ -277,8 +278,9 @@ class _Anderson:
             return step, False
         if self.last is not None:
             j = self.pairs % self.memory
-            np.subtract(t, self.last[0], out=self.dt[j])
             np.subtract(g, self.last[1], out=self.dg[j])
+            np.subtract(t, self.last[0], out=self.dx[j])
+            self.dx[j] += self.dg[j]
             self.pairs += 1
             k = min(self.pairs, self.memory)
             self.gram[j, :k] = self.gram[:k, j] = self.dg[:k] @ self.dg[j]
@@ -291,7 +293,8 @@ class _Anderson:
             c = np.linalg.solve(G + (self.reg * np.trace(G) + 1e-300) * np.eye(k), self.dg[:k] @ g)
         except np.linalg.LinAlgError:
             return step, False
-        return step - c @ self.dt[:k] - c @ self.dg[:k], True
+        step -= c @ self.dx[:k]
+        return step, True
 
 
 def _certify(meas, it, t, rho, gamma, eps, psd, relaxation):
@@ -324,7 +327,7 @@ def _certify(meas, it, t, rho, gamma, eps, psd, relaxation):
     return dict(violation=violation, lam=lam, dual_objective=dual_obj, gap=gap,
                 rel_gap=abs(gap) / max(1.0, abs(normX)),
                 rel_violation=violation / max(1.0, float(np.max(np.abs(meas.b), initial=0.0))),
-                primal_residual=float(np.linalg.norm(it.g)) / relaxation, it=it)
+                primal_residual=it.g_norm / relaxation, it=it)
 
 
 def _admm_start(meas, eps, rho, constraint_scale, warm_start):
@@ -473,7 +476,7 @@ def nuclear_norm_minimization(problem, eps=0.0, *, psd=False, tol=1e-6, max_iter
     eps, clock = float(eps), time.perf_counter()
     t, rho, gamma = _admm_start(meas, eps, rho, constraint_scale, warm_start)
     accel = _Anderson(t.size, anderson)
-    cur, it, r_dual = _splitting_step(meas, t, rho, gamma, eps, psd, relaxation), 1, float("nan")
+    cur, it, z_prev = _splitting_step(meas, t, rho, gamma, eps, psd, relaxation), 1, None
     history = {"iteration": [], "objective": [], "gap": [], "violation": []}
     status, best, report = "max_iter", None, (100 if progress is True else int(progress))
     next_check, next_adapt = check_every, _ADAPT_FIRST
@@ -481,6 +484,7 @@ def nuclear_norm_minimization(problem, eps=0.0, *, psd=False, tol=1e-6, max_iter
         if it >= next_check or it >= max_iter:
             next_check = (it // check_every + 1) * check_every
             cert = _certify(meas, cur, t, rho, gamma, eps, psd, relaxation)
+            r_dual = float("nan") if z_prev is None else rho * float(np.linalg.norm(cur.z - z_prev))
             if record:
                 for k, v in zip(history, (it, cur.normX, cert["gap"], cert["violation"])):
                     history[k].append(v)
@@ -504,12 +508,11 @@ def nuclear_norm_minimization(problem, eps=0.0, *, psd=False, tol=1e-6, max_iter
                     continue
         t_next, accelerated = accel.propose(t, cur.g)
         nxt, it = _splitting_step(meas, t_next, rho, gamma, eps, psd, relaxation), it + 1
-        if accelerated and np.linalg.norm(nxt.g) > np.linalg.norm(cur.g):     # safeguard
+        if accelerated and nxt.g_norm > cur.g_norm:     # safeguard
             accel.reset()
             t_next = t + cur.g
             nxt, it = _splitting_step(meas, t_next, rho, gamma, eps, psd, relaxation), it + 1
-        r_dual = rho * float(np.linalg.norm(nxt.z - cur.z))
-        t, cur = t_next, nxt
+        t, cur, z_prev = t_next, nxt, cur.z
     cert = best[1]
     m, n = meas.shape
     return BaselineResult(X=cert["it"].X, objective=cert["it"].normX, violation=cert["violation"], status=status,
