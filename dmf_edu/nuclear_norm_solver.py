@@ -509,7 +509,7 @@ def nuclear_norm_minimization(problem, eps=0.0, *, psd=False, tol=1e-6, max_iter
                     continue
         t_next, accelerated = accel.propose(t, cur.g)
         nxt, it = _splitting_step(meas, t_next, rho, gamma, eps, psd, relaxation), it + 1
-        if accelerated and nxt.g_norm > cur.g_norm:     # safeguard
+        if accelerated and nxt.g_norm > cur.g_norm and it < max_iter:     # safeguard: plain step instead
             accel.reset()
             t_next = t + cur.g
             nxt, it = _splitting_step(meas, t_next, rho, gamma, eps, psd, relaxation), it + 1
