@@ -5,7 +5,7 @@ import pytest
 from scipy.optimize import linprog
 
 import dmf_edu as d
-from dmf_edu import baselines
+from dmf_edu import nuclear_norm_solver
 
 KKT_TOL = 1e-5       # solver tol is 1e-6 on the relative gap and violation; KKT parts are bounded by it
 
@@ -114,7 +114,7 @@ def test_planted_wrong_prox_is_not_reported_optimal(completion, monkeypatch):
         s = s / (1.0 + tau)
         return (U * s) @ Vt, float(s.sum())
 
-    monkeypatch.setattr(baselines, "_prox_nuclear", wrong_prox)
+    monkeypatch.setattr(nuclear_norm_solver, "_prox_nuclear", wrong_prox)
     res = d.nuclear_norm_minimization(completion, eps=1e-3, max_iter=2000)
     assert res.status == "max_iter"
     assert res.relative_gap > 1e-3
@@ -216,3 +216,63 @@ def test_inconsistent_sensing_data_is_an_error():
         d.schatten_minimization(prob, 0.5)
     res = d.nuclear_norm_minimization(prob, eps=0.25)          # exactly feasible: trace in [1.25, 1.25]
     _assert_kkt(prob, res, 0.25)
+
+
+# --------------------------------------------------------------------------- speed of the E13 solver (issue 12)
+
+def _issue12_instance(seed):
+    """The benchmark family of issue 12: 60 x 60 ground truth of rank 3, 1100 observed entries."""
+    ss = np.random.SeedSequence(seed).spawn(2)
+    M = d.random_low_rank(60, 60, 3, rng=np.random.default_rng(ss[0]))
+    return d.sample_completion(M, 1100, rng=np.random.default_rng(ss[1]))
+
+
+def test_e13_accelerated_admm_iteration_bound_60x60():
+    """Anderson-accelerated ADMM certifies issue-12 instances (eps = 1e-3, tol 1e-6) in at most 2000
+    iterations each, where the previous solver needed 3440 and 2090 on these two draws; and it needs at
+    most 0.7x the iterations of plain ADMM with the same penalty (measured 0.26-0.59x on ten draws,
+    eps = 0 and 1e-3).  With the acceleration removed, seed 0 fails both bounds (2620 iterations).
+    (The issue's goal, 500, is not met at eps = 1e-3: 470-2080 iterations on five draws.)"""
+    for seed in range(2):
+        prob = _issue12_instance(seed)
+        res = d.nuclear_norm_minimization(prob, eps=1e-3)
+        _assert_kkt(prob, res, 1e-3)
+        assert res.iterations <= 2000, (seed, res.iterations)
+        if seed == 0:
+            plain = d.nuclear_norm_minimization(prob, eps=1e-3, anderson=0, max_iter=10000)
+            _assert_kkt(prob, plain, 1e-3)
+            assert res.iterations <= 0.7 * plain.iterations, (res.iterations, plain.iterations)
+            assert res.objective == pytest.approx(plain.objective, rel=1e-5)
+
+
+@pytest.mark.parametrize("eps", [0.0, 1e-2])
+def test_e13_constraint_scale_changes_speed_not_solution(completion, sensing, eps):
+    """The block weight gamma of the splitting rescales the multiplier (lam = gamma rho u): every weight
+    must reach the same certified optimum, on completion and on sensing."""
+    for prob in (completion, sensing):
+        ref = d.nuclear_norm_minimization(prob, eps=eps)
+        _assert_kkt(prob, ref, eps)
+        for scale in (0.3, 10.0):
+            res = d.nuclear_norm_minimization(prob, eps=eps, constraint_scale=scale)
+            _assert_kkt(prob, res, eps)
+            assert res.objective == pytest.approx(ref.objective, rel=1e-5)
+
+
+def test_progress_prints_iteration_residuals_and_gap(completion, capsys):
+    res = d.nuclear_norm_minimization(completion, eps=1e-3, progress=20)
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) >= 2
+    for key in ("iteration", "primal residual", "dual residual", "gap", "violation"):
+        assert all(key in line for line in lines), (key, lines[0])
+    iterations = [int(line.split("iteration")[1].split()[0]) for line in lines]
+    assert iterations == sorted(iterations) and iterations[-1] == res.iterations
+    assert float(lines[-1].split(" gap ")[1].split()[0]) <= 1e-6          # the final line shows the stop
+    d.nuclear_norm_minimization(completion, eps=1e-3)
+    assert capsys.readouterr().err == ""                                   # silent by default
+
+
+def test_admm_options_bad_input(completion):
+    for kw, name in ((dict(anderson=-1), "anderson"), (dict(constraint_scale=0.0), "constraint_scale"),
+                     (dict(progress=0), "progress"), (dict(relaxation=2.0), "relaxation"), (dict(rho=-1.0), "rho")):
+        with pytest.raises((ValueError, TypeError), match=name):
+            d.nuclear_norm_minimization(completion, **kw)
