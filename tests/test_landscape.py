@@ -210,3 +210,11 @@ def test_bad_input(rng):
         classify_point(problem, w, grad_tol=-1.0)
     with pytest.raises(ValueError, match="ratio"):
         separated_target(4, 2, ratio=1.0)
+
+
+def test_e17_hvp_check_reports_the_exact_error_of_a_doubled_product(rng):
+    # a doubled product scores ||fd - 2 fd|| / ||2 fd|| = 1/2 up to the O(h^2) difference
+    # error (~1e-10 relative); 1e-6 leaves room for it
+    weights, problem = _point(3, rng), _completion(rng)
+    doubled = lambda p, ws, V: [2 * x for x in hessian_vector_product(p, ws, V)]  # noqa: E731
+    assert check_hessian_vector_product(problem, weights, hvp=doubled, rng=rng) == pytest.approx(0.5, abs=1e-6)
