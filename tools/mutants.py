@@ -154,10 +154,10 @@ def scale(x, seen=None):
     if isinstance(x, (bool, int, str, bytes, np.integer, np.bool_)) or x is None:
         return x, False
     if isinstance(x, (float, complex, np.floating, np.complexfloating)):
-        return type(x)(x * FACTOR), True
+        return type(x)(x * FACTOR), bool(np.isfinite(x) and x != 0)
     if isinstance(x, np.ndarray):
-        if x.dtype.kind in "fc":
-            return np.asarray(x * FACTOR).view(type(x)), True
+        if x.dtype.kind in "fc":                 # zeros, infs and NaNs do not change
+            return np.asarray(x * FACTOR).view(type(x)), bool(np.any(np.isfinite(x) & (x != 0)))
         if x.dtype.kind == "O":
             items = [scale(v) for v in x.flat]
             out = np.empty(x.shape, dtype=object)
@@ -191,26 +191,32 @@ def _is_matrix(x):
     return isinstance(x, np.ndarray) and x.ndim >= 2
 
 
+def _changes(x):
+    """Whether swapping the last two axes changes ``x`` (a symmetric matrix does not change)."""
+    return x.shape[-1] != x.shape[-2] or not np.array_equal(x, np.swapaxes(x, -1, -2), equal_nan=True)
+
+
 def transpose_args(args, kwargs):
     """Swap the last two axes of the first argument with >= 2 axes; ``(args, kwargs, done)``."""
     args = list(args)
     for i, a in enumerate(args):
         if _is_matrix(a):
             args[i] = np.swapaxes(a, -1, -2)
-            return args, kwargs, True
+            return args, kwargs, _changes(a)
     for k, a in kwargs.items():
         if _is_matrix(a):
-            return args, {**kwargs, k: np.swapaxes(a, -1, -2)}, True
-    return args, kwargs, False
+            return args, {**kwargs, k: np.swapaxes(a, -1, -2)}, _changes(a)
+    return args, kwargs, None
 
 
 def transpose_output(out):
+    """Swap the last two axes of the output, or of its first item with >= 2 axes; ``(out, done)``."""
     if _is_matrix(out):
-        return np.swapaxes(out, -1, -2), True
+        return np.swapaxes(out, -1, -2), _changes(out)
     if isinstance(out, (tuple, list)) and not hasattr(out, "_fields"):
         for i, v in enumerate(out):
             if _is_matrix(v):
-                return type(out)(list(out[:i]) + [np.swapaxes(v, -1, -2)] + list(out[i + 1:])), True
+                return type(out)(list(out[:i]) + [np.swapaxes(v, -1, -2)] + list(out[i + 1:])), _changes(v)
     return out, False
 
 
@@ -266,7 +272,7 @@ def _planted(kind, fire):
                 if done:
                     fire(True)               # before the call, which may raise on the new shape
                 out = fn(*args, **kwargs)
-                if not done:
+                if done is None:             # no matrix argument: transpose the output
                     out, done = transpose_output(out)
             else:
                 out, done = scale(fn(*args, **kwargs))
@@ -284,11 +290,11 @@ def _probing(name, record, current):
     def make(fn):
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
-            matrix = rec["matrix"] or transpose_args(args, kwargs)[2]
+            matrix = None if rec["matrix"] else transpose_args(args, kwargs)[2]
             out = fn(*args, **kwargs)
             rec["tests"][current[0]] = None
             rec["float"] = rec["float"] or scale(out)[1]
-            rec["matrix"] = matrix or transpose_output(out)[1]
+            rec["matrix"] = rec["matrix"] or matrix or (matrix is None and transpose_output(out)[1])
             return out
         return wrapper
     return make
@@ -298,7 +304,8 @@ class _Plugin:
     """Installed when the environment asks for a probe or a plant (see the module docstring)."""
 
     def __init__(self):
-        self.current, self.record, self.state = ["<import>"], {}, {"called": False, "changed": False}
+        self.current, self.record, self.durations = ["<import>"], {}, {}
+        self.state = {"called": False, "changed": False}
         mods = list(_modules().values())
         targets = discover()
         spec = os.environ.get("DMF_MUTANT")
@@ -323,10 +330,13 @@ class _Plugin:
     def pytest_runtest_logstart(self, nodeid, location):
         self.current[0] = nodeid
 
+    def pytest_runtest_logreport(self, report):
+        self.durations[report.nodeid] = self.durations.get(report.nodeid, 0.0) + report.duration
+
     def pytest_sessionfinish(self, session, exitstatus):
         out = os.environ.get("DMF_MUTANT_LOG") or os.environ["DMF_MUTANT_PROBE"]
-        data = self.state if os.environ.get("DMF_MUTANT") else {
-            n: dict(r, tests=list(r["tests"])) for n, r in self.record.items()}
+        data = self.state if os.environ.get("DMF_MUTANT") else dict(durations=self.durations, functions={
+            n: dict(r, tests=list(r["tests"])) for n, r in self.record.items()})
         with open(out, "w") as fh:
             json.dump(data, fh)
 
@@ -369,13 +379,13 @@ def probe(timeout):
             return json.load(fh), secs
 
 
-def _ordered(name, tests):
-    """The reaching tests, those of the function's own module first (they fail fastest)."""
+def _ordered(name, tests, durations):
+    """The reaching tests: those of the function's own module first, then the fastest."""
     own = "tests/test_" + name.split(".")[0] + ".py"
-    return sorted(tests, key=lambda t: not t.startswith(own))
+    return sorted(tests, key=lambda t: (not t.startswith(own), durations.get(t, 0.0)))
 
 
-def run_plant(name, kind, info, timeout):
+def run_plant(name, kind, info, timeout, durations=None):
     """One row of the table: ``dict(function, plant, status, first_failure, seconds)``."""
     row = dict(function=name, plant=kind, status="", first_failure="", seconds=0.0)
     if not info or not info["tests"]:
@@ -385,7 +395,7 @@ def run_plant(name, kind, info, timeout):
                     else "(no matrix in or out)")
     with tempfile.TemporaryDirectory() as tmp:
         log = os.path.join(tmp, "fired.json")
-        rc, first, secs = _pytest(_ordered(name, info["tests"]),
+        rc, first, secs = _pytest(_ordered(name, info["tests"], durations or {}),
                                   {"DMF_MUTANT": f"{name}:{kind}", "DMF_MUTANT_LOG": log}, timeout)
         fired = json.load(open(log)) if os.path.exists(log) else {"changed": None}
     status = {0: "MISSED", 1: "caught"}.get(rc, "error")
@@ -443,9 +453,16 @@ def main(argv=None):
                 json.dump(record, fh)
     print(f"{len(names)} functions; probe run {probe_secs:.0f} s", flush=True)
     jobs = [(n, k) for n in names for k in args.plants.split(",")]
+    rows = []
     with cf.ThreadPoolExecutor(max(1, args.jobs)) as pool:
-        rows = list(pool.map(lambda job: run_plant(*job, record.get(job[0]), args.timeout), jobs))
-    print_table(rows)
+        futures = [pool.submit(run_plant, n, k, record["functions"].get(n), args.timeout,
+                               record["durations"]) for n, k in jobs]
+        for fut in cf.as_completed(futures):
+            r = fut.result()
+            rows.append(r)
+            print(f"[{len(rows)}/{len(jobs)}] {r['function']} {r['plant']}: {r['status']} "
+                  f"({r['seconds']} s)", file=sys.stderr, flush=True)
+    print_table(sorted(rows, key=lambda r: (r["function"], r["plant"])))
     wall = time.perf_counter() - t0
     print(f"wall time {wall:.0f} s ({len(jobs)} plants, {args.jobs} jobs)")
     if args.json:
