@@ -41,7 +41,6 @@ path), driven by the environment variables ``DMF_MUTANT`` (``name:plant``) or
 import argparse
 import concurrent.futures as cf
 import copy
-import dataclasses
 import importlib
 import inspect
 import json
@@ -78,6 +77,13 @@ SKIP = {
     "saddles_experiment.x7_escape_times": "X7 experiment driver (CLI)",
     "saddles_experiment.x6_depth_limit": "X6 experiment driver (CLI)",
     "training.Run.save": "writes a file",
+}
+# Plants that no test can see because the function is invariant under them, with the reason.
+EQUIVALENT = {
+    ("metrics.singular_values", "transpose"): "singular values of W^T are those of W",
+    ("metrics.effective_rank", "transpose"): "a function of the singular values",
+    ("metrics.nuclear_norm", "transpose"): "a function of the singular values",
+    ("metrics.schatten_norm", "transpose"): "a function of the singular values",
 }
 
 
@@ -147,7 +153,7 @@ def skip_reason(name):
 
 # --------------------------------------------------------------------------- the plants
 
-def scale(x, seen=None):
+def scale(x):
     """``(x with every float multiplied by FACTOR, whether anything changed)``."""
     import scipy.sparse as sps
     from scipy.sparse.linalg import LinearOperator
@@ -388,6 +394,8 @@ def _ordered(name, tests, durations):
 def run_plant(name, kind, info, timeout, durations=None):
     """One row of the table: ``dict(function, plant, status, first_failure, seconds)``."""
     row = dict(function=name, plant=kind, status="", first_failure="", seconds=0.0)
+    if (name, kind) in EQUIVALENT:
+        return dict(row, status="n/a", first_failure="(equivalent: " + EQUIVALENT[name, kind] + ")")
     if not info or not info["tests"]:
         return dict(row, status="MISSED", first_failure="(no test reaches it)")
     if not info["float" if kind == "x1.01" else "matrix"]:
