@@ -218,3 +218,18 @@ def test_e17_hvp_check_reports_the_exact_error_of_a_doubled_product(rng):
     weights, problem = _point(3, rng), _completion(rng)
     doubled = lambda p, ws, V: [2 * x for x in hessian_vector_product(p, ws, V)]  # noqa: E731
     assert check_hessian_vector_product(problem, weights, hvp=doubled, rng=rng) == pytest.approx(0.5, abs=1e-6)
+
+
+def test_e17_stage_detector_reports_the_history_it_was_given():
+    # the numbers in Stages are read off the history: loss at the plateau steps, the default
+    # floor max(10 max s(0), 1e-2 max s(end)), and the flatness from the quarter points
+    hist, _ = _staircase(3)
+    st = detect_stages(hist)
+    at = np.searchsorted(hist["step"], st.plateau_steps)
+    np.testing.assert_array_equal(st.plateau_loss, hist["loss"][at])
+    s = hist["singular_values"]
+    assert st.floor == max(10 * s[0].max(), 1e-2 * s[-1].max())
+    assert detect_stages(hist, floor=0.3).floor == 0.3
+    for (a, b), flat in zip([p for p in st.plateaus if p[1] <= st.rises[:, 0].max()], st.plateau_flatness):
+        q1, q3 = a + (b - a) // 4, a + 3 * (b - a) // 4
+        assert flat == (hist["loss"][q1] - hist["loss"][q3]) / hist["loss"][q1]
