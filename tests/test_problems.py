@@ -184,3 +184,8 @@ def test_generators_keep_the_given_truth_and_measure_it(rng):
     np.testing.assert_allclose(c.y, np.einsum("kij,ij->k", c.A, c.truth), atol=1e-12)
     for A in c.A:                                          # A_k = Q diag(a_k) Q^T
         assert np.max(np.abs(Q.T @ A @ Q - np.diag(np.diag(Q.T @ A @ Q)))) < 1e-12
+
+
+def test_observed_mask_marks_omega():
+    p = d.MatrixCompletion((2, 3), rows=[0, 1], cols=[2, 0], values=[1.0, -2.0])
+    np.testing.assert_array_equal(p.observed_mask(), [[False, False, True], [True, False, False]])
