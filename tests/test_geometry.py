@@ -247,3 +247,15 @@ def test_bad_input(rng):
         volume_density("abc", 2)
     with pytest.raises(ValueError, match="Z has shape"):
         minimum_norm_lift([np.eye(3), np.eye(3)], np.ones((2, 3)))
+
+
+def test_x6_problems_observe_the_documented_entries():
+    from dmf_edu.saddles_experiment import x6_problems
+    probs = x6_problems(seed=0)
+    diag, e12, low = probs["diag2x2"], probs["e12"], probs["lowrank5"]
+    assert sorted(zip(diag.rows.tolist(), diag.cols.tolist(), diag.values.tolist())) == [(0, 0, 1.0), (1, 1, 0.5)]
+    assert sorted(zip(e12.rows.tolist(), e12.cols.tolist(), e12.values.tolist())) == [(0, 1, 1.0), (1, 0, 1.0), (1, 1, 0.0)]
+    M = low.truth                                      # rank one, ||M||_F = sqrt(25), observed exactly
+    assert np.linalg.matrix_rank(M) == 1 and np.linalg.norm(M) == pytest.approx(5.0, rel=1e-12)
+    np.testing.assert_array_equal(low.values, M[low.rows, low.cols])
+    assert low.n_observations == 12

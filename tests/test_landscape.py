@@ -233,3 +233,18 @@ def test_e17_stage_detector_reports_the_history_it_was_given():
     for (a, b), flat in zip([p for p in st.plateaus if p[1] <= st.rises[:, 0].max()], st.plateau_flatness):
         q1, q3 = a + (b - a) // 4, a + 3 * (b - a) // 4
         assert flat == (hist["loss"][q1] - hist["loss"][q3]) / hist["loss"][q1]
+
+
+@pytest.mark.parametrize("symmetric", [False, True])
+def test_separated_target_is_the_haar_construction(symmetric):
+    # s_k = ratio^(R-k) (the smallest is 1), and M = U_R diag(s) V_R^T with the Haar factors
+    # drawn from the same seed, recomputed here
+    M, s = separated_target(5, 3, ratio=2.0, rng=7, symmetric=symmetric)
+    np.testing.assert_array_equal(s, [4.0, 2.0, 1.0])
+    rng = np.random.default_rng(7)
+    U, V = [], []
+    for _ in range(1 if symmetric else 2):
+        Q, R = np.linalg.qr(rng.standard_normal((5, 5)))
+        U.append(Q * np.sign(np.diag(R)))
+    V = U[0] if symmetric else U[1]
+    np.testing.assert_allclose(M, (U[0][:, :3] * s) @ V[:, :3].T, atol=1e-14)
