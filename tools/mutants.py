@@ -10,7 +10,8 @@ Run from the root of the checkout; it is not part of the default test run::
    subpackage (where a module has none: the public names it defines), and the public methods and
    properties of public classes.  ``SKIP`` names the non-numeric ones, each with a reason.
 2. Probe: one run of the suite, every function wrapped by a recorder of the tests that reach it
-   (directly or through library code) and of what a plant could change.
+   (directly or through library code; a call in a module-scoped fixture counts for its whole
+   file) and of what a plant could change.
 3. Plant one bug at a time, in a pytest subprocess (``-x``) on the tests that reach the
    function (its own module's first, then the fastest): ``x1.01`` multiplies every float of the
    output (arrays, scalars, inside tuples, lists, dicts and result objects such as ``Run`` --

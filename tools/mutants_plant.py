@@ -14,6 +14,7 @@ import json
 import os
 
 import numpy as np
+import pytest
 
 from mutants import _modules, discover, skip_reason
 
@@ -192,6 +193,15 @@ class _Plugin:
 
     def pytest_runtest_logstart(self, nodeid, location):
         self.current[0] = nodeid
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_fixture_setup(self, fixturedef, request):
+        """A module- or session-scoped fixture serves a whole file: record the file."""
+        saved = self.current[0]
+        if fixturedef.scope != "function":
+            self.current[0] = saved.split("::")[0]
+        yield
+        self.current[0] = saved
 
     def pytest_runtest_logreport(self, report):
         self.durations[report.nodeid] = self.durations.get(report.nodeid, 0.0) + report.duration
