@@ -259,3 +259,16 @@ def test_x6_problems_observe_the_documented_entries():
     assert np.linalg.matrix_rank(M) == 1 and np.linalg.norm(M) == pytest.approx(5.0, rel=1e-12)
     np.testing.assert_array_equal(low.values, M[low.rows, low.cols])
     assert low.n_observations == 12
+
+
+@pytest.mark.parametrize("depth", [1, 2, 3, np.inf])
+def test_e15_density_itself_equals_the_closed_form(depth):
+    """The non-log density (not only its log) is E15's product, written out directly."""
+    s = np.array([2.0, 1.0, 0.5])
+    i, j = np.triu_indices(3, k=1)
+    if depth == np.inf:
+        want = np.prod(1 / s) * np.prod(np.abs(np.log(s[i] ** 2) - np.log(s[j] ** 2)))
+    else:
+        N = depth
+        want = np.prod(s ** (-(N - 1) / N)) * np.prod(N * np.abs(s[i] ** (2 / N) - s[j] ** (2 / N)))
+    assert volume_density(s, depth) == pytest.approx(want, rel=1e-12)
