@@ -272,3 +272,18 @@ def test_e15_density_itself_equals_the_closed_form(depth):
         N = depth
         want = np.prod(s ** (-(N - 1) / N)) * np.prod(N * np.abs(s[i] ** (2 / N) - s[j] ** (2 / N)))
     assert volume_density(s, depth) == pytest.approx(want, rel=1e-12)
+
+
+@pytest.mark.parametrize("depth", [2, 3])
+def test_e14_metric_uses_the_e4_multipliers_written_out(depth, rng):
+    """The E14 flow identity g(A(G), Z) = <G, Z> holds for ANY multiplier shared by the
+    operator and the metric (one multiplies by it, the other divides).  Here the metric is
+    compared with E14's sum, its multipliers a_N(x, y) = sum_p x^{2(N-p)/N} y^{2(p-1)/N} (E4)
+    written out, in the full SVD of a rectangular W (zero-padded sigma, 0^0 = 1)."""
+    N = depth
+    W, Z = rng.standard_normal((3, 4)), rng.standard_normal((3, 4))
+    U, s, Vt = np.linalg.svd(W)
+    x, y = s[:, None], np.append(s, 0.0)[None, :]              # numpy: 0.0 ** 0 == 1.0
+    a = sum(x ** (2 * (N - p) / N) * y ** (2 * (p - 1) / N) for p in range(1, N + 1))
+    cz = U.T @ Z @ Vt.T
+    assert metric(W, Z, N) == pytest.approx(np.sum(cz ** 2 / a), rel=1e-12)
