@@ -183,8 +183,13 @@ def run_plant(name, kind, info, timeout, durations=None):
         log = os.path.join(tmp, "fired.json")
         rc, first, secs = _pytest(_ordered(name, info["tests"], durations or {}),
                                   {"DMF_MUTANT": f"{name}:{kind}", "DMF_MUTANT_LOG": log}, timeout)
-        fired = json.load(open(log)) if os.path.exists(log) else {"changed": None}
+        fired = {"changed": None}
+        if os.path.exists(log):
+            with open(log) as fh:
+                fired = json.load(fh)
     status = {0: "MISSED", 1: "caught"}.get(rc, "error")
+    if rc == "timeout":
+        first = f"(timeout after {timeout:.0f} s)"
     if rc == 1 and not fired["changed"]:
         status = "error"
         first = f"failed although the plant changed nothing: {first}"
