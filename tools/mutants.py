@@ -177,8 +177,8 @@ def run_plant(name, kind, info, timeout, durations=None):
     if not info or not info["tests"]:
         return dict(row, status="MISSED", first_failure="(no test reaches it)")
     if not info["float" if kind == "x1.01" else "matrix"]:
-        return dict(row, status="n/a", first_failure="(no float output)" if kind == "x1.01"
-                    else "(no matrix in or out)")
+        return dict(row, status="n/a", first_failure="(no finite nonzero float output)" if kind == "x1.01"
+                    else "(no non-symmetric matrix in or out)")
     with tempfile.TemporaryDirectory() as tmp:
         log = os.path.join(tmp, "fired.json")
         rc, first, secs = _pytest(_ordered(name, info["tests"], durations or {}),
