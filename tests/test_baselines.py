@@ -276,3 +276,27 @@ def test_admm_options_bad_input(completion):
                      (dict(progress=0), "progress"), (dict(relaxation=2.0), "relaxation"), (dict(rho=-1.0), "rho")):
         with pytest.raises((ValueError, TypeError), match=name):
             d.nuclear_norm_minimization(completion, **kw)
+
+
+def test_result_numbers_are_those_of_the_returned_matrices(completion):
+    """Each reported number recomputed from its definition, at points where it is not zero."""
+    rows, cols, b = completion.rows, completion.cols, completion.values
+    # GLRL (one stage): X is the product of the returned factors; the first loss and gradient
+    # norm are those of W = 0, the last loss that of X
+    g = d.greedy_low_rank(completion, lr=0.05, init=1e-3, max_rank=1)
+    np.testing.assert_allclose(g.X, g.weights[1] @ g.weights[0], rtol=1e-12, atol=0)
+    zero = np.zeros(completion.shape)
+    assert g.losses[0] == pytest.approx(0.5 * np.sum(b ** 2), rel=1e-12)
+    assert g.losses[-1] == pytest.approx(float(completion.loss(g.X)), rel=1e-12)
+    assert g.gradient_norms[0] == pytest.approx(np.linalg.norm(completion.gradient(zero), 2), rel=1e-12)
+    # an unconverged solve: relative_gap = gap / max(1, |objective|)
+    res = d.nuclear_norm_minimization(completion, max_iter=5, check_every=1)
+    assert res.relative_gap == pytest.approx(res.gap / max(1.0, abs(res.objective)), rel=1e-14)
+    # KKT residuals at an arbitrary pair (E13 definitions written out)
+    rng = np.random.default_rng(0)
+    X, lam, eps = rng.standard_normal(completion.shape), rng.standard_normal(b.size), 0.1
+    kkt = d.nuclear_norm_kkt(completion, X, lam, eps=eps)
+    r = X[rows, cols] - b
+    nuc = np.linalg.svd(X, compute_uv=False).sum()
+    assert kkt["primal"] == pytest.approx(np.max(np.maximum(np.abs(r) - eps, 0)) / max(1, np.abs(b).max()), rel=1e-12)
+    assert kkt["gap"] == pytest.approx((nuc - b @ lam + eps * np.abs(lam).sum()) / max(1, nuc), rel=1e-12)

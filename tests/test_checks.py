@@ -92,3 +92,33 @@ def test_sparse_backward_matches_in_checker(rng):
     sparse = backward(ws, prefix_products(ws), G)
     for a, b in zip(dense, sparse):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+
+
+def test_checkers_report_the_exact_error_of_a_doubled_gradient(rng):
+    """The checkers' numbers are exact where the answer is known, not just small or large.
+
+    For a quadratic f the central difference is exact up to rounding, so a gradient planted as
+    2 g scores exactly |g.v - 2 g.v| / |2 g.v| = 1/2 along every direction, and entry-wise
+    |g - 2g| / (|g| + |2g|) = 1/3 at the largest entries; the Taylor remainder of the correct
+    gradient is exactly t^2 v.Av / 2, a slope of 2 up to rounding (1e-3 leaves room for it).
+    """
+    A = rng.standard_normal((4, 4))
+    A = A @ A.T + np.eye(4)
+    f = lambda xs: 0.5 * float(xs[0] @ A @ xs[0])          # noqa: E731
+    good = lambda xs: [A @ xs[0]]                            # noqa: E731
+    doubled = lambda xs: [2.0 * (A @ xs[0])]                 # noqa: E731
+    x = [rng.standard_normal(4)]
+    assert d.directional_check(f, doubled, x, rng=rng) == pytest.approx(0.5, abs=1e-6)
+    err, where = d.entrywise_check(f, doubled, x, rng=rng)
+    assert err == pytest.approx(1 / 3, abs=1e-5)
+    assert where[0] == 0 and where[1][0] == int(np.argmax(np.abs(A @ x[0])))
+    assert d.taylor_slope(f, good, x, rng=rng) == pytest.approx(2.0, abs=1e-3)
+
+
+def test_check_layer_gradients_reports_exact_errors_of_a_doubled_gradient(point, rng):
+    # 2x the E1 gradient: directional error 1/2 and entry-wise 1/3 exactly, up to the O(h^2)
+    # error of the central difference (about 1e-9 here; 1e-4 is generous)
+    problem, weights = point
+    res = d.check_layer_gradients(problem, weights, rng=rng, grad_fn=wrong_factor)
+    assert res["directional"] == pytest.approx(0.5, abs=1e-4)
+    assert res["entrywise"] == pytest.approx(1 / 3, abs=1e-4)

@@ -130,3 +130,13 @@ def test_bad_input():
         ce.x4_commuting_sensing(depths=(1,))
     with pytest.raises(ValueError, match="alphas"):
         ce.x4_commuting_sensing(alphas=(0.0,))
+
+
+@pytest.mark.parametrize("eps", [0.0, 0.5])
+def test_x5_problem_observes_the_e12_entries(eps):
+    # E12: W_12 = 1, W_21 = 1, W_22 = epsilon observed; every [[w, 1], [1, eps]] fits exactly
+    p = ce.x5_problem(eps)
+    assert sorted(zip(p.rows.tolist(), p.cols.tolist(), p.values.tolist())) == [(0, 1, 1.0), (1, 0, 1.0), (1, 1, eps)]
+    for w in (0.0, 3.0):
+        assert p.loss(np.array([[w, 1.0], [1.0, eps]])) == 0.0
+    assert p.loss(np.zeros((2, 2))) == 0.5 * (2 + eps ** 2)

@@ -465,3 +465,20 @@ def test_bad_shapes_and_values_raise_clear_errors(rng):
         dy.scalar_trajectory(-1.0, 1.0, 0.1, 3)
     with pytest.raises(d.DivergenceError):
         dy.diagonal_recursion([1e3], 1.0, 3, 10.0, 50)
+
+
+def test_E3_E6_E7_checkers_report_the_exact_error_of_a_doubled_velocity(rng):
+    """The checkers' numbers are exact where the answer is known, not just small or large.
+
+    A doubled operator gives ||v + 2A(G)|| / ||v|| = ||A(G)|| / ||A(G)|| = 1 at a balanced point
+    (rounding ~1e-14); doubled E6/E7 velocities give ||2x - x|| / ||x|| = 1 up to the O(h^2)
+    error of the SVD finite differences (~1e-8 at h = 1e-3; 1e-5 is generous).
+    """
+    ws = d.init_weights((5, 4), 3, 1.0, kind="balanced", width=6, rng=rng)
+    G = rng.standard_normal((5, 4))
+    doubled = lambda W, Z, N: 2 * dy.end_to_end_operator(W, Z, N)    # noqa: E731
+    assert dy.check_end_to_end_dynamics(ws, G, operator=doubled) == pytest.approx(1.0, abs=1e-9)
+    W, G = well_conditioned(rng, 5, 3), rng.standard_normal((5, 3))
+    errs = dy.check_svd_velocities(W, G, 3, sigma_fn=lambda W, G, N: 2 * dy.singular_value_velocity(W, G, N),
+                                   vector_fn=lambda W, G, N: [2 * v for v in dy.singular_vector_velocity(W, G, N)])
+    assert errs == pytest.approx(dict(sigma=1.0, U=1.0, V=1.0), abs=1e-5)

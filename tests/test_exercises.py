@@ -219,3 +219,10 @@ def test_hessian_vector_product_planted_bugs():
     rep = _failing("hessian_vector_product", ex._gauss_newton_part, "depth 2", "wrong block(s)",
                    "Gauss-Newton part only")
     assert rep.details
+
+
+def test_report_details_give_the_exact_error_of_a_doubled_answer():
+    # a doubled a_N scores |2a - a| / |a| = 1 exactly (up to rounding) in the report's numbers
+    rep = ex.check("depth_multiplier", lambda x, y, N: 2 * depth_multiplier(x, y, N), rng=0)
+    assert not rep.passed
+    assert rep.details["depth 1"]["max_relative_error"] == pytest.approx(1.0, abs=1e-12)

@@ -186,3 +186,13 @@ def test_depth_one_gradient_is_a_copy():
     g = d.layer_gradients([np.zeros((3, 4))], G)[0]
     g *= 2.0
     assert np.all(G == 1.0)
+
+
+def test_e2_balancedness_equals_its_formula_at_an_unbalanced_rectangular_point(rng):
+    # E2 written out independently at a Gaussian (unbalanced) point with hidden widths 4, 6
+    ws = d.init_weights((5, 3), 3, 1.0, width=[4, 6], rng=rng)
+    grams = [(ws[j + 1].T @ ws[j + 1], ws[j] @ ws[j].T) for j in range(2)]
+    for D, (A, B) in zip(d.balancedness_residuals(ws), grams):
+        np.testing.assert_allclose(D, A - B, rtol=1e-12, atol=1e-12 * np.linalg.norm(A))
+    want = max(np.linalg.norm(A - B) / (np.linalg.norm(A) + np.linalg.norm(B)) for A, B in grams)
+    assert d.balancedness(ws) == pytest.approx(want, rel=1e-12)

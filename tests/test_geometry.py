@@ -247,3 +247,43 @@ def test_bad_input(rng):
         volume_density("abc", 2)
     with pytest.raises(ValueError, match="Z has shape"):
         minimum_norm_lift([np.eye(3), np.eye(3)], np.ones((2, 3)))
+
+
+def test_x6_problems_observe_the_documented_entries():
+    from dmf_edu.saddles_experiment import x6_problems
+    probs = x6_problems(seed=0)
+    diag, e12, low = probs["diag2x2"], probs["e12"], probs["lowrank5"]
+    assert sorted(zip(diag.rows.tolist(), diag.cols.tolist(), diag.values.tolist())) == [(0, 0, 1.0), (1, 1, 0.5)]
+    assert sorted(zip(e12.rows.tolist(), e12.cols.tolist(), e12.values.tolist())) == [(0, 1, 1.0), (1, 0, 1.0), (1, 1, 0.0)]
+    M = low.truth                                      # rank one, ||M||_F = sqrt(25), observed exactly
+    assert np.linalg.matrix_rank(M) == 1 and np.linalg.norm(M) == pytest.approx(5.0, rel=1e-12)
+    np.testing.assert_array_equal(low.values, M[low.rows, low.cols])
+    assert low.n_observations == 12
+
+
+@pytest.mark.parametrize("depth", [1, 2, 3, np.inf])
+def test_e15_density_itself_equals_the_closed_form(depth):
+    """The non-log density (not only its log) is E15's product, written out directly."""
+    s = np.array([2.0, 1.0, 0.5])
+    i, j = np.triu_indices(3, k=1)
+    if depth == np.inf:
+        want = np.prod(1 / s) * np.prod(np.abs(np.log(s[i] ** 2) - np.log(s[j] ** 2)))
+    else:
+        N = depth
+        want = np.prod(s ** (-(N - 1) / N)) * np.prod(N * np.abs(s[i] ** (2 / N) - s[j] ** (2 / N)))
+    assert volume_density(s, depth) == pytest.approx(want, rel=1e-12)
+
+
+@pytest.mark.parametrize("depth", [2, 3])
+def test_e14_metric_uses_the_e4_multipliers_written_out(depth, rng):
+    """The E14 flow identity g(A(G), Z) = <G, Z> holds for ANY multiplier shared by the
+    operator and the metric (one multiplies by it, the other divides).  Here the metric is
+    compared with E14's sum, its multipliers a_N(x, y) = sum_p x^{2(N-p)/N} y^{2(p-1)/N} (E4)
+    written out, in the full SVD of a rectangular W (zero-padded sigma, 0^0 = 1)."""
+    N = depth
+    W, Z = rng.standard_normal((3, 4)), rng.standard_normal((3, 4))
+    U, s, Vt = np.linalg.svd(W)
+    x, y = s[:, None], np.append(s, 0.0)[None, :]              # numpy: 0.0 ** 0 == 1.0
+    a = sum(x ** (2 * (N - p) / N) * y ** (2 * (p - 1) / N) for p in range(1, N + 1))
+    cz = U.T @ Z @ Vt.T
+    assert metric(W, Z, N) == pytest.approx(np.sum(cz ** 2 / a), rel=1e-12)

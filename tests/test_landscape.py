@@ -210,3 +210,41 @@ def test_bad_input(rng):
         classify_point(problem, w, grad_tol=-1.0)
     with pytest.raises(ValueError, match="ratio"):
         separated_target(4, 2, ratio=1.0)
+
+
+def test_e17_hvp_check_reports_the_exact_error_of_a_doubled_product(rng):
+    # a doubled product scores ||fd - 2 fd|| / ||2 fd|| = 1/2 up to the O(h^2) difference
+    # error (~1e-10 relative); 1e-6 leaves room for it
+    weights, problem = _point(3, rng), _completion(rng)
+    doubled = lambda p, ws, V: [2 * x for x in hessian_vector_product(p, ws, V)]  # noqa: E731
+    assert check_hessian_vector_product(problem, weights, hvp=doubled, rng=rng) == pytest.approx(0.5, abs=1e-6)
+
+
+def test_e17_stage_detector_reports_the_history_it_was_given():
+    # the numbers in Stages are read off the history: loss at the plateau steps, the default
+    # floor max(10 max s(0), 1e-2 max s(end)), and the flatness from the quarter points
+    hist, _ = _staircase(3)
+    st = detect_stages(hist)
+    at = np.searchsorted(hist["step"], st.plateau_steps)
+    np.testing.assert_array_equal(st.plateau_loss, hist["loss"][at])
+    s = hist["singular_values"]
+    assert st.floor == max(10 * s[0].max(), 1e-2 * s[-1].max())
+    assert detect_stages(hist, floor=0.3).floor == 0.3
+    for (a, b), flat in zip([p for p in st.plateaus if p[1] <= st.rises[:, 0].max()], st.plateau_flatness):
+        q1, q3 = a + (b - a) // 4, a + 3 * (b - a) // 4
+        assert flat == (hist["loss"][q1] - hist["loss"][q3]) / hist["loss"][q1]
+
+
+@pytest.mark.parametrize("symmetric", [False, True])
+def test_separated_target_is_the_haar_construction(symmetric):
+    # s_k = ratio^(R-k) (the smallest is 1), and M = U_R diag(s) V_R^T with the Haar factors
+    # drawn from the same seed, recomputed here
+    M, s = separated_target(5, 3, ratio=2.0, rng=7, symmetric=symmetric)
+    np.testing.assert_array_equal(s, [4.0, 2.0, 1.0])
+    rng = np.random.default_rng(7)
+    U, V = [], []
+    for _ in range(1 if symmetric else 2):
+        Q, R = np.linalg.qr(rng.standard_normal((5, 5)))
+        U.append(Q * np.sign(np.diag(R)))
+    V = U[0] if symmetric else U[1]
+    np.testing.assert_allclose(M, (U[0][:, :3] * s) @ V[:, :3].T, atol=1e-14)

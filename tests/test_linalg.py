@@ -129,3 +129,12 @@ def test_bad_inputs_raise_clear_errors():
         psd_power(np.ones((2, 3)), 0.5)
     with pytest.raises(ValueError, match="p must"):
         psd_power(np.eye(2), -0.5)
+
+
+def test_psd_power_reads_only_the_lower_triangle(rng):
+    # documented contract: only the lower triangle of M is read.  Junk in the upper triangle
+    # must not matter (a transposed argument would read the junk instead).
+    B = rng.standard_normal((4, 4))
+    M = B @ B.T
+    junk = np.tril(M) + np.triu(rng.standard_normal((4, 4)), 1)
+    np.testing.assert_allclose(psd_power(junk, 0.5), psd_power(M, 0.5), atol=1e-12 * np.linalg.norm(M))

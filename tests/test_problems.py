@@ -277,3 +277,28 @@ def test_split_and_heldout_bad_input(rng, call, exc, pattern):
 def test_from_data_bad_input(call, exc, pattern):
     with pytest.raises(exc, match=pattern):
         call()
+
+
+def test_generators_keep_the_given_truth_and_measure_it(rng):
+    # the problem's truth is the matrix passed in (not a copy changed on the way) and every
+    # measurement is <A_k, M>, recomputed here independently of the library
+    M = rng.standard_normal((5, 4))
+    p = d.sample_completion(M, 8, rng=rng)
+    np.testing.assert_array_equal(p.truth, M)
+    np.testing.assert_array_equal(p.values, M[p.rows, p.cols])
+    s = d.gaussian_sensing(M, 7, rng=rng)
+    np.testing.assert_array_equal(s.truth, M)
+    np.testing.assert_allclose(s.y, np.einsum("kij,ij->k", s.A, M), rtol=1e-12)
+    # symmetric commuting sensing: M = Q diag(lam) Q^T for the given (non-symmetric) Q
+    Q, _ = np.linalg.qr(rng.standard_normal((3, 3)))
+    lam = np.array([3.0, 1.0, 0.0])
+    c = d.commuting_sensing(lam, 4, rng=rng, basis=Q)
+    np.testing.assert_allclose(c.truth, (Q * lam) @ Q.T, atol=1e-14)
+    np.testing.assert_allclose(c.y, np.einsum("kij,ij->k", c.A, c.truth), atol=1e-12)
+    for A in c.A:                                          # A_k = Q diag(a_k) Q^T
+        assert np.max(np.abs(Q.T @ A @ Q - np.diag(np.diag(Q.T @ A @ Q)))) < 1e-12
+
+
+def test_observed_mask_marks_omega():
+    p = d.MatrixCompletion((2, 3), rows=[0, 1], cols=[2, 0], values=[1.0, -2.0])
+    np.testing.assert_array_equal(p.observed_mask(), [[False, False, True], [True, False, False]])
