@@ -24,6 +24,7 @@ REGISTRY = {
     "X6": "dmf_edu.experiments.x6_infinite_depth",
     "X7": "dmf_edu.experiments.x7_saddles",
     "X8": "dmf_edu.experiments.x8_plateaus",
+    "X9": "dmf_edu.experiments.x9_real_data",
 }
 
 
