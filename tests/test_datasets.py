@@ -164,3 +164,59 @@ def test_split_that_empties_a_part_is_refused(tmp_path, rng, test):
 def test_datasets_module_lists_public_names():
     for name in datasets.__all__:
         assert callable(getattr(datasets, name))
+
+
+# --------------------------------------------------------------------------- X2 on a MovieLens-format file
+
+def low_rank_ratings(tmp_path, m=40, n=60, share=0.35, seed=0):
+    """A u.data of rounded rank-3 ratings 1-5 (the real file is never shipped)."""
+    rng = np.random.default_rng(seed)
+    R = np.clip(np.round(3 + rng.standard_normal((m, 3)) @ rng.standard_normal((3, n)) / np.sqrt(3)), 1, 5)
+    flat = rng.choice(m * n, size=int(share * m * n), replace=False)
+    return write_udata(tmp_path / "u.data", [(i + 1, j + 1, int(R[i, j])) for i, j in zip(*np.divmod(flat, n))])
+
+
+def test_top_singular_values_from_factors_match_the_svd(rng):
+    from dmf_edu.experiments._heldout import top_singular_values
+    from dmf_edu import end_to_end
+
+    for depth, width in ((2, 7), (3, 5), (3, 50)):
+        ws = [rng.standard_normal(s) for s in ([(width, 30)] + [(width, width)] * (depth - 2) + [(20, width)])]
+        s = np.linalg.svd(end_to_end(ws), compute_uv=False)
+        assert np.allclose(top_singular_values(ws, 10), np.pad(s, (0, 10))[:10], rtol=1e-10, atol=1e-10)
+
+
+def test_x2_movielens_quick_heldout_error_and_outputs(tmp_path):
+    """X2 on a MovieLens-format file: depth 1 never moves the held-out entries (E1: its gradient
+    lives on the training ratings), so its test MSE stays the mean squared rating; depths 2-3
+    learn the low-rank ratings and predict the held-out ones far better."""
+    from dmf_edu.experiments import reproduce
+
+    f = low_rank_ratings(tmp_path)
+    res = reproduce("X2", out=tmp_path / "out", quick=True, progress=False,
+                    config=dict(data="movielens", path=str(f), lr=0.03))
+    summ = {s["depth"]: s for s in res["summary"]}
+    test = load_movielens(f, test=0.2, rng=np.random.default_rng([0, 5]))[1]
+    assert summ[1]["n_test"] == test.n_observations and summ[1]["shape"] == [40, 60]
+    assert np.isclose(summ[1]["test_mse"], np.mean(test.values ** 2), rtol=1e-3)
+    assert max(summ[2]["test_mse"], summ[3]["test_mse"]) < 0.2 * summ[1]["test_mse"]
+    assert {r["index"] for r in res["rows"]} == set(range(1, 11))
+    assert (tmp_path / "out" / "X2-movielens.png").exists() and not (tmp_path / "out" / "X2.png").exists()
+
+
+def test_cli_x2_movielens_errors_are_one_line_usage_errors(tmp_path, capsys):
+    from dmf_edu.cli import main
+
+    bad = tmp_path / "bad.data"
+    bad.write_text("1\t1\t5\t0\n1\t2\t9\t0\n")
+    for argv, needle in [(["X2", "--data", "movielens"], "--path"),
+                         (["X1", "--data", "movielens", "--path", str(bad)], "X2 only"),
+                         (["X2", "--data", "movielens", "--path", str(tmp_path / "none")], "does not exist"),
+                         (["X2", "--data", "movielens", "--path", str(bad)], "line 2: rating")]:
+        with pytest.raises(SystemExit):
+            main(["reproduce", *argv, "--quick", "--out", str(tmp_path / "o")])
+        assert needle in capsys.readouterr().err
+    f = low_rank_ratings(tmp_path)
+    assert main(["reproduce", "X2", "--quick", "--data", "movielens", "--path", str(f), "--width", "8",
+                 "--out", str(tmp_path / "o")]) == 0
+    assert "X2-movielens.png" in capsys.readouterr().out
