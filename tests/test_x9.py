@@ -104,7 +104,7 @@ def test_x9_quick_summary_sidecar_and_figure(quick):
     assert side["experiment"] == "X9" and side["optimizer"].startswith("adaptive") and "versions" in side
     assert (out / "X9.png").read_bytes()[:4] == b"\x89PNG"
     titles = [t for _, _, t in axes]
-    assert {"original", "observed pixels"} <= set(titles)
+    assert "original" in titles and any(t.startswith("observed pixels") for t in titles)
     curves = [a for a in axes if a[0] == "iteration"]
     assert len(curves) == len(cfg["images"]) and all("held-out MSE" in a[1] for a in curves)
     assert any(t.startswith("depth-2 stopped") for t in titles)

@@ -209,12 +209,14 @@ def plot(results, path):
         original = np.asarray(truth["picture"])
         observed = np.full(original.size, np.nan)
         observed[truth["observed"]] = original.ravel()[truth["observed"]]
-        panels = [("original", original, None), ("observed pixels", observed.reshape(original.shape), None)]
+        panels = [("original", original, None),
+                  ("observed pixels (blue: not)", observed.reshape(original.shape), None)]
         panels += [(name, pictures[name], errors[name]) for name in RECON_ORDER if name in pictures]
         lo, hi = np.percentile(original, [0.5, 99.5])
+        gray = plt.get_cmap("gray").with_extremes(bad="#4a78b5")        # unobserved pixels in blue
         for k, (name, picture, err) in enumerate(panels[:14]):
             ax = fig.add_subplot(grid[2 * i + k // 7, k % 7])
-            ax.imshow(picture, cmap="gray", vmin=lo, vmax=hi, interpolation="nearest")
+            ax.imshow(picture, cmap=gray, vmin=lo, vmax=hi, interpolation="nearest")
             ax.set_xticks([])
             ax.set_yticks([])
             ax.set_title(name if err is None else f"{name}\ntest MSE {err:.3f}", fontsize=8)
@@ -228,6 +230,8 @@ def plot(results, path):
 
 def _plot_curves(ax, rows, summary, config, image):
     """Held-out (test) MSE vs iteration per depth, the early-stopping point marked."""
+    from matplotlib.ticker import FormatStrFormatter, LogLocator, NullFormatter
+
     frac = config["figure_fraction"]
     for r in rows:
         if r["image"] != image or r.get("curve") is None or r["trial"] != 0 or not np.isclose(r["fraction"], frac):
@@ -245,6 +249,9 @@ def _plot_curves(ax, rows, summary, config, image):
         if val is not None:
             ax.axhline(val, color="0.4", ls=style, lw=1, label=f"{method} (median)")
     ax.set_yscale("log")
+    ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 3.0, 5.0)))
+    ax.yaxis.set_major_formatter(FormatStrFormatter("%g"))
+    ax.yaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel("iteration")
     ax.set_ylabel("held-out MSE (unobserved pixels)")
     ax.set_title(f"{image}: test error along the runs (seed 0);\n* = lowest validation error (early stop)",
