@@ -252,27 +252,4 @@ def load_movielens(path, test=0.2, rng=None, reduction="mean", method="auto"):
     """
     users, items, ratings, shape = read_movielens(path)
     full = MatrixCompletion(shape, users, items, ratings, reduction=reduction, method=method)
-    return _split(full, test, rng=rng)
-
-
-def _split(problem, test, rng=None):
-    """``(train, test)`` completion problems on disjoint random subsets of ``problem``'s entries.
-
-    ``test`` is a fraction in (0, 1) or a count in ``[1, K - 1]``; positions stay sorted."""
-    K = problem.n_observations
-    if isinstance(test, (int, np.integer)) and not isinstance(test, bool):
-        k = int(test)
-    else:
-        test = float(test)
-        if not 0.0 < test < 1.0:
-            raise ValueError(f"test must be a fraction in (0, 1) or a count of entries, got {test}")
-        k = int(round(test * K))
-    if not 1 <= k <= K - 1:
-        raise ValueError(f"test would hold {k} of {K} entries; choose test so that both parts are non-empty")
-    rng = np.random.default_rng(rng)
-    held = np.zeros(K, dtype=bool)
-    held[rng.choice(K, size=k, replace=False)] = True
-    return tuple(MatrixCompletion(problem.shape, problem.rows[keep], problem.cols[keep],
-                                  problem.values[..., keep], reduction=problem.reduction,
-                                  method=problem.method, truth=problem.truth)
-                 for keep in (~held, held))
+    return full.split(test, rng=rng)

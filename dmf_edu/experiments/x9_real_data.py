@@ -53,15 +53,14 @@ def real_data(config, image, fraction, seed, trial):
 
     ``M`` standardized ``(m, n)``; ``observed`` the sampled pixels (a completion problem with
     ``truth=M``), split into ``train`` and ``validation``; ``test`` holds every other pixel."""
-    from ..datasets import _split, observe
+    from ..datasets import observe
     from ..problems import MatrixCompletion
 
     M = _loader(image)(downsample=config["downsample"][image], standardize=True)
     tag = (config["images"].index(image), int(round(1000 * fraction)))
     observed = observe(M, fraction, rng=child_rng(seed, trial, 0, *tag))
-    train, validation = _split(observed, config["validation"], rng=child_rng(seed, trial, 1, *tag))
-    rows, cols = np.nonzero(~observed.observed_mask())
-    test = MatrixCompletion(M.shape, rows, cols, M[rows, cols], reduction="mean")
+    train, validation = observed.split(config["validation"], rng=child_rng(seed, trial, 1, *tag))
+    test = MatrixCompletion.from_mask(M, ~observed.observed_mask(), reduction="mean")
     return M, observed, train, validation, test
 
 
@@ -112,7 +111,7 @@ def run_task(task):
     depth = task["depth"]
     tag = (config["images"].index(task["image"]), int(round(1000 * task["fraction"])), depth)
     res = track(train, depth, child_rng(task["seed"], task["trial"], 2, *tag), config,
-                watch=dict(validation=validation, test=test))
+                validation=validation, test=test)
     stopped = _row(task, f"depth-{depth}", res["W_best"], parts, depth=depth, early_stopping=True,
                    steps=res["best_step"], seconds=res["seconds"])
     final = _row(task, f"depth-{depth}", res["W"], parts, depth=depth, early_stopping=False,
