@@ -34,7 +34,7 @@ TITLE = "real matrices (photograph, MRI): held-out error, depths 1-4 with/withou
 
 FULL = dict(images=["photograph", "mri"], downsample=dict(photograph=8, mri=4), fractions=[0.3, 0.6],
             depths=[1, 2, 3, 4], seeds=3, validation=0.2, init_scale=1e-3, lr=1e-3, loss_tol=1e-6,
-            max_steps=60_000, every=200, eps_grid=[0.03, 0.1, 0.2, 0.3, 0.5], figure_fraction=0.3,
+            max_steps=60_000, every=200, eps_grid=[0.003, 0.01, 0.03, 0.1, 0.3], figure_fraction=0.3,
             curve_points=150)
 QUICK = dict(FULL, downsample=dict(photograph=24, mri=12), depths=[1, 2, 3], seeds=1, max_steps=3000,
              every=100, eps_grid=[0.1, 0.3], curve_points=40)
@@ -93,6 +93,11 @@ def _for_figure(task):
     return task["trial"] == 0 and np.isclose(task["fraction"], config["figure_fraction"])
 
 
+def _short(x):
+    """Four significant digits: the sidecar's curves stay small."""
+    return float(f"{x:.4g}")
+
+
 def _picture(W):
     return np.round(W, 3).tolist()
 
@@ -116,7 +121,7 @@ def run_task(task):
                    steps=res["best_step"], seconds=res["seconds"])
     final = _row(task, f"depth-{depth}", res["W"], parts, depth=depth, early_stopping=False,
                  steps=res["steps"], converged=res["converged"], seconds=res["seconds"])
-    curve = [dict(step=s, test=t, validation=v, train=r) for s, t, v, r in
+    curve = [dict(step=s, test=_short(t), validation=_short(v), train=_short(r)) for s, t, v, r in
              zip(res["step"], res["test"], res["validation"], res["train"])]
     final["curve"] = thin(curve, lambda _: 0, config["curve_points"])
     if _for_figure(task):
