@@ -25,9 +25,11 @@ QUICK = dict(FULL, m=30, n=30, rank=3, n_obs=400, max_steps=40_000, record_every
 # E19's step moves the factors by about lr per iteration, and ratings of about 3.5 need a top
 # singular value near 3.5 sqrt(943 * 1682) ~ 4400 (factors ~ 4400^(1/N)): lr 1e-2 gets depth 3
 # there in a few thousand steps (depth 1 needs millions: it barely leaves zero, as in the paper).
-# Records every 500 steps.
+# Checked on synthetic ratings of the same size only (943 x 1682, 100k ratings, rank 5 + noise):
+# after 2,000 steps depth 3 had sigma_1 = 2.7e3 and held-out MSE 2.9 (from 13.0), depth 2
+# sigma_1 = 2.6e2: depth 2 needs most of the 20,000 steps.  Records every 500 steps.
 MOVIELENS = dict(data="movielens", path=None, width=100, test=0.2, depths=[1, 2, 3], init_scale=1e-3,
-                 n_singular=10, lr=1e-2, loss_tol=1e-6, max_steps=10_000, every=500)
+                 n_singular=10, lr=1e-2, loss_tol=1e-6, max_steps=20_000, every=500)
 MOVIELENS_QUICK = dict(MOVIELENS, width=20, max_steps=1500, every=100)
 
 
