@@ -68,6 +68,38 @@ def backward(weights, prefixes, G, buffers=None):
     return result
 
 
+def gd_update(weights, prefixes, G, lr, scratch):
+    r"""One plain GD step ``W_j <- W_j - lr dphi/dW_j`` (E1) with each gradient product fused into
+    its update: BLAS ``gemm`` with ``beta = 1`` adds ``-lr B_j W_{j-1:1}^T`` straight into ``W_j``.
+
+    The same products as :func:`backward` followed by the subtraction, in an order that never reads
+    a factor after it moved: ``B_{j-1} = W_j^T B_j`` is formed before ``W_j`` is updated, and the
+    old ``W_1`` (which is ``W_{1:1}``, needed by ``dphi/dW_2``) is copied into ``scratch[0]``.  The
+    chain is kept transposed (``B_j^T`` in ``scratch[j]``, shape ``(n, d_j)``, j >= 2) so that every
+    product runs in BLAS's fast layout (``G`` is copied to ``G^T`` unless it is Fortran-ordered, as
+    completion gradients are).  A sparse ``G`` (depth >= 3) makes its two products with scipy, then
+    the chain continues dense.  Unbatched, C-contiguous float64 factors, depth >= 2 only (the
+    training loop checks this and uses :func:`backward` otherwise).
+    """
+    from scipy.linalg.blas import dgemm        # dgemm(alpha, a, b, beta, c, trans_a, trans_b, overwrite_c)
+
+    top = len(weights) - 1
+    if hasattr(G, "tocsr"):                    # B_N = G sparse: B_{N-1}^T = G^T W_N, then W_N's step
+        Bt = np.asarray(G.T @ weights[top])
+        weights[top] -= lr * np.asarray(G @ np.ascontiguousarray(prefixes[top - 1].T))
+        top -= 1
+    else:
+        Bt = G.T if G.T.flags.c_contiguous else np.ascontiguousarray(G.T)  # B_N^T
+    for j in range(top, 1, -1):                # W_{j+1}, 0-based j >= 2
+        nxt = np.matmul(Bt, weights[j], out=scratch[j])                  # B_j^T = B_{j+1}^T W_{j+1}
+        dgemm(-lr, prefixes[j - 1].T, Bt.T, 1.0, weights[j].T, 1, 1, 1)   # W_{j+1} -= lr B_{j+1} W_{j:1}^T
+        Bt = nxt
+    W1 = scratch[0]
+    np.copyto(W1, weights[0])
+    dgemm(-lr, Bt.T, weights[1].T, 1.0, weights[0].T, 1, 1, 1)            # W_1 -= lr W_2^T B_2
+    dgemm(-lr, W1.T, Bt.T, 1.0, weights[1].T, 1, 1, 1)                    # W_2 -= lr B_2 W_1^T
+
+
 def layer_gradients(weights, G):
     r"""Gradients of :math:`\phi(W_1, \dots, W_N) = \ell(W_N \cdots W_1)` w.r.t. each factor.
 
@@ -240,3 +272,31 @@ def balancedness(weights):
         num = np.linalg.norm(A - B, axis=(-2, -1))
         worst = np.maximum(worst, np.divide(num, den, out=np.zeros_like(num), where=den > 0))
     return worst
+
+
+def product_singular_values(weights, prefixes=None):
+    r"""Singular values of ``W = W_N ... W_1`` (descending, ``min(m, n)`` of them).
+
+    When a hidden width ``k`` is at most half of ``min(m, n)``, through that layer: ``W = A B``
+    with ``A = W_{N:j+1}`` (``m x k``) and ``B = W_{j:1}`` (``k x n``); QR factors ``A = Q_a R_a``
+    and ``B^T = Q_b R_b`` give ``W = Q_a (R_a R_b^T) Q_b^T``, so the nonzero singular values are
+    those of the ``k x k`` matrix ``R_a R_b^T``: ``O((m + n) k^2)`` work instead of ``O(m n min(m, n))``.
+    ``prefixes`` (optional): :func:`prefix_products` of ``weights``, when already computed.
+    Returns an array of shape ``(..., min(m, n))``.
+    """
+    if prefixes is None:
+        weights = check_weights(weights)
+        prefixes = prefix_products(weights)
+    W = prefixes[-1]
+    m, n = W.shape[-2:]
+    widths = [w.shape[-2] for w in weights[:-1]]
+    if not widths or 2 * min(widths) > min(m, n):
+        return np.linalg.svd(W, compute_uv=False)
+    k = min(widths)
+    j = max(i for i, d in enumerate(widths) if d == k)       # W_{j+1} maps to width k
+    A = weights[-1]
+    for w in weights[-2:j:-1]:
+        A = A @ w
+    R = np.linalg.qr(A, mode="r") @ np.swapaxes(np.linalg.qr(np.swapaxes(prefixes[j], -1, -2), mode="r"), -1, -2)
+    s = np.linalg.svd(R, compute_uv=False)
+    return np.concatenate([s, np.zeros(s.shape[:-1] + (min(m, n) - k,))], axis=-1)

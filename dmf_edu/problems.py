@@ -31,12 +31,12 @@ def _check_reduction(reduction):
     return reduction
 
 
-def _check_finite_observed(M, observed, name, fix):
+def _check_finite_observed(M, observed, name, fix, what="NaN or infinite"):
     bad = observed & ~np.isfinite(M)
     if np.any(bad):
         where = tuple(int(i) for i in np.argwhere(bad)[0])
         raise ValueError(f"{name} has {int(bad.sum())} observed entr{'y' if bad.sum() == 1 else 'ies'} that "
-                         f"{'is' if bad.sum() == 1 else 'are'} NaN or infinite (first at {where}); {fix}")
+                         f"{'is' if bad.sum() == 1 else 'are'} {what} (first at {where}); {fix}")
 
 
 class Problem:
@@ -207,6 +207,7 @@ class MatrixCompletion(Problem):
         self.method = method
         self.truth = None if truth is None else check_matrix_like(truth, self.shape, "truth")
         self._flat = flat                       # row-major positions of Omega in W.ravel()
+        self._flat_T = self.cols * m + self.rows  # ... and in W.T.ravel()
         if method == "dense":
             batch = self.values.shape[:-1]
             self.mask = np.zeros((m, n))
@@ -249,7 +250,7 @@ class MatrixCompletion(Problem):
             M = as_float_array(M, "M", ndim=2, finite=False)
             observed = ~np.isnan(M)
             _check_finite_observed(M, observed, "M", "NaN marks a missing entry; replace an infinite "
-                                   "entry by NaN to treat it as missing, or by a finite value")
+                                   "entry by NaN to treat it as missing, or by a finite value", what="infinite")
             rows, cols = np.nonzero(observed)
             values, shape = M[rows, cols], M.shape
         if rows.size == 0:
@@ -304,6 +305,8 @@ class MatrixCompletion(Problem):
 
     def residuals(self, W):
         """``W[Omega] - values``, shape ``(..., K)``."""
+        if W.ndim == 2 and W.flags.c_contiguous:
+            return W.reshape(-1).take(self._flat) - self.values
         return np.take(W.reshape(W.shape[:-2] + (-1,)), self._flat, axis=-1) - self.values
 
     def loss_and_gradient(self, W):
@@ -315,12 +318,16 @@ class MatrixCompletion(Problem):
         """Both paths touch only the ``K`` observed entries; ``"sparse"`` returns ``G`` as CSR."""
         c_loss, c_grad = self._factor()
         r = self.residuals(W)
-        loss = c_loss * np.einsum("...k,...k->...", r, r)
+        loss = c_loss * (r @ r if r.ndim == 1 else np.einsum("...k,...k->...", r, r))
         if c_grad != 1.0:
             r *= c_grad
-        if self.method == "sparse" and r.ndim == 1:
-            order, indices, indptr = self._csr
-            return loss, sp.csr_matrix((r if order is None else r[order], indices, indptr), shape=self.shape)
+        if r.ndim == 1:
+            if self.method == "sparse":
+                order, indices, indptr = self._csr
+                return loss, sp.csr_matrix((r if order is None else r[order], indices, indptr), shape=self.shape)
+            GT = np.zeros(self.shape[::-1])             # G in Fortran order: its transpose is contiguous
+            GT.reshape(-1)[self._flat_T] = r
+            return loss, GT.T
         G = np.zeros(r.shape[:-1] + self.shape)
         G.reshape(r.shape[:-1] + (-1,))[..., self._flat] = r
         return loss, G

@@ -3,7 +3,8 @@ r"""Gradient descent on a deep factorization: plain GD and the reference code's 
 Read :func:`gradient_descent` first: a short loop.  Each concern it touches is a small helper
 beside it: :class:`Stepper` (one run's factors and optimizer: forward, then backward and update),
 :class:`_Recorder` (the history), :class:`_BestKeeper` (validation, ``keep_best``, ``patience``),
-:class:`_Checkpoint` (save and resume) and :func:`_progress_printer`.
+:class:`~dmf_edu.runs._Checkpoint` (save and resume, in :mod:`dmf_edu.runs` with the
+:class:`Run` it saves) and :func:`_progress_printer`.
 
 The hot loop per step: one forward pass of prefix products (``N - 1`` products; the last is
 ``W``), the problem's loss and gradient ``G`` at ``W``, one backward pass (``2N - 2`` products,
@@ -13,23 +14,20 @@ errors, validation) is only evaluated at the recorded steps.
 
 from __future__ import annotations
 
-import hashlib
-import json
-import os
 import sys
 import time
-from dataclasses import dataclass, field
 from types import SimpleNamespace
 
 import numpy as np
 
 from ._validate import check_int, check_positive, check_weights
-from .factorization import backward, balancedness, prefix_products
+from .factorization import backward, balancedness, gd_update, prefix_products, product_singular_values
 from .metrics import effective_rank_from_singular_values, heldout_error, reconstruction_error, relative_error
 from .problems import Problem
+from .runs import Run, _Checkpoint, _digest, _fingerprint
 
 OPTIMIZERS = ("gd", "adaptive")
-RECORD_BUDGET = 0.05      # share of the estimated run time the default record schedule may take
+RECORD_BUDGET = 0.04      # share of the estimated run time the default record schedule may take
 
 
 class DivergenceError(RuntimeError):
@@ -38,110 +36,6 @@ class DivergenceError(RuntimeError):
     def __init__(self, message, run):
         super().__init__(message)
         self.run = run
-
-
-@dataclass
-class Run:
-    """Result of :func:`gradient_descent`.
-
-    Attributes
-    ----------
-    weights : list of arrays
-        The factors ``[W_1, ..., W_N]`` returned: the final ones, or with ``keep_best=True`` the
-        ones with the lowest validation error (per trial).  Copies: the caller's arrays are never
-        modified.
-    history : dict of arrays
-        ``step`` (K,), and per trial (shape ``(K, ...)``): ``loss``, ``train_error``
-        (mean squared residual on the observations), ``effective_rank``, ``balancedness``,
-        ``singular_values`` (``(K, ..., n_singular)``, top singular values of ``W``), with a
-        ground truth ``reconstruction_error`` (MSE over all entries) and ``relative_error``,
-        with a validation problem ``validation_error`` (MSE over its entries, :func:`heldout_error`);
-        ``time`` (seconds since the start).
-    steps : ndarray of int
-        Per trial, the number of updates applied (a converged or early-stopped trial stops updating).
-    converged : ndarray of bool
-        Per trial, whether ``loss <= loss_tol`` was reached.
-    optimizer, lr : the settings used.
-    state : dict
-        What a resume needs: ``t`` (updates done), ``s`` (the E19 running average), ``loss0``,
-        ``fingerprint``, and with validation ``best`` (see :attr:`best_step`).
-    last_weights : list of arrays or None
-        With ``keep_best``: the factors at the last step (a resume continues from these).
-    stop_reason : str
-        ``"max_steps"``, ``"loss_tol"``, ``"patience"`` or ``"callback"``.
-    """
-
-    weights: list
-    history: dict
-    steps: np.ndarray
-    converged: np.ndarray
-    optimizer: str
-    lr: float
-    state: dict = field(default_factory=dict)
-    wall_time: float = 0.0
-    last_weights: list | None = None
-    stop_reason: str = "max_steps"
-
-    @property
-    def W(self):
-        """End-to-end matrix ``W_N ... W_1`` of :attr:`weights`."""
-        return prefix_products(self.weights)[-1]
-
-    @property
-    def best_step(self):
-        """Per trial, the recorded step with the lowest validation error (``None`` without validation).
-        With ``keep_best=True``, :attr:`weights` are the factors at that step."""
-        best = self.state.get("best")
-        return None if best is None else best["step"]
-
-    @property
-    def best_validation_error(self):
-        """Per trial, the lowest recorded validation error (``None`` without validation)."""
-        best = self.state.get("best")
-        return None if best is None else best["error"]
-
-    @property
-    def stopped_early(self):
-        """Per trial, whether ``patience`` stopped it (``None`` without validation)."""
-        best = self.state.get("best")
-        return None if best is None else best["since"] >= best["patience"]
-
-    def save(self, path):
-        """Save to ``path`` (``.npz``) atomically: written to a temporary file, then renamed."""
-        path = os.fspath(path)
-        arrays = {f"weight_{j}": w for j, w in enumerate(self.weights)}
-        arrays.update({f"last_weight_{j}": w for j, w in enumerate(self.last_weights or [])})
-        arrays.update({f"history_{k}": v for k, v in self.history.items()})
-        best = self.state.get("best") or {}
-        arrays.update({f"best_{k}": v for k, v in best.items() if k != "patience"})
-        arrays.update(steps=self.steps, converged=self.converged,
-                      state_s=np.asarray(self.state.get("s", 0.0)),
-                      state_loss0=np.asarray(self.state.get("loss0", np.nan)))
-        meta = dict(optimizer=self.optimizer, lr=self.lr, t=int(self.state.get("t", 0)),
-                    wall_time=self.wall_time, depth=len(self.weights), stop_reason=self.stop_reason,
-                    fingerprint=self.state.get("fingerprint"), keep_last=self.last_weights is not None,
-                    patience=best.get("patience"))
-        tmp = path + ".tmp.npz"
-        np.savez(tmp, meta=np.asarray(json.dumps(meta)), **arrays)
-        os.replace(tmp, path)
-
-    @classmethod
-    def load(cls, path):
-        """Load a run written by :meth:`save`."""
-        with np.load(os.fspath(path)) as data:
-            meta = json.loads(str(data["meta"]))
-            depth = range(meta["depth"])
-            best = {k[len("best_"):]: data[k] for k in data.files if k.startswith("best_")}
-            state = {"t": meta["t"], "s": data["state_s"], "fingerprint": meta.get("fingerprint"),
-                     "loss0": data["state_loss0"] if "state_loss0" in data.files else None}
-            if best:
-                state["best"] = dict(best, patience=meta.get("patience") or np.inf)
-            return cls(weights=[data[f"weight_{j}"] for j in depth],
-                       history={k[8:]: data[k] for k in data.files if k.startswith("history_")},
-                       steps=data["steps"], converged=data["converged"], optimizer=meta["optimizer"],
-                       lr=meta["lr"], state=state, wall_time=meta["wall_time"],
-                       last_weights=[data[f"last_weight_{j}"] for j in depth] if meta.get("keep_last") else None,
-                       stop_reason=meta.get("stop_reason", "max_steps"))
 
 
 class Stepper:
@@ -172,7 +66,8 @@ class Stepper:
     -----
     ``forward`` returns a buffer that the next ``forward`` overwrites (copy it to keep it).
     ``apply(G, active=None)``: ``active`` (bool, shape ``lead``) masks trials that must not move.
-    Plain GD scales ``G`` by ``lr`` first, so the products give the update directly; E19 needs
+    Plain GD on one trial fuses each gradient product into its update (``gd_update``); batched
+    plain GD scales ``G`` by ``lr`` first, so the products give the update directly; E19 needs
     the gradients' norms first.  ``apply`` may overwrite ``G``.
     """
 
@@ -189,6 +84,8 @@ class Stepper:
         self._grads = [np.empty_like(w) for w in ws]
         self._chain = [None] + [np.empty(self.lead + (w.shape[-2], n)) for w in ws[1:-1]]
         self._G = np.empty(self.lead + (ws[-1].shape[-2], n))
+        self._fused = self.optimizer == "gd" and not self.lead and len(ws) >= 2      # see gd_update
+        self._scratch = [np.empty_like(ws[0]), None] + [np.empty((n, w.shape[-1])) for w in ws[2:]]
         self.prefixes = None
 
     def forward(self):
@@ -198,6 +95,8 @@ class Stepper:
 
     def apply(self, G, active=None):
         """Backward pass (E1) at the last :meth:`forward` and one optimizer update, in place."""
+        if self._fused and (isinstance(G, np.ndarray) or len(self.weights) >= 3):
+            return gd_update(self.weights, self.prefixes, G, self.lr, self._scratch)
         masked = active is not None and self.lead
         if self.optimizer == "gd":
             eta = np.where(active, self.lr, 0.0)[..., None, None] if masked else self.lr
@@ -264,7 +163,7 @@ def gradient_descent(problem, weights, *, lr, max_steps, optimizer="gd", loss_to
         Record the history every this many steps, plus the first and the final step.
         ``record_steps`` (iterable of ints) records there, at step 0 and at the final step.
         Default: :func:`record_schedule`, log-spaced early and evenly spaced late, as many
-        records as fit in about 5 % of the estimated run time (at least the final step).
+        records as fit in about 4 % of the estimated run time (at least the final step).
     truth : array ``(..., m, n)``, optional
         Ground truth for test errors; defaults to ``problem.truth``.
     n_singular : int
@@ -299,56 +198,80 @@ def gradient_descent(problem, weights, *, lr, max_steps, optimizer="gd", loss_to
     Run
     """
     run = _start(problem, weights, locals())
-    stepper, recorder, keeper, ck = run.stepper, run.recorder, run.keeper, run.checkpoint
+    stepper, recorder, keeper, ck, trials = run.stepper, run.recorder, run.keeper, run.checkpoint, run.trials
     step, loss0, last_recorded, reason = run.start, run.loss0, run.last_recorded, None
-    steps, converged = run.steps, run.converged
-    clock = time.perf_counter() - run.elapsed0
+    max_steps, loss_tol = run.settings.max_steps, run.settings.loss_tol
+    clock, limit = time.perf_counter() - run.elapsed0, None
 
     def make_run():
         last = [w.copy() for w in stepper.weights]
-        best = keeper.state() if keeper else None
         return Run(weights=keeper.best_weights(last) if keep_best else last, history=recorder.history(),
-                   steps=steps.copy(), converged=converged.copy(), optimizer=optimizer, lr=stepper.lr,
-                   state={"t": stepper.t, "s": stepper.s.copy(), "loss0": loss0, "fingerprint": ck.fingerprint,
-                          "best": best},
+                   steps=trials.steps_at(step), converged=trials.converged.copy(), optimizer=optimizer,
+                   lr=stepper.lr, state={"t": stepper.t, "s": stepper.s.copy(), "loss0": loss0,
+                                         "fingerprint": ck.fingerprint, "best": keeper and keeper.state()},
                    wall_time=time.perf_counter() - clock, last_weights=last if keep_best else None,
                    stop_reason=reason or "max_steps")
 
     while True:
         W = stepper.forward()
         loss, G = problem._loss_and_gradient(W)
-        loss0 = np.maximum(np.abs(loss), 1.0) if loss0 is None else loss0
-        active = ~converged & ~keeper.exhausted() if keeper else ~converged
-        _check_divergence(loss, loss0, active, step, run.settings, make_run)
-        if loss_tol is not None:
-            converged |= active & (loss <= loss_tol)
-            active &= ~converged
-        final = step >= max_steps or not np.any(active)
+        if limit is None:
+            loss0 = np.maximum(np.abs(loss), 1.0) if loss0 is None else loss0
+            limit = run.settings.divergence_factor * loss0
+        if not _all(np.abs(loss) <= limit):                    # NaN too
+            _check_divergence(loss, limit, trials.active, step, run.settings, make_run)
+        if loss_tol is not None and not _all(loss > loss_tol):
+            trials.stop(loss <= loss_tol, step, converged=True)
+        final = step >= max_steps or not trials.any
         if last_recorded != step and (final or run.should_record(step)):
             error = None if validation is None else heldout_error(W, validation)
             recorder.record(step, loss, W, stepper.weights, time.perf_counter() - clock, error, stepper.prefixes)
             last_recorded = step
             if keeper:
-                keeper.update(step, error, stepper.weights, active)
-                active &= ~keeper.exhausted()
+                trials.stop(keeper.update(step, error, stepper.weights, trials.active), step)
             if callback is not None and callback(_view(step, loss, W)) is True:
                 reason = "callback"
-            final = final or reason is not None or not np.any(active)
+            final = final or reason is not None or not trials.any
         if run.report is not None and (final or step % 50 == 0):
             run.report(dict(step=step, max_steps=max_steps, max_loss=float(np.max(loss)),
-                            active=int(np.sum(active)), trials=max(1, int(np.prod(stepper.lead))),
-                            optimizer=optimizer, final=final, elapsed=time.perf_counter() - clock))
+                            active=int(np.sum(trials.active)), trials=trials.active.size, optimizer=optimizer,
+                            final=final, elapsed=time.perf_counter() - clock))
         if final:
             break
-        stepper.apply(G, active)
-        steps += active
+        stepper.apply(G, trials.active)
         step += 1
         ck.maybe_save(step, make_run)
     if reason is None and step < max_steps:
-        reason = "loss_tol" if np.all(converged) else "patience"
+        reason = "loss_tol" if np.all(trials.converged) else "patience"
     result = make_run()
     ck.save(result)
     return result
+
+
+def _all(x):
+    """``all(x)`` for a numpy bool or bool array, without numpy's dispatch cost on one trial."""
+    return bool(x) if np.ndim(x) == 0 else bool(x.all())
+
+
+class _Trials:
+    """Which trials still move, the step at which each stopped, and which converged (loss_tol)."""
+
+    def __init__(self, steps, converged, exhausted):
+        self.steps, self.converged = steps, converged
+        self.active = ~converged & ~exhausted
+        self.any = bool(self.active.any())
+
+    def stop(self, mask, step, converged=False):
+        mask = mask & self.active
+        if mask.any():
+            self.steps = np.where(mask, step, self.steps)
+            self.converged = self.converged | mask if converged else self.converged
+            self.active = self.active & ~mask
+            self.any = bool(self.active.any())
+
+    def steps_at(self, step):
+        """Updates applied per trial when the loop is at ``step``."""
+        return np.where(self.active, step, self.steps)
 
 
 def _view(step, loss, W):
@@ -358,8 +281,8 @@ def _view(step, loss, W):
     return SimpleNamespace(step=step, loss=loss, W=W)
 
 
-def _check_divergence(loss, loss0, active, step, settings, make_run):
-    bad = active & ~(np.abs(loss) <= settings.divergence_factor * loss0)   # catches NaN too
+def _check_divergence(loss, limit, active, step, settings, make_run):
+    bad = active & ~(np.abs(loss) <= limit)                 # NaN too
     if np.any(bad):
         what = "not finite" if not np.all(np.isfinite(loss)) else \
             f"{settings.divergence_factor:g} times its initial value"
@@ -377,12 +300,15 @@ def _start(problem, weights, args):
     lr, optimizer, beta, eps = _check_optimizer(a.lr, a.optimizer, a.beta, a.eps)
     max_steps = check_int(a.max_steps, "max_steps", minimum=0)
     loss_tol = None if a.loss_tol is None else check_positive(a.loss_tol, "loss_tol", allow_zero=True)
-    settings = SimpleNamespace(lr=lr, divergence_factor=check_positive(a.divergence_factor, "divergence_factor"))
+    settings = SimpleNamespace(lr=lr, divergence_factor=check_positive(a.divergence_factor, "divergence_factor"),
+                               max_steps=max_steps, loss_tol=loss_tol)
     n_singular = check_int(a.n_singular, "n_singular", minimum=1)
     validation, patience = _check_validation(problem, a.validation, a.keep_best, a.patience)
-    fingerprint = _fingerprint(problem, weights, dict(lr=lr, optimizer=optimizer, beta=beta, eps=eps,
-                                                      loss_tol=loss_tol, keep_best=bool(a.keep_best),
-                                                      patience=patience, validation=_digest(validation)))
+    fingerprint = None                     # hashing the data costs time: only to checkpoint or resume
+    if a.checkpoint is not None or a.resume is not None:
+        fingerprint = _fingerprint(problem, weights, dict(lr=lr, optimizer=optimizer, beta=beta, eps=eps,
+                                                          loss_tol=loss_tol, keep_best=bool(a.keep_best),
+                                                          patience=patience, validation=_digest(validation)))
     ck = _Checkpoint(a.checkpoint, a.checkpoint_every, fingerprint)
     resume = ck.resume_from(a.resume, optimizer)
     if resume is not None:
@@ -412,16 +338,18 @@ def _start(problem, weights, args):
         keeper=None if validation is None else _BestKeeper(lead, a.keep_best, patience, state.get("best"),
                                                           resume.weights if resume is not None else None),
         should_record=_schedule(a.record_every, a.record_steps, max_steps, stepper, problem, validation, truth),
-        steps=np.zeros(lead, dtype=np.int64), converged=np.zeros(lead, dtype=bool), start=0, elapsed0=0.0,
-        loss0=None, last_recorded=int(history["step"][-1]) if len(history.get("step", [])) else -1)
+        start=0, elapsed0=0.0, loss0=None,
+        last_recorded=int(history["step"][-1]) if len(history.get("step", [])) else -1)
+    steps, converged = np.zeros(lead, dtype=np.int64), np.zeros(lead, dtype=bool)
     if resume is not None:
-        out.steps = np.broadcast_to(resume.steps, lead).copy()
-        out.converged = np.broadcast_to(resume.converged, lead).copy()
-        out.start = int(np.max(out.steps)) if out.steps.size else 0
+        steps = np.broadcast_to(resume.steps, lead).copy()
+        converged = np.broadcast_to(resume.converged, lead).copy()
+        out.start = int(np.max(steps)) if steps.size else 0
         out.elapsed0 = resume.wall_time
         loss0 = state.get("loss0")
         if loss0 is not None and np.all(np.isfinite(loss0)):
             out.loss0 = np.broadcast_to(np.asarray(loss0, float), lead).copy()
+    out.trials = _Trials(steps, converged, out.keeper.exhausted() if out.keeper else np.zeros(lead, dtype=bool))
     return out
 
 
@@ -463,7 +391,7 @@ class _Recorder:
         self.rows = {k: list(v) for k, v in (previous or {}).items()}
 
     def record(self, step, loss, W, weights, elapsed, validation_error=None, prefixes=None):
-        s = np.linalg.svd(W, compute_uv=False) if prefixes is None else _singular_values(weights, prefixes)
+        s = np.linalg.svd(W, compute_uv=False) if prefixes is None else product_singular_values(weights, prefixes)
         row = dict(step=step, loss=np.array(loss), train_error=self.problem.train_error(W),
                    singular_values=s[..., :self.n_singular],
                    effective_rank=effective_rank_from_singular_values(s),
@@ -480,36 +408,15 @@ class _Recorder:
         return {k: np.asarray(v) for k, v in self.rows.items()}
 
 
-def _singular_values(weights, prefixes):
-    r"""Singular values of ``W = W_N ... W_1`` (descending, ``min(m, n)`` of them).
-
-    When a hidden width ``k`` is at most half of ``min(m, n)``, through that layer: ``W = A B``
-    with ``A = W_{N:j+1}`` (``m x k``) and ``B = W_{j:1}`` (``k x n``); QR factors ``A = Q_a R_a``
-    and ``B^T = Q_b R_b`` give ``W = Q_a (R_a R_b^T) Q_b^T``, so the nonzero singular values are
-    those of the ``k x k`` matrix ``R_a R_b^T``: ``O((m + n) k^2)`` work instead of ``O(m n min(m, n))``.
-    """
-    W = prefixes[-1]
-    m, n = W.shape[-2:]
-    widths = [w.shape[-2] for w in weights[:-1]]
-    if not widths or 2 * min(widths) > min(m, n):
-        return np.linalg.svd(W, compute_uv=False)
-    k = min(widths)
-    j = max(i for i, d in enumerate(widths) if d == k)       # W_{j+1} maps to width k
-    A = weights[-1]
-    for w in weights[-2:j:-1]:
-        A = A @ w
-    R = np.linalg.qr(A, mode="r") @ np.swapaxes(np.linalg.qr(np.swapaxes(prefixes[j], -1, -2), mode="r"), -1, -2)
-    s = np.linalg.svd(R, compute_uv=False)
-    return np.concatenate([s, np.zeros(s.shape[:-1] + (min(m, n) - k,))], axis=-1)
-
-
 def record_schedule(max_steps, cost_ratio=1.0, budget=RECORD_BUDGET, cap=200):
     """The default recorded steps: as many as cost ``budget`` of the run, at most ``cap``.
 
     ``cost_ratio`` is the cost of one record over the cost of one step.  ``R = budget * max_steps
     / cost_ratio`` records (at most ``cap``): step 0, the final step, half of the rest spaced on
     a log scale (the early phase, where things change fast) and half evenly (the late phase).
-    With ``R < 2`` only the final step is recorded.  Returns a sorted array of steps.
+    With ``R < 2`` only the final step is recorded; a run too short to pay for even that one
+    record (under about ``cost_ratio / budget`` steps) spends more than ``budget`` on it.
+    Returns a sorted array of steps.
     """
     T = check_int(max_steps, "max_steps", minimum=0)
     R = min(cap, int(budget * T / cost_ratio))
@@ -521,23 +428,25 @@ def record_schedule(max_steps, cost_ratio=1.0, budget=RECORD_BUDGET, cap=200):
 
 
 def _cost_ratio(stepper, problem, validation, truth):
-    """Estimated (record cost) / (step cost), counting flops plus a fixed Python overhead for each;
-    the constants are calibrated in benchmarks/bench_core.py (measured records cost 0.5-2x this)."""
+    """Estimated (record cost) / (step cost): flops (an SVD counted as 25 m n min(m, n)) plus a
+    fixed Python cost for each (about 10 us for a step, 150 us for a record, as flops at ~50
+    GFLOP/s).  Calibrated on one core from 8x8 to 200x200 (benchmarks/bench_core.py section 4):
+    within a factor 1.5 of the measured ratio, or above it."""
     ws = stepper.weights
     trials = max(1, int(np.prod(stepper.lead)))
     dims = [ws[0].shape[-1]] + [w.shape[-2] for w in ws]
-    m, n, K = dims[-1], dims[0], problem.n_observations
+    m, n = dims[-1], dims[0]
 
     def data_cost(p):
         return 2.0 * p.n_observations * m * n if hasattr(p, "A") else 20.0 * p.n_observations
 
     products = sum(2.0 * dims[j] * dims[j - 1] * n for j in range(2, len(dims)))
-    step = trials * (3 * products + data_cost(problem) + 4.0 * m * n) + 1e6
+    step = trials * (3 * products + data_cost(problem) + 4.0 * m * n) + 5e5
     k = min(dims[1:-1], default=min(m, n))
-    svd = 20.0 * m * n * min(m, n) if 2 * k > min(m, n) else 8.0 * (m + n) * k * k + 20.0 * k ** 3 + products
+    svd = 25.0 * m * n * min(m, n) if 2 * k > min(m, n) else 8.0 * (m + n) * k * k + 25.0 * k ** 3 + products + 4e6
     gram = sum(2.0 * dims[j] ** 2 * (dims[j - 1] + dims[j + 1]) for j in range(1, len(dims) - 1))
     record = trials * (svd + gram + data_cost(problem) + (10.0 * m * n if truth is not None else 0.0)
-                       + (data_cost(validation) if validation is not None else 0.0)) + 5e6
+                       + (data_cost(validation) if validation is not None else 0.0)) + 8e6
     return record / step
 
 
@@ -578,6 +487,7 @@ class _BestKeeper:
                 self.weights = [w.copy() for w in weights]
             for b, w in zip(self.weights, weights):
                 np.copyto(b, w, where=np.asarray(improved)[..., None, None])
+        return self.exhausted()
 
     def exhausted(self):
         return self.since >= self.patience
@@ -588,68 +498,6 @@ class _BestKeeper:
     def state(self):
         return dict(error=self.error.copy(), step=self.step.copy(), since=self.since.copy(),
                     patience=self.patience)
-
-
-# --------------------------------------------------------------------------- checkpoint and resume
-
-class _Checkpoint:
-    """Saves the run to ``path`` every ``every`` steps and at the end; an existing file is resumed
-    from, unless it was computed with other settings (``fingerprint``)."""
-
-    def __init__(self, path, every, fingerprint):
-        self.path, self.every = path, check_int(every, "checkpoint_every", minimum=1)
-        self.fingerprint = fingerprint
-
-    def resume_from(self, resume, optimizer):
-        where = "the given run"
-        if self.path is not None and resume is None and os.path.exists(self.path):
-            resume, where = Run.load(self.path), f"from the checkpoint {self.path}"
-        if resume is None:
-            return None
-        if resume.optimizer != optimizer:
-            raise ValueError(f"cannot resume a {resume.optimizer!r} run with optimizer={optimizer!r}")
-        saved, now = resume.state.get("fingerprint"), dict(self.fingerprint)
-        if not resume.weights or now.get("weight_shapes") is None:
-            now.pop("weight_shapes", None)
-        diff = [k for k in now if saved and k in saved and saved[k] != now[k]]
-        if diff:
-            details = "; ".join(f"{k}: saved {saved[k]!r}, now {now[k]!r}" for k in diff if k not in ("data", "validation"))
-            for k, what in (("validation", "the validation data"), ("data", "the problem's data")):
-                if k in diff:
-                    details = f"{what} differ" + (f"; {details}" if details else "")
-            raise ValueError(f"cannot resume {where}: it was computed with other settings ({details}); "
-                             "use another checkpoint path, delete the file, or pass the same settings")
-        return resume
-
-    def maybe_save(self, step, make_run):
-        if self.path is not None and step % self.every == 0:
-            make_run().save(self.path)
-
-    def save(self, run):
-        if self.path is not None:
-            run.save(self.path)
-
-
-def _digest(problem):
-    """A hash of a problem's data (positions, values, measurements), or None."""
-    if problem is None:
-        return None
-    digest = hashlib.sha1()
-    for name in ("rows", "cols", "_data", "_A2"):
-        arr = getattr(problem, name, None)
-        if arr is not None:
-            digest.update(np.ascontiguousarray(arr).tobytes())
-    return digest.hexdigest()
-
-
-def _fingerprint(problem, weights, settings):
-    """What a resumed run must share with the call that resumes it: the problem's data (hashed),
-    the factor shapes (when given) and the settings."""
-    out = dict(problem=type(problem).__name__, shape=list(problem.shape), reduction=problem.reduction,
-               data=_digest(problem), **settings)
-    if weights is not None:
-        out["weight_shapes"] = [list(np.shape(w)) for w in weights]
-    return out
 
 
 def _progress_printer(label=None, stream=None):

@@ -263,7 +263,8 @@ def test_split_and_heldout_bad_input(rng, call, exc, pattern):
 
 
 @pytest.mark.parametrize("call, exc, pattern", [
-    (lambda: d.MatrixCompletion.from_matrix([[1.0, np.inf]]), ValueError, r"1 observed entry .* \(0, 1\).*replace an infinite"),
+    (lambda: d.MatrixCompletion.from_matrix([[1.0, np.inf]]), ValueError,
+     r"1 observed entry .* \(0, 1\).*replace an infinite"),
     (lambda: d.MatrixCompletion.from_matrix([[np.nan, np.nan]]), ValueError, "M has no observed entry"),
     (lambda: d.MatrixCompletion.from_matrix([1.0, 2.0]), ValueError, "M must have 2 dimension"),
     (lambda: d.MatrixCompletion.from_mask([[1.0, np.nan]], [[True, True]]), ValueError, "1 observed entry that is NaN"),

@@ -4,6 +4,7 @@ import json
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 
 import dmf_edu as d
 
@@ -373,7 +374,7 @@ def test_sparse_and_dense_paths_train_alike_with_narrow_widths(rng):
 
 def test_singular_values_through_the_narrowest_width_equal_the_full_svd(rng):
     from dmf_edu.factorization import prefix_products
-    from dmf_edu.training import _singular_values
+    from dmf_edu.factorization import product_singular_values as _singular_values
 
     for widths in ([4, 9], [9, 4], [3, 3]):
         ws = d.init_weights((20, 15), 3, 1.0, width=widths, rng=rng, batch_shape=2)
@@ -388,10 +389,29 @@ def test_default_record_schedule(rng):
     assert steps[0] == 0 and steps[-1] == 10_000 and np.all(np.diff(steps) > 0)
     assert len(steps) <= 200 and len(steps) > 100
     assert set(range(1, 6)) <= set(steps.tolist())                  # log-spaced early
-    assert np.max(np.diff(steps)) <= 10_000 / 70                     # evenly spaced late
+    assert np.max(np.diff(steps)) <= 2.5 * 10_000 / len(steps)       # half of them evenly spaced
     assert len(d.record_schedule(400, cost_ratio=3.0)) <= 0.05 * 400 / 3.0
     assert d.record_schedule(10, cost_ratio=3.0).tolist() == [10]   # too short: the final step only
     p = d.sample_completion(d.random_low_rank(30, 30, 2, rng=rng), 300, rng=rng)
     run = d.gradient_descent(p, d.init_weights((30, 30), 3, 0.1, rng=rng), lr=0.01, max_steps=3000)
     assert run.history["step"][0] == 0 and run.history["step"][-1] == 3000
     assert 3 <= len(run.history["step"]) <= 200
+
+
+@pytest.mark.parametrize("dims", [[7, 5, 6], [7, 5, 4, 6], [7, 3, 9, 4, 6]])
+@pytest.mark.parametrize("order", ["C", "F", "sparse"])
+def test_fused_gd_update_equals_E1_backward_then_step(rng, dims, order):
+    """gd_update (the one-trial plain-GD hot path) = W_j - lr dphi/dW_j from backward (E1), at a random
+    rectangular point (hidden widths differ from both outer sizes, so a missing transpose shows)."""
+    from dmf_edu.factorization import backward, gd_update, prefix_products
+
+    ws = [rng.standard_normal((dims[i + 1], dims[i])) for i in range(len(dims) - 1)]
+    G = rng.standard_normal((dims[-1], dims[0])) * (rng.random((dims[-1], dims[0])) < 0.4)
+    G = sp.csr_matrix(G) if order == "sparse" else np.asarray(G, order=order)
+    expected = [w - 0.1 * g for w, g in zip(ws, backward(ws, prefix_products(ws), G))]
+    st = d.Stepper(ws, lr=0.1)
+    st.forward()
+    st.apply(G)
+    for a, b in zip(st.weights, expected):
+        np.testing.assert_allclose(a, b, rtol=1e-13, atol=1e-14)
+    assert st._fused

@@ -1,0 +1,180 @@
+"""The result of a training run, :class:`Run`: weights, history, optimizer and validation state,
+saved to and loaded from one ``.npz`` file atomically; and the checkpoint policy of
+:func:`dmf_edu.gradient_descent` (save every k steps, resume, refuse a file from other settings)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ._validate import check_int
+from .factorization import prefix_products
+
+
+@dataclass
+class Run:
+    """Result of :func:`gradient_descent`.
+
+    Attributes
+    ----------
+    weights : list of arrays
+        The factors ``[W_1, ..., W_N]`` returned: the final ones, or with ``keep_best=True`` the
+        ones with the lowest validation error (per trial).  Copies: the caller's arrays are never
+        modified.
+    history : dict of arrays
+        ``step`` (K,), and per trial (shape ``(K, ...)``): ``loss``, ``train_error``
+        (mean squared residual on the observations), ``effective_rank``, ``balancedness``,
+        ``singular_values`` (``(K, ..., n_singular)``, top singular values of ``W``), with a
+        ground truth ``reconstruction_error`` (MSE over all entries) and ``relative_error``,
+        with a validation problem ``validation_error`` (MSE over its entries, :func:`heldout_error`);
+        ``time`` (seconds since the start).
+    steps : ndarray of int
+        Per trial, the number of updates applied (a converged or early-stopped trial stops updating).
+    converged : ndarray of bool
+        Per trial, whether ``loss <= loss_tol`` was reached.
+    optimizer, lr : the settings used.
+    state : dict
+        What a resume needs: ``t`` (updates done), ``s`` (the E19 running average), ``loss0``,
+        ``fingerprint``, and with validation ``best`` (see :attr:`best_step`).
+    last_weights : list of arrays or None
+        With ``keep_best``: the factors at the last step (a resume continues from these).
+    stop_reason : str
+        ``"max_steps"``, ``"loss_tol"``, ``"patience"`` or ``"callback"``.
+    """
+
+    weights: list
+    history: dict
+    steps: np.ndarray
+    converged: np.ndarray
+    optimizer: str
+    lr: float
+    state: dict = field(default_factory=dict)
+    wall_time: float = 0.0
+    last_weights: list | None = None
+    stop_reason: str = "max_steps"
+
+    @property
+    def W(self):
+        """End-to-end matrix ``W_N ... W_1`` of :attr:`weights`."""
+        return prefix_products(self.weights)[-1]
+
+    @property
+    def best_step(self):
+        """Per trial, the recorded step with the lowest validation error (``None`` without validation).
+        With ``keep_best=True``, :attr:`weights` are the factors at that step."""
+        best = self.state.get("best")
+        return None if best is None else best["step"]
+
+    @property
+    def best_validation_error(self):
+        """Per trial, the lowest recorded validation error (``None`` without validation)."""
+        best = self.state.get("best")
+        return None if best is None else best["error"]
+
+    @property
+    def stopped_early(self):
+        """Per trial, whether ``patience`` stopped it (``None`` without validation)."""
+        best = self.state.get("best")
+        return None if best is None else best["since"] >= best["patience"]
+
+    def save(self, path):
+        """Save to ``path`` (``.npz``) atomically: written to a temporary file, then renamed."""
+        path = os.fspath(path)
+        arrays = {f"weight_{j}": w for j, w in enumerate(self.weights)}
+        arrays.update({f"last_weight_{j}": w for j, w in enumerate(self.last_weights or [])})
+        arrays.update({f"history_{k}": v for k, v in self.history.items()})
+        best = self.state.get("best") or {}
+        arrays.update({f"best_{k}": v for k, v in best.items() if k != "patience"})
+        arrays.update(steps=self.steps, converged=self.converged,
+                      state_s=np.asarray(self.state.get("s", 0.0)),
+                      state_loss0=np.asarray(self.state.get("loss0", np.nan)))
+        meta = dict(optimizer=self.optimizer, lr=self.lr, t=int(self.state.get("t", 0)),
+                    wall_time=self.wall_time, depth=len(self.weights), stop_reason=self.stop_reason,
+                    fingerprint=self.state.get("fingerprint"), keep_last=self.last_weights is not None,
+                    patience=best.get("patience"))
+        tmp = path + ".tmp.npz"
+        np.savez(tmp, meta=np.asarray(json.dumps(meta)), **arrays)
+        os.replace(tmp, path)
+
+    @classmethod
+    def load(cls, path):
+        """Load a run written by :meth:`save`."""
+        with np.load(os.fspath(path)) as data:
+            meta = json.loads(str(data["meta"]))
+            depth = range(meta["depth"])
+            best = {k[len("best_"):]: data[k] for k in data.files if k.startswith("best_")}
+            state = {"t": meta["t"], "s": data["state_s"], "fingerprint": meta.get("fingerprint"),
+                     "loss0": data["state_loss0"] if "state_loss0" in data.files else None}
+            if best:
+                state["best"] = dict(best, patience=meta.get("patience") or np.inf)
+            return cls(weights=[data[f"weight_{j}"] for j in depth],
+                       history={k[8:]: data[k] for k in data.files if k.startswith("history_")},
+                       steps=data["steps"], converged=data["converged"], optimizer=meta["optimizer"],
+                       lr=meta["lr"], state=state, wall_time=meta["wall_time"],
+                       last_weights=[data[f"last_weight_{j}"] for j in depth] if meta.get("keep_last") else None,
+                       stop_reason=meta.get("stop_reason", "max_steps"))
+
+
+# --------------------------------------------------------------------------- checkpoint and resume
+
+class _Checkpoint:
+    """Saves the run to ``path`` every ``every`` steps and at the end; an existing file is resumed
+    from, unless it was computed with other settings (``fingerprint``)."""
+
+    def __init__(self, path, every, fingerprint):
+        self.path, self.every = path, check_int(every, "checkpoint_every", minimum=1)
+        self.fingerprint = fingerprint
+
+    def resume_from(self, resume, optimizer):
+        where = "the given run"
+        if self.path is not None and resume is None and os.path.exists(self.path):
+            resume, where = Run.load(self.path), f"from the checkpoint {self.path}"
+        if resume is None:
+            return None
+        if resume.optimizer != optimizer:
+            raise ValueError(f"cannot resume a {resume.optimizer!r} run with optimizer={optimizer!r}")
+        saved, now = resume.state.get("fingerprint"), self.fingerprint
+        diff = [k for k in now if saved and k in saved and saved[k] != now[k]]
+        if diff:
+            details = "; ".join(f"{k}: saved {saved[k]!r}, now {now[k]!r}" for k in diff
+                                if k not in ("data", "validation"))
+            for k, what in (("validation", "the validation data"), ("data", "the problem's data")):
+                if k in diff:
+                    details = f"{what} differ" + (f"; {details}" if details else "")
+            raise ValueError(f"cannot resume {where}: it was computed with other settings ({details}); "
+                             "use another checkpoint path, delete the file, or pass the same settings")
+        return resume
+
+    def maybe_save(self, step, make_run):
+        if self.path is not None and step % self.every == 0:
+            make_run().save(self.path)
+
+    def save(self, run):
+        if self.path is not None:
+            run.save(self.path)
+
+
+def _digest(problem):
+    """A hash of a problem's data (positions, values, measurements), or None."""
+    if problem is None:
+        return None
+    digest = hashlib.sha1()
+    for name in ("rows", "cols", "_data", "_A2"):
+        arr = getattr(problem, name, None)
+        if arr is not None:
+            digest.update(np.ascontiguousarray(arr).tobytes())
+    return digest.hexdigest()
+
+
+def _fingerprint(problem, weights, settings):
+    """What a resumed run must share with the call that resumes it: the problem's data (hashed),
+    the factor shapes (when given) and the settings."""
+    out = dict(problem=type(problem).__name__, shape=list(problem.shape), reduction=problem.reduction,
+               data=_digest(problem), **settings)
+    if weights is not None:
+        out["weight_shapes"] = [list(np.shape(w)) for w in weights]
+    return out
