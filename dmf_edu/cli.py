@@ -50,6 +50,13 @@ def _shard(text):
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _add_data_arguments(parser):
+    parser.add_argument("--data", choices=["synthetic", "movielens"], default=None,
+                        help="X2 only: 'movielens' runs on your MovieLens-100K u.data (needs --path)")
+    parser.add_argument("--path", default=None, help="X2 --data movielens: path to your ml-100k/u.data")
+    parser.add_argument("--width", type=int, default=None, help="X2 --data movielens: hidden width (default 100)")
+
+
 def build_parser():
     parser = _Parser(
         prog="dmf-edu",
@@ -70,6 +77,7 @@ def build_parser():
     tasks.add_argument("id", help="experiment id (X1, X2, ...) or 'all'")
     tasks.add_argument("--quick", action="store_true", help="the tasks of the quick version")
     tasks.add_argument("--seed", type=_seed, default=0, help="random seed >= 0 (default 0)")
+    _add_data_arguments(tasks)
     rep = sub.add_parser("reproduce", help="regenerate an experiment's figure and numbers",
                          description="Full-mode outputs go to ./figures; --quick outputs go to ./figures/quick and "
                                      "never replace a full-mode sidecar (unless --force).  Finished tasks are "
@@ -85,7 +93,25 @@ def build_parser():
     rep.add_argument("--no-compute", action="store_true",
                      help="only plot from the cache; fail listing the tasks that are missing")
     rep.add_argument("--force", action="store_true", help="let a quick run replace a full-mode sidecar")
+    _add_data_arguments(rep)
     return parser
+
+
+def _data_config(parser, args, ids):
+    """``--data/--path/--width`` as X2's config override (None when not given)."""
+    if args.data in (None, "synthetic") and args.path is None and args.width is None:
+        return None                                             # synthetic data is the default
+    if ids != ["X2"]:
+        parser.error("--data, --path and --width apply to X2 only "
+                     "(dmf-edu reproduce X2 --data movielens --path u.data)")
+    if (args.data or "synthetic") == "synthetic":
+        parser.error("--path and --width need --data movielens")
+    if not args.path:
+        parser.error("--data movielens needs --path to your MovieLens-100K u.data "
+                     "(https://grouplens.org/datasets/movielens/100k/)")
+    if args.width is not None and args.width < 1:
+        parser.error("--width must be >= 1")
+    return dict(data="movielens", path=args.path, **({} if args.width is None else dict(width=args.width)))
 
 
 def main(argv=None):
@@ -125,7 +151,7 @@ def main(argv=None):
 
 def _experiments_main(parser, args):
     """``dmf-edu tasks`` and ``dmf-edu reproduce``: one-line errors, never a traceback."""
-    from .experiments import REGISTRY, get, headline_table, reproduce, task_list
+    from .experiments import REGISTRY, get, headline_table, output_name, reproduce, task_list
     from .experiments._runner import MissingTasksError, TaskError, parse_shard
     from .training import DivergenceError
 
@@ -134,24 +160,31 @@ def _experiments_main(parser, args):
         shard = parse_shard("slurm") if getattr(args, "shard", None) == "slurm" else getattr(args, "shard", None)
     except ValueError as exc:
         parser.error(str(exc))
+    config = _data_config(parser, args, ids)
     if args.command == "tasks":
-        for key in ids:
-            tasks = task_list(key, quick=args.quick, seed=args.seed)
-            for i, task in enumerate(tasks, 1):
-                print(json.dumps(dict(id=key, key=task["key"], index=i, count=len(tasks), shard=f"{i}/{len(tasks)}")))
+        try:
+            for key in ids:
+                tasks = task_list(key, quick=args.quick, seed=args.seed, config=config)
+                for i, task in enumerate(tasks, 1):
+                    print(json.dumps(dict(id=key, key=task["key"], index=i, count=len(tasks),
+                                          shard=f"{i}/{len(tasks)}")))
+        except (ValueError, FileNotFoundError) as exc:
+            parser.exit(2, f"dmf-edu tasks: error: {exc}\n")
         return 0
+    flags = "" if config is None else f" --data movielens --path {args.path}" + (
+        "" if args.width is None else f" --width {args.width}")
     try:
         for key in ids:
             results = reproduce(key, out=args.out, quick=args.quick, seed=args.seed, jobs=args.jobs, shard=shard,
-                                compute=not args.no_compute, force=args.force)
+                                compute=not args.no_compute, force=args.force, config=config)
             if shard is not None:
                 print(f"{key}: shard {shard[0]}/{shard[1]} done ({len(results['rows'])} rows cached); "
-                      f"then `dmf-edu reproduce {key}{' --quick' if args.quick else ''}` plots from the cache")
+                      f"then `dmf-edu reproduce {key}{' --quick' if args.quick else ''}{flags}` plots from the cache")
                 continue
-            out = args.out or ("figures/quick" if args.quick else "figures")
-            print(f"{key}: wrote {out}/{key}.png and {out}/{key}.json")
+            out, name = args.out or ("figures/quick" if args.quick else "figures"), output_name(key, config)
+            print(f"{key}: wrote {out}/{name}.png and {out}/{name}.json")
             print(headline_table(key, results))
-    except (ValueError, TypeError, FileExistsError) as exc:
+    except (ValueError, TypeError, FileExistsError, FileNotFoundError) as exc:
         parser.exit(2, f"dmf-edu reproduce: error: {exc}\n")
     except (TaskError, MissingTasksError, DivergenceError) as exc:
         parser.exit(1, f"dmf-edu reproduce: {exc}\n")

@@ -5,10 +5,12 @@ Each module exposes ``ID``, ``TITLE``, ``FULL`` and ``QUICK`` (configurations),
 ``"key"``), ``run_task(task) -> rows``, ``collect(rows, config) -> results`` (a dict with at
 least ``"rows"`` and ``"params"``), ``headline(results) -> (columns, rows)`` (the short table
 printed after a run), ``plot(results, path)``, and ``run(config=None, quick=False, seed=0,
-jobs=1, cache_dir=None, progress=True, executor=None)``.
+jobs=1, cache_dir=None, progress=True, executor=None)``.  A module whose configuration depends
+on the overrides (X2 on MovieLens) also exposes ``configure(quick, config) -> config``.
 
-:func:`reproduce` runs one, writes ``<out>/<ID>.png`` and ``<out>/<ID>.json`` and caches
-finished tasks under ``<out>/.cache/<ID>[-quick]/seed=<seed>/``.  Quick runs write to
+:func:`reproduce` runs one, writes ``<out>/<name>.png`` and ``<out>/<name>.json`` and caches
+finished tasks under ``<out>/.cache/<name>[-quick]/seed=<seed>/``, where ``<name>`` is
+:func:`output_name`: the id, or e.g. ``X2-movielens`` for a run on other data.  Quick runs write to
 ``figures/quick`` by default, and never replace a full-mode sidecar (unless ``force=True``).
 """
 
@@ -32,6 +34,7 @@ REGISTRY = {
     "X6": "dmf_edu.experiments.x6_infinite_depth",
     "X7": "dmf_edu.experiments.x7_saddles",
     "X8": "dmf_edu.experiments.x8_plateaus",
+    "X9": "dmf_edu.experiments.x9_real_data",
 }
 
 # Wall times measured on the project's 2-core machine with --jobs 2 while other work shared the
@@ -46,6 +49,7 @@ RUN_TIMES = {
     "X6": ("4 s", "7 s"),
     "X7": ("3 s", "11 s"),
     "X8": ("54 s", "26 s"),
+    "X9": ("20.4 min", "10 s"),                 # full: load ~10 (figures/README.md)
 }
 
 FULL_OUT, QUICK_OUT = "figures", os.path.join("figures", "quick")
@@ -73,11 +77,18 @@ def task_list(experiment_id, quick=False, seed=0, config=None):
     return module.tasks(make_config(module, quick, config), seed, quick)
 
 
-def cache_dir(experiment_id, out=None, quick=False, seed=0):
-    """Where :func:`reproduce` caches the finished tasks of one experiment."""
-    module = get(experiment_id)
+def output_name(experiment_id, config=None):
+    """File stem of an experiment's outputs: ``X2``, or ``X2-movielens`` for another ``config["data"]``
+    (so a run on the user's data never writes over the committed figure, nor shares its cache)."""
+    data = (config or {}).get("data", "synthetic")
+    return get(experiment_id).ID + ("" if data == "synthetic" else f"-{data}")
+
+
+def cache_dir(experiment_id, out=None, quick=False, seed=0, config=None):
+    """Where :func:`reproduce` caches the finished tasks of one experiment (``config``: its overrides)."""
     out = default_out(quick) if out is None else out
-    return os.path.join(os.fspath(out), ".cache", module.ID + ("-quick" if quick else ""), f"seed={seed}")
+    name = output_name(experiment_id, config)
+    return os.path.join(os.fspath(out), ".cache", name + ("-quick" if quick else ""), f"seed={seed}")
 
 
 def default_out(quick):
@@ -107,7 +118,8 @@ def reproduce(experiment_id, out=None, quick=False, seed=0, jobs=1, progress=Tru
     ----------
     out : path, optional
         Output folder; default ``figures`` (full) or ``figures/quick`` (quick).  A quick run
-        refuses to replace a full-mode ``<ID>.json`` there unless ``force=True``.
+        refuses to replace a full-mode ``<name>.json`` there unless ``force=True``
+        (``<name>``: :func:`output_name`).
     seed : int >= 0
     jobs : int >= 1
         Worker processes when no ``executor`` is given.
@@ -120,7 +132,8 @@ def reproduce(experiment_id, out=None, quick=False, seed=0, jobs=1, progress=Tru
         ``False``: raise :class:`~dmf_edu.experiments._runner.MissingTasksError` instead of
         computing tasks missing from the cache.
     config : dict, optional
-        Overrides of the experiment's configuration (recorded in the sidecar).
+        Overrides of the experiment's configuration (recorded in the sidecar), e.g. X2's
+        ``data="movielens", path=...`` (outputs then named ``X2-movielens``).
     """
     from ._common import run_experiment
 
@@ -128,12 +141,13 @@ def reproduce(experiment_id, out=None, quick=False, seed=0, jobs=1, progress=Tru
     seed = check_seed(seed)
     jobs = check_int(jobs, "jobs", minimum=1)
     out = os.fspath(default_out(quick) if out is None else out)
-    png, sidecar = os.path.join(out, f"{module.ID}.png"), os.path.join(out, f"{module.ID}.json")
+    name = output_name(module.ID, config)
+    png, sidecar = os.path.join(out, f"{name}.png"), os.path.join(out, f"{name}.json")
     if quick and shard is None:
         check_not_full(sidecar, force)
     t0 = time.perf_counter()
     results = run_experiment(module, config, quick, seed, jobs=jobs, progress=progress, executor=executor,
-                             shard=shard, compute=compute, cache_dir=cache_dir(module.ID, out, quick, seed))
+                             shard=shard, compute=compute, cache_dir=cache_dir(module.ID, out, quick, seed, config))
     if shard is not None:
         return results
     module.plot(results, png)

@@ -67,11 +67,18 @@ def train_runs(problem, inits, config):
 
 
 def make_config(module, quick=False, config=None):
-    """The module's full or quick configuration, with ``config`` overriding some of its keys."""
-    base = module.QUICK if quick else module.FULL
+    """The module's full or quick configuration, with ``config`` overriding some of its keys
+    (a module with ``configure(quick, config)``, e.g. X2 on MovieLens, builds its own)."""
+    if hasattr(module, "configure"):
+        return module.configure(quick, config)
+    return override(module.ID, module.QUICK if quick else module.FULL, config)
+
+
+def override(experiment, base, config=None):
+    """``base`` with ``config`` overriding some of its keys; an unknown key is an error."""
     unknown = set(config or {}) - set(base)
     if unknown:
-        raise ValueError(f"{module.ID}: unknown config key(s) {sorted(unknown)}; known: {sorted(base)}")
+        raise ValueError(f"{experiment}: unknown config key(s) {sorted(unknown)}; known: {sorted(base)}")
     return dict(base, **(config or {}))
 
 
