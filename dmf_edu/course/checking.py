@@ -146,20 +146,19 @@ def solution(name):
     -------
     callable or str
         For a checkable exercise, the reference solution itself (it passes :func:`check`),
-        after printing its source; for a written exercise, the worked solution's text.
+        after printing the worked solution with its source; for a written exercise, the
+        worked solution's text (also printed).
     """
-    from .solutions import solution_text
+    from .solutions import section_of, solution_text
 
     _load()
     if name in _REGISTRY:
         ref = _REGISTRY[name].reference
-        print(inspect.getsource(ref))
+        print(section_of(name) or inspect.getsource(ref))
         return ref
     text, checkable = solution_text(name)
-    if checkable:
-        return solution(checkable)
     print(text)
-    return text
+    return _REGISTRY[checkable].reference if checkable else text
 
 
 # --------------------------------------------------------------------------- helpers for checkers
