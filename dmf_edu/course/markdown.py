@@ -13,6 +13,7 @@ plain Unicode text, e.g. ``\dot W = -\mathcal A_{N,W}(G)`` -> ``Ẇ = −𝒜_{N
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 
 __all__ = ["Block", "blocks", "latex_to_text", "to_terminal"]
@@ -24,9 +25,10 @@ _SYMBOLS = {
     "in": "∈", "times": "×", "odot": "⊙", "propto": "∝", "cdots": "⋯", "dots": "…", "ldots": "…",
     "cdot": "·", "langle": "⟨", "rangle": "⟩", "longrightarrow": "⟶", "to": "→", "rightarrow": "→",
     "le": "≤", "leq": "≤", "ge": "≥", "geq": "≥", "approx": "≈", "ne": "≠", "neq": "≠", "pm": "±",
-    "|": "‖", "ln": "ln", "log": "log", "exp": "exp", "min": "min", "max": "max", "top": "ᵀ",
+    "|": "‖", "top": "ᵀ",
     "qquad": "    ", "quad": "  ", ",": " ", ";": " ", "!": "", " ": " ", "{": "{", "}": "}",
 }
+_OPERATORS = {"ln", "log", "exp", "min", "max", "tr", "det"}
 _DROP = {"big", "Big", "bigg", "Bigg", "left", "right", "displaystyle", "mathrm", "operatorname"}
 _TEXT_ARG = {"text", "textbf", "mathbf", "boldsymbol", "mathrm", "operatorname"}
 _CALLIGRAPHIC = {"A": "𝒜", "L": "ℒ", "N": "𝒩"}
@@ -106,7 +108,12 @@ def latex_to_text(s):
         if c == "\\":
             m = _COMMAND.match(s, i)
             name, i = m.group(1), m.end()
-            if name in ("frac", "tfrac", "dfrac"):
+            if name.isalpha():                      # as in TeX, spaces after a control word are skipped
+                while i < len(s) and s[i] == " ":
+                    i += 1
+            if name in _OPERATORS:
+                out.append(name + " ")
+            elif name in ("frac", "tfrac", "dfrac"):
                 num, i = _group(s, i)
                 den, i = _group(s, i)
                 out.append(f"{_wrap(latex_to_text(num))}/{_wrap(latex_to_text(den))}")
@@ -140,7 +147,7 @@ def latex_to_text(s):
         else:
             out.append(c)
             i += 1
-    return re.sub(r"[ \t]{5,}", "    ", "".join(out))
+    return unicodedata.normalize("NFC", re.sub(r"[ \t]{5,}", "    ", "".join(out)))
 
 
 _DISPLAY = re.compile(r"\$\$(.+?)\$\$", re.S)
