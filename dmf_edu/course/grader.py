@@ -24,7 +24,7 @@ import textwrap
 import time
 from pathlib import Path
 
-__all__ = ["grade", "check_main", "PACKAGE_ANSWERS"]
+__all__ = ["grade", "check_main", "exit_code", "PACKAGE_ANSWERS"]
 
 # functions of the package that answer an exercise outright: (module, attribute)
 PACKAGE_ANSWERS = {
@@ -266,6 +266,11 @@ def check_main(path, json_output=False, timeout=60.0):
         return 2
     rows = grade(path, timeout=timeout)
     print(json.dumps(rows, indent=1) if json_output else _table(path, rows, timeout))
+    return exit_code(rows)
+
+
+def exit_code(rows):
+    """0 if at least one exercise was graded and every one passed, else 1."""
     ok = rows and all(r["passed"] for r in rows) and not any(r.get("file") for r in rows)
     return 0 if ok else 1
 
