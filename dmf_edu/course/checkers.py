@@ -53,15 +53,16 @@ def _check_completion_schatten_norm(fn, rng, details):
         if err > 1e-9:
             s = np.linalg.svd(np.stack([np.array([[x, 1.0], [1.0, 0.0]]) for x in w.ravel()]),
                               compute_uv=False).reshape(w.shape + (2,))
-            variants = [("the nuclear norm sqrt(w^2 + 4) whatever p", np.sqrt(w ** 2 + 4.0)),
-                        ("the Frobenius norm sqrt(w^2 + 2) whatever p", np.sqrt(w ** 2 + 2.0)),
-                        ("lambda_1 + lambda_2 = w, the trace: the eigenvalues of the symmetric X "
-                         "are +-sigma, so use their absolute values", w + 0.0)]
+            variants = []
             if np.isfinite(p):
                 variants += [("sigma_1^p + sigma_2^p, the p-th power of the norm: take the 1/p-th root",
                               np.sum(s ** p, axis=-1)),
                              ("(sigma_1^(1/p) + sigma_2^(1/p))^p: the exponents p and 1/p are swapped",
                               np.sum(s ** (1.0 / p), axis=-1) ** p)]
+            variants += [("the nuclear norm sqrt(w^2 + 4) whatever p", np.sqrt(w ** 2 + 4.0)),
+                         ("the Frobenius norm sqrt(w^2 + 2) whatever p", np.sqrt(w ** 2 + 2.0)),
+                         ("lambda_1 + lambda_2 = w, the trace: the eigenvalues of the symmetric X "
+                          "are +-sigma, so use their absolute values", w + 0.0)]
             worst = np.unravel_index(np.argmax(np.abs(got - want) / want), w.shape)
             note = _diagnose(got, want, variants)
             raise _Fail(f"{case}: at w = {w[worst]:.6g} you return {got[worst]:.10g}, the Schatten-{p:g} "
