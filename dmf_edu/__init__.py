@@ -13,11 +13,11 @@ from .checks import check_layer_gradients, directional_check, entrywise_check, t
 from .linalg import depth_multiplier, log_mean, psd_power
 from .factorization import (balancedness, balancedness_residuals, end_to_end, hidden_widths,
                             init_weights, layer_gradients)
-from .metrics import (effective_rank, nuclear_norm, reconstruction_error, relative_error,
+from .metrics import (effective_rank, heldout_error, nuclear_norm, reconstruction_error, relative_error,
                       schatten_norm, singular_values)
 from .problems import (MatrixCompletion, MatrixSensing, commuting_sensing, gaussian_sensing,
                        random_low_rank, sample_completion)
-from .training import DivergenceError, Run, gradient_descent
+from .training import DivergenceError, Run, Stepper, gradient_descent, record_schedule
 from . import baselines, dynamics, geometry, landscape
 from .baselines import *  # noqa: F401,F403  (each module lists its public names in __all__)
 from .dynamics import *  # noqa: F401,F403
@@ -31,7 +31,7 @@ __all__ = [
     "balancedness_residuals",
     "MatrixCompletion", "MatrixSensing", "random_low_rank", "sample_completion",
     "gaussian_sensing", "commuting_sensing",
-    "gradient_descent", "Run", "DivergenceError",
+    "gradient_descent", "Run", "DivergenceError", "Stepper", "record_schedule", "heldout_error",
     "effective_rank", "nuclear_norm", "schatten_norm", "singular_values",
     "reconstruction_error", "relative_error", "depth_multiplier", "log_mean", "psd_power",
     "directional_check", "entrywise_check", "taylor_slope", "check_layer_gradients",

@@ -36,7 +36,27 @@ def build_parser():
     rep.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     rep.add_argument("--jobs", type=int, default=1, help="worker processes for the sweep (default 1)")
     rep.add_argument("--out", default="figures", help="output folder (default: ./figures)")
+    rep.add_argument("--data", choices=["synthetic", "movielens"], default=None,
+                     help="X2 only: 'movielens' runs on your MovieLens-100K u.data (needs --path)")
+    rep.add_argument("--path", default=None, help="X2 --data movielens: path to your ml-100k/u.data")
+    rep.add_argument("--width", type=int, default=None, help="X2 --data movielens: hidden width (default 100)")
     return parser
+
+
+def _data_config(parser, args, ids):
+    """``--data/--path/--width`` as X2's config override (None when not given)."""
+    if args.data is None and args.path is None and args.width is None:
+        return None
+    if ids != ["X2"]:
+        parser.error("--data, --path and --width apply to X2 only (dmf-edu reproduce X2 --data movielens --path u.data)")
+    if (args.data or "synthetic") == "synthetic":
+        parser.error("--path and --width need --data movielens")
+    if not args.path:
+        parser.error("--data movielens needs --path to your MovieLens-100K u.data "
+                     "(https://grouplens.org/datasets/movielens/100k/)")
+    if args.width is not None and args.width < 1:
+        parser.error("--width must be >= 1")
+    return dict(data="movielens", path=args.path, **({} if args.width is None else dict(width=args.width)))
 
 
 def main(argv=None):
@@ -70,7 +90,7 @@ def main(argv=None):
             print(f"{key:<4} {title}")
         return 0
     if args.command == "reproduce":
-        from .experiments import REGISTRY, get, reproduce
+        from .experiments import REGISTRY, get, output_name, reproduce
 
         try:
             ids = list(REGISTRY) if args.id.lower() == "all" else [get(args.id).ID]
@@ -78,9 +98,16 @@ def main(argv=None):
             parser.error(str(exc))
         if args.jobs < 1:
             parser.error("--jobs must be >= 1")
+        config = _data_config(parser, args, ids)
         for key in ids:
-            reproduce(key, out=args.out, quick=args.quick, seed=args.seed, jobs=args.jobs)
-            print(f"{key}: wrote {args.out}/{key}.png and {args.out}/{key}.json")
+            try:
+                reproduce(key, out=args.out, quick=args.quick, seed=args.seed, jobs=args.jobs, config=config)
+            except (FileNotFoundError, ValueError) as exc:
+                if config is None:
+                    raise
+                parser.error(str(exc))
+            name = output_name(key, config)
+            print(f"{key}: wrote {args.out}/{name}.png and {args.out}/{name}.json")
         return 0
     parser.print_help()
     return 0 if argv is None and len(sys.argv) <= 1 else 2

@@ -28,41 +28,44 @@ def end_to_end(weights):
     return prefix_products(weights)[-1]
 
 
-def prefix_products(weights):
+def prefix_products(weights, out=None):
     """Prefix products ``[W_{1:1}, W_{2:1}, ..., W_{N:1}]`` (``W_{j:1} = W_j ... W_1``).
 
     The last entry is the end-to-end matrix.  ``N - 1`` matrix products; no validation
-    (the hot path of training calls it with arrays it owns).
+    (the hot path of training calls it with arrays it owns).  ``out`` (optional): ``N - 1``
+    preallocated arrays for ``W_{2:1}, ..., W_{N:1}``, written in place.
     """
-    out = [weights[0]]
-    for w in weights[1:]:
-        out.append(np.matmul(w, out[-1]))
-    return out
+    prefixes = [weights[0]]
+    for j in range(1, len(weights)):
+        prefixes.append(np.matmul(weights[j], prefixes[-1], out=None if out is None else out[j - 1]))
+    return prefixes
 
 
-def backward(weights, prefixes, G):
+def backward(weights, prefixes, G, buffers=None):
     r"""Layer gradients (E1) given the forward prefixes; ``2N - 2`` matrix products.
 
     ``B_N = G``, ``B_{j-1} = W_j^T B_j`` (so ``B_j = W_{N:j+1}^T G``), and
-    ``dphi/dW_j = B_j W_{j-1:1}^T`` with ``W_{0:1} = I``.  ``G`` may be a 2-D
-    ``scipy.sparse`` matrix (unbatched factors only).
+    ``dphi/dW_j = B_j W_{j-1:1}^T`` with ``W_{0:1} = I``, so ``dphi/dW_1 = B_1``.  ``G`` may be a
+    2-D ``scipy.sparse`` matrix (unbatched factors only).  ``buffers`` (optional, for the training
+    loop): ``(grads, chain)``, preallocated arrays written with ``out=`` products; ``grads[j]``
+    shaped like ``dphi/dW_{j+1}`` (with the trial axes) and ``chain[j]`` like ``B_{j+1}``,
+    ``(..., d_{j+1}, n)`` for ``j = 1 .. N - 2``.  Depth 1 returns ``G`` itself.
     """
     N = len(weights)
-    grads = [None] * N
+    grads, chain = (([None] * N, [None] * N) if buffers is None else buffers)
+    result = [None] * N
     B = G
-    sparse = hasattr(G, "tocsr")
-    for j in range(N - 1, -1, -1):          # j is the 0-based index of W_{j+1}
-        if j == 0:
-            grads[0] = B.toarray() if hasattr(B, "toarray") else B
+    for j in range(N - 1, 0, -1):           # j is the 0-based index of W_{j+1}
+        P_T = np.swapaxes(prefixes[j - 1], -1, -2)
+        W_T = np.swapaxes(weights[j], -1, -2)
+        if hasattr(B, "tocsr"):             # sparse G = B_N: W_N^T G computed as (G^T W_N)^T
+            result[j] = np.asarray(B @ P_T)
+            B = np.asarray((B.T @ weights[j]).T)
         else:
-            P_T = np.swapaxes(prefixes[j - 1], -1, -2)
-            grads[j] = np.asarray(B @ P_T)
-            W_T = np.swapaxes(weights[j], -1, -2)
-            if sparse and j == N - 1:
-                B = np.asarray((G.T @ weights[j]).T)       # W_N^T G with G sparse
-            else:
-                B = np.matmul(W_T, B)
-    return grads
+            result[j] = np.matmul(B, P_T, out=grads[j])
+            B = np.matmul(W_T, B, out=grads[0] if j == 1 else chain[j - 1])
+    result[0] = B.toarray() if hasattr(B, "toarray") else B
+    return result
 
 
 def layer_gradients(weights, G):

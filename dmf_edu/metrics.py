@@ -25,6 +25,37 @@ def reconstruction_error(W, M):
     return np.mean((W - M) ** 2, axis=(-2, -1))
 
 
+def heldout_error(W, test_problem):
+    r"""Held-out error: the mean squared error over the test problem's entries (THEORY.md §9).
+
+    .. math:: \frac{1}{|\Omega_{te}|} \sum_{(i,j) \in \Omega_{te}} (W_{ij} - M_{ij})^2
+
+    Parameters
+    ----------
+    W : array ``(..., m, n)``
+        End-to-end matrix (``run.W``, or ``end_to_end(weights)``).
+    test_problem : MatrixCompletion or MatrixSensing
+        The held-out part from ``problem.split(test)``, never trained on.  For a sensing problem
+        the average is over its measurements: ``mean_k (<A_k, W> - y_k)^2``.
+
+    Returns
+    -------
+    ndarray of shape ``(...)`` (0-d for one matrix).  Works on the dense and the sparse path.
+    """
+    if not hasattr(test_problem, "residuals") or not hasattr(test_problem, "shape"):
+        raise TypeError("test_problem must be a MatrixCompletion or MatrixSensing (e.g. the second part of "
+                        f"problem.split(0.2)), got {type(test_problem).__name__}")
+    if isinstance(W, (list, tuple)) and W and np.ndim(W[0]) == 2 and len({np.shape(w) for w in W}) > 1:
+        raise TypeError("W must be the end-to-end matrix, not a list of factors: pass run.W or end_to_end(weights)")
+    W = as_float_array(W, "W", min_ndim=2)
+    m, n = test_problem.shape
+    if W.shape[-2:] != (m, n):
+        raise ValueError(f"W has shape {W.shape} but test_problem is {m}x{n}: pass the end-to-end matrix "
+                         f"of shape (..., {m}, {n}) trained on the same matrix")
+    r = test_problem.residuals(W)
+    return np.mean(r * r, axis=-1)
+
+
 def relative_error(W, M):
     r"""Relative Frobenius error ``||W - M||_F / ||M||_F`` (``M`` must be nonzero)."""
     W, M = _pair(W, M)

@@ -14,6 +14,8 @@ Two reductions (THEORY.md §0):
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 import scipy.sparse as sp
 
@@ -27,6 +29,14 @@ def _check_reduction(reduction):
     if reduction not in REDUCTIONS:
         raise ValueError(f"reduction must be 'sum' (1/2 sum of squares) or 'mean' (mean of squares), got {reduction!r}")
     return reduction
+
+
+def _check_finite_observed(M, observed, name, fix):
+    bad = observed & ~np.isfinite(M)
+    if np.any(bad):
+        where = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise ValueError(f"{name} has {int(bad.sum())} observed entr{'y' if bad.sum() == 1 else 'ies'} that "
+                         f"{'is' if bad.sum() == 1 else 'are'} NaN or infinite (first at {where}); {fix}")
 
 
 class Problem:
@@ -63,8 +73,18 @@ class Problem:
         return np.mean(r * r, axis=-1)
 
     def evaluate(self, W, truth=None):
-        """Dict of ``loss``, ``train_error`` and, with a ground truth, ``reconstruction_error``
-        (MSE over all entries) and ``relative_error`` (relative Frobenius)."""
+        """Errors of ``W`` (shape ``(..., m, n)``), a dict of arrays of shape ``(...)``.
+
+        * ``loss`` and ``train_error`` average over **this problem's observations only** (its
+          observed entries Omega, or its measurements): the entries the method was fitted to.
+        * with a ground truth (``truth`` or ``self.truth``): ``reconstruction_error``, the MSE
+          over **all** ``m n`` entries (the observed ones included; the published figures'
+          measure), and ``relative_error`` (relative Frobenius, all entries).
+
+        Neither is a held-out error.  On real data, where the truth is known only where
+        observed, use ``train, test = problem.split(0.2)``, train on ``train`` and report
+        :func:`dmf_edu.heldout_error` ``(W, test)`` (THEORY.md §9).
+        """
         W = check_matrix_like(W, self.shape)
         out = {"loss": self.loss(W), "train_error": self.train_error(W)}
         truth = self.truth if truth is None else truth
@@ -72,6 +92,55 @@ class Problem:
             out["reconstruction_error"] = reconstruction_error(W, truth)
             out["relative_error"] = relative_error(W, truth)
         return out
+
+
+    def split(self, test, rng=None):
+        """Split the observations into two disjoint problems ``(train, test)`` (THEORY.md §9).
+
+        Parameters
+        ----------
+        test : float in (0, 1) or int
+            The test part: a fraction of the observations (rounded to the nearest count) or a
+            count.  Both parts must be non-empty.
+        rng : None, int or numpy Generator
+            Which observations go to the test part (uniformly without replacement).
+
+        Returns
+        -------
+        (train, test) : two problems of the same class, shape, reduction, ground truth and
+            (for completion) storage path ``method``; their observations are disjoint and
+            together are this problem's.  Observations keep their order within each part.
+        """
+        K = self.n_observations
+        n_test = _test_count(test, K)
+        chosen = np.zeros(K, dtype=bool)
+        chosen[np.random.default_rng(rng).choice(K, size=n_test, replace=False)] = True
+        return self._subset(np.flatnonzero(~chosen)), self._subset(np.flatnonzero(chosen))
+
+
+def _test_count(test, K):
+    """The number of test observations that ``split(test)`` takes from ``K``."""
+    if K < 2:
+        raise ValueError(f"a problem with {K} observation cannot be split; split needs at least 2")
+    if isinstance(test, (bool, np.bool_)) or not isinstance(test, numbers.Real):
+        raise TypeError(f"test must be a fraction in (0, 1) or a count of observations, got {test!r}")
+    if isinstance(test, numbers.Integral):
+        count = int(test)
+        if not 1 <= count <= K - 1:
+            raise ValueError(f"test = {count} observations, but the test part needs between 1 and {K - 1} "
+                             f"of the {K} observations (both parts non-empty); pass a count in that range "
+                             "or a fraction in (0, 1)")
+        return count
+    test = float(test)
+    if not 0.0 < test < 1.0:
+        raise ValueError(f"test = {test!r} is not a fraction in (0, 1); pass a fraction such as 0.2, "
+                         "or an int for a count of observations")
+    count = int(round(test * K))
+    if not 1 <= count <= K - 1:
+        part = "the test part empty" if count < 1 else "the training part empty"
+        raise ValueError(f"test = {test!r} of the {K} observations leaves {part}; choose a fraction "
+                         f"between {1 / K:.3g} and {(K - 1) / K:.3g}, or an int count in [1, {K - 1}]")
+    return count
 
 
 class MatrixCompletion(Problem):
@@ -137,12 +206,95 @@ class MatrixCompletion(Problem):
             raise ValueError("method='sparse' supports one set of values; use method='dense' for batched values")
         self.method = method
         self.truth = None if truth is None else check_matrix_like(truth, self.shape, "truth")
+        self._flat = flat                       # row-major positions of Omega in W.ravel()
         if method == "dense":
             batch = self.values.shape[:-1]
             self.mask = np.zeros((m, n))
             self.mask[self.rows, self.cols] = 1.0
             self.target = np.zeros(batch + (m, n))
             self.target[..., self.rows, self.cols] = self.values
+        else:                                   # the CSR structure of G, built once: (order, indices, indptr)
+            order = np.argsort(flat, kind="stable")
+            index = np.int32 if max(n, rows.size) < 2 ** 31 - 1 else np.int64
+            indptr = np.concatenate([[0], np.cumsum(np.bincount(self.rows, minlength=m))]).astype(index)
+            self._csr = (None if np.all(order[1:] > order[:-1]) else order,
+                         self.cols[order].astype(index), indptr)
+
+    @classmethod
+    def from_matrix(cls, M, reduction="sum", method="auto", truth=None):
+        """A completion problem from a matrix whose missing entries are NaN.
+
+        The convention of imputation libraries: NaN marks a missing entry, every other entry is
+        observed.  A scipy sparse matrix is read the sparse way instead: its stored entries
+        (explicit zeros included) are the observations.
+
+        Parameters
+        ----------
+        M : array ``(m, n)`` with NaN where missing, or a ``scipy.sparse`` matrix
+            An infinite entry is an error (it is neither a value nor "missing").
+        reduction, method, truth : as for :class:`MatrixCompletion`
+
+        Returns
+        -------
+        MatrixCompletion
+            Observations in row-major order; ``truth`` is ``None`` unless given.
+        """
+        if sp.issparse(M):
+            coo = sp.coo_matrix(M)
+            rows, cols, values = coo.row, coo.col, as_float_array(coo.data, "M's stored entries")
+            shape = coo.shape
+            order = np.lexsort((cols, rows))
+            rows, cols, values = rows[order], cols[order], values[order]
+        else:
+            M = as_float_array(M, "M", ndim=2, finite=False)
+            observed = ~np.isnan(M)
+            _check_finite_observed(M, observed, "M", "NaN marks a missing entry; replace an infinite "
+                                   "entry by NaN to treat it as missing, or by a finite value")
+            rows, cols = np.nonzero(observed)
+            values, shape = M[rows, cols], M.shape
+        if rows.size == 0:
+            raise ValueError("M has no observed entry (every entry is NaN, or the sparse matrix stores none); "
+                             "a completion problem needs at least one observation")
+        return cls(shape, rows, cols, values, reduction=reduction, method=method, truth=truth)
+
+    @classmethod
+    def from_mask(cls, M, mask, reduction="sum", method="auto", truth=None):
+        """A completion problem observing ``M`` where ``mask`` is true.
+
+        Parameters
+        ----------
+        M : array ``(..., m, n)``
+            Values; leading axes give one problem per trial.  Entries outside the mask are
+            ignored (they may be NaN); a NaN or infinite entry inside the mask is an error.
+        mask : bool array ``(m, n)``
+            Omega (``0``/``1`` integers are accepted).
+        reduction, method, truth : as for :class:`MatrixCompletion`
+
+        Returns
+        -------
+        MatrixCompletion
+            Observations in row-major order.
+        """
+        M = as_float_array(M, "M", min_ndim=2, finite=False)
+        mask = np.asarray(mask)
+        if mask.shape != M.shape[-2:]:
+            raise ValueError(f"mask has shape {mask.shape} but M is {M.shape}: pass a boolean mask of shape "
+                             f"{M.shape[-2:]}, true where an entry is observed")
+        if mask.dtype != bool:
+            if not np.issubdtype(mask.dtype, np.number) or not np.all((mask == 0) | (mask == 1)):
+                raise TypeError(f"mask must be boolean (or 0/1), got dtype {mask.dtype}")
+            mask = mask.astype(bool)
+        if not mask.any():
+            raise ValueError("mask observes no entry; a completion problem needs at least one observation")
+        _check_finite_observed(M, np.broadcast_to(mask, M.shape), "M",
+                               "every observed entry needs a finite value; drop it from the mask or fix the value")
+        rows, cols = np.nonzero(mask)
+        return cls(M.shape[-2:], rows, cols, M[..., rows, cols], reduction=reduction, method=method, truth=truth)
+
+    def _subset(self, idx):
+        """The problem made of observations ``idx`` only (same path, reduction and truth)."""
+        return MatrixCompletion(self.shape, self.rows[idx], self.cols[idx], self.values[..., idx],
+                                reduction=self.reduction, method=self.method, truth=self.truth)
 
     def observed_mask(self):
         """Boolean ``(m, n)`` mask of Omega."""
@@ -152,7 +304,7 @@ class MatrixCompletion(Problem):
 
     def residuals(self, W):
         """``W[Omega] - values``, shape ``(..., K)``."""
-        return W[..., self.rows, self.cols] - self.values
+        return np.take(W.reshape(W.shape[:-2] + (-1,)), self._flat, axis=-1) - self.values
 
     def loss_and_gradient(self, W):
         """``(loss, G)`` in one pass; the training hot path."""
@@ -160,21 +312,17 @@ class MatrixCompletion(Problem):
         return self._loss_and_gradient(W)
 
     def _loss_and_gradient(self, W):
+        """Both paths touch only the ``K`` observed entries; ``"sparse"`` returns ``G`` as CSR."""
         c_loss, c_grad = self._factor()
-        if self.method == "dense":
-            R = W - self.target
-            R *= self.mask
-            loss = c_loss * np.einsum("...ij,...ij->...", R, R)
-            if c_grad != 1.0:
-                R *= c_grad
-            return loss, R
         r = self.residuals(W)
-        loss = c_loss * np.sum(r * r, axis=-1)
-        if W.ndim == 2:
-            G = sp.csr_matrix((c_grad * r, (self.rows, self.cols)), shape=self.shape)
-        else:
-            G = np.zeros(W.shape)
-            G[..., self.rows, self.cols] = c_grad * r
+        loss = c_loss * np.einsum("...k,...k->...", r, r)
+        if c_grad != 1.0:
+            r *= c_grad
+        if self.method == "sparse" and r.ndim == 1:
+            order, indices, indptr = self._csr
+            return loss, sp.csr_matrix((r if order is None else r[order], indices, indptr), shape=self.shape)
+        G = np.zeros(r.shape[:-1] + self.shape)
+        G.reshape(r.shape[:-1] + (-1,))[..., self._flat] = r
         return loss, G
 
 
@@ -216,6 +364,11 @@ class MatrixSensing(Problem):
         self._dtype = np.float64 if precision == "double" else np.float32
         self._A2 = np.ascontiguousarray(A.reshape(K, m * n), dtype=self._dtype)
         self.truth = None if truth is None else check_matrix_like(truth, self.shape, "truth")
+
+    def _subset(self, idx):
+        """The problem made of measurements ``idx`` only."""
+        return MatrixSensing(self.A[idx], self.y[..., idx], reduction=self.reduction, truth=self.truth,
+                             precision=self.precision)
 
     def residuals(self, W):
         """``<A_k, W> - y_k``, shape ``(..., K)``."""

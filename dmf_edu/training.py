@@ -1,9 +1,14 @@
 r"""Gradient descent on a deep factorization: plain GD and the reference code's adaptive step (E19).
 
-The hot loop per step: one forward pass of prefix products (``N - 1`` products; the last
-is ``W``), the problem's loss and gradient ``G`` at ``W``, one backward pass (``2N - 2``
-products, E1) and an in-place update.  Nothing is computed twice; the history (SVD,
-balancedness, errors) is only evaluated at the recorded steps.
+Read :func:`gradient_descent` first: a short loop.  Each concern it touches is a small helper
+beside it: :class:`Stepper` (one run's factors and optimizer: forward, then backward and update),
+:class:`_Recorder` (the history), :class:`_BestKeeper` (validation, ``keep_best``, ``patience``),
+:class:`_Checkpoint` (save and resume) and :func:`_progress_printer`.
+
+The hot loop per step: one forward pass of prefix products (``N - 1`` products; the last is
+``W``), the problem's loss and gradient ``G`` at ``W``, one backward pass (``2N - 2`` products,
+E1) and an in-place update, all into preallocated buffers.  The history (SVD, balancedness,
+errors, validation) is only evaluated at the recorded steps.
 """
 
 from __future__ import annotations
@@ -14,15 +19,17 @@ import os
 import sys
 import time
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 
 import numpy as np
 
 from ._validate import check_int, check_positive, check_weights
 from .factorization import backward, balancedness, prefix_products
-from .metrics import effective_rank_from_singular_values, reconstruction_error, relative_error
+from .metrics import effective_rank_from_singular_values, heldout_error, reconstruction_error, relative_error
 from .problems import Problem
 
 OPTIMIZERS = ("gd", "adaptive")
+RECORD_BUDGET = 0.05      # share of the estimated run time the default record schedule may take
 
 
 class DivergenceError(RuntimeError):
@@ -40,20 +47,28 @@ class Run:
     Attributes
     ----------
     weights : list of arrays
-        Final factors ``[W_1, ..., W_N]`` (copies; the caller's arrays are never modified).
+        The factors ``[W_1, ..., W_N]`` returned: the final ones, or with ``keep_best=True`` the
+        ones with the lowest validation error (per trial).  Copies: the caller's arrays are never
+        modified.
     history : dict of arrays
         ``step`` (K,), and per trial (shape ``(K, ...)``): ``loss``, ``train_error``
         (mean squared residual on the observations), ``effective_rank``, ``balancedness``,
-        ``singular_values`` (``(K, ..., n_singular)``, top singular values of ``W``), and with a
-        ground truth ``reconstruction_error`` (MSE over entries) and ``relative_error``;
+        ``singular_values`` (``(K, ..., n_singular)``, top singular values of ``W``), with a
+        ground truth ``reconstruction_error`` (MSE over all entries) and ``relative_error``,
+        with a validation problem ``validation_error`` (MSE over its entries, :func:`heldout_error`);
         ``time`` (seconds since the start).
     steps : ndarray of int
-        Per trial, the number of updates applied (a converged trial stops updating).
+        Per trial, the number of updates applied (a converged or early-stopped trial stops updating).
     converged : ndarray of bool
         Per trial, whether ``loss <= loss_tol`` was reached.
     optimizer, lr : the settings used.
     state : dict
-        Optimizer state needed to resume (``t``: updates done, ``s``: the E19 running average).
+        What a resume needs: ``t`` (updates done), ``s`` (the E19 running average), ``loss0``,
+        ``fingerprint``, and with validation ``best`` (see :attr:`best_step`).
+    last_weights : list of arrays or None
+        With ``keep_best``: the factors at the last step (a resume continues from these).
+    stop_reason : str
+        ``"max_steps"``, ``"loss_tol"``, ``"patience"`` or ``"callback"``.
     """
 
     weights: list
@@ -64,23 +79,48 @@ class Run:
     lr: float
     state: dict = field(default_factory=dict)
     wall_time: float = 0.0
+    last_weights: list | None = None
+    stop_reason: str = "max_steps"
 
     @property
     def W(self):
-        """Final end-to-end matrix ``W_N ... W_1``."""
+        """End-to-end matrix ``W_N ... W_1`` of :attr:`weights`."""
         return prefix_products(self.weights)[-1]
+
+    @property
+    def best_step(self):
+        """Per trial, the recorded step with the lowest validation error (``None`` without validation).
+        With ``keep_best=True``, :attr:`weights` are the factors at that step."""
+        best = self.state.get("best")
+        return None if best is None else best["step"]
+
+    @property
+    def best_validation_error(self):
+        """Per trial, the lowest recorded validation error (``None`` without validation)."""
+        best = self.state.get("best")
+        return None if best is None else best["error"]
+
+    @property
+    def stopped_early(self):
+        """Per trial, whether ``patience`` stopped it (``None`` without validation)."""
+        best = self.state.get("best")
+        return None if best is None else best["since"] >= best["patience"]
 
     def save(self, path):
         """Save to ``path`` (``.npz``) atomically: written to a temporary file, then renamed."""
         path = os.fspath(path)
         arrays = {f"weight_{j}": w for j, w in enumerate(self.weights)}
+        arrays.update({f"last_weight_{j}": w for j, w in enumerate(self.last_weights or [])})
         arrays.update({f"history_{k}": v for k, v in self.history.items()})
+        best = self.state.get("best") or {}
+        arrays.update({f"best_{k}": v for k, v in best.items() if k != "patience"})
         arrays.update(steps=self.steps, converged=self.converged,
                       state_s=np.asarray(self.state.get("s", 0.0)),
                       state_loss0=np.asarray(self.state.get("loss0", np.nan)))
         meta = dict(optimizer=self.optimizer, lr=self.lr, t=int(self.state.get("t", 0)),
-                    wall_time=self.wall_time, depth=len(self.weights),
-                    fingerprint=self.state.get("fingerprint"))
+                    wall_time=self.wall_time, depth=len(self.weights), stop_reason=self.stop_reason,
+                    fingerprint=self.state.get("fingerprint"), keep_last=self.last_weights is not None,
+                    patience=best.get("patience"))
         tmp = path + ".tmp.npz"
         np.savez(tmp, meta=np.asarray(json.dumps(meta)), **arrays)
         os.replace(tmp, path)
@@ -90,88 +130,113 @@ class Run:
         """Load a run written by :meth:`save`."""
         with np.load(os.fspath(path)) as data:
             meta = json.loads(str(data["meta"]))
-            weights = [data[f"weight_{j}"] for j in range(meta["depth"])]
-            history = {k[len("history_"):]: data[k] for k in data.files if k.startswith("history_")}
-            return cls(weights=weights, history=history, steps=data["steps"],
-                       converged=data["converged"], optimizer=meta["optimizer"], lr=meta["lr"],
-                       state={"t": meta["t"], "s": data["state_s"], "fingerprint": meta.get("fingerprint"),
-                              "loss0": data["state_loss0"] if "state_loss0" in data.files else None},
-                       wall_time=meta["wall_time"])
+            depth = range(meta["depth"])
+            best = {k[len("best_"):]: data[k] for k in data.files if k.startswith("best_")}
+            state = {"t": meta["t"], "s": data["state_s"], "fingerprint": meta.get("fingerprint"),
+                     "loss0": data["state_loss0"] if "state_loss0" in data.files else None}
+            if best:
+                state["best"] = dict(best, patience=meta.get("patience") or np.inf)
+            return cls(weights=[data[f"weight_{j}"] for j in depth],
+                       history={k[8:]: data[k] for k in data.files if k.startswith("history_")},
+                       steps=data["steps"], converged=data["converged"], optimizer=meta["optimizer"],
+                       lr=meta["lr"], state=state, wall_time=meta["wall_time"],
+                       last_weights=[data[f"last_weight_{j}"] for j in depth] if meta.get("keep_last") else None,
+                       stop_reason=meta.get("stop_reason", "max_steps"))
 
 
-class _Recorder:
-    """Collects the history at the recorded steps."""
+class Stepper:
+    r"""One run's factors and optimizer state, stepped in two halves around the problem's call::
 
-    def __init__(self, problem, truth, n_singular, previous=None):
-        self.problem, self.truth, self.n_singular = problem, truth, n_singular
-        self.rows = {k: list(v) for k, v in (previous or {}).items()}
+        W = stepper.forward()          # W = W_N ... W_1, shape (..., m, n)
+        loss, G = problem.loss_and_gradient(W)
+        stepper.apply(G, active)       # backward (E1) and the update, in place
 
-    def record(self, step, loss, W, weights, elapsed):
-        s = np.linalg.svd(W, compute_uv=False)
-        row = dict(step=step, loss=np.array(loss), train_error=self.problem.train_error(W),
-                   singular_values=s[..., :self.n_singular],
-                   effective_rank=effective_rank_from_singular_values(s),
-                   balancedness=balancedness(weights), time=elapsed)
-        if self.truth is not None:
-            row["reconstruction_error"] = reconstruction_error(W, self.truth)
-            row["relative_error"] = relative_error(W, self.truth)
-        for k, v in row.items():
-            self.rows.setdefault(k, []).append(v)
+    :func:`gradient_descent` is this loop plus its bookkeeping.  Splitting the step lets a driver
+    share one pass over a problem's measurements between several runs (of different depths or
+    initializations): forward every run, stack the ``W``'s, make ONE batched call
+    ``problem.loss_and_gradient(np.stack(Ws))`` (completion and sensing problems accept stacked
+    ``W``), then ``runs[i].apply(G[i])``.
 
-    def history(self):
-        return {k: np.asarray(v) for k, v in self.rows.items()}
+    Parameters
+    ----------
+    weights : list of arrays
+        Initial ``[W_1, ..., W_N]``, ``W_j`` of shape ``(..., d_j, d_{j-1})``; copied (as float64,
+        broadcast to ``lead``).
+    lr, optimizer, beta, eps : as for :func:`gradient_descent`.
+    lead : tuple, optional
+        Trial axes (default: the weights' broadcast leading axes).
+    t, s : int and array ``lead``, optional
+        E19 state to continue from (updates done, running average).
+
+    Notes
+    -----
+    ``forward`` returns a buffer that the next ``forward`` overwrites (copy it to keep it).
+    ``apply(G, active=None)``: ``active`` (bool, shape ``lead``) masks trials that must not move.
+    Plain GD scales ``G`` by ``lr`` first, so the products give the update directly; E19 needs
+    the gradients' norms first.  ``apply`` may overwrite ``G``.
+    """
+
+    def __init__(self, weights, *, lr, optimizer="gd", beta=0.99, eps=1e-4, lead=None, t=0, s=None):
+        self.lr, self.optimizer, self.beta, self.eps = _check_optimizer(lr, optimizer, beta, eps)
+        weights = check_weights(weights)
+        self.lead = np.broadcast_shapes(*(w.shape[:-2] for w in weights)) if lead is None else tuple(lead)
+        self.weights = [np.array(np.broadcast_to(w, self.lead + w.shape[-2:]), dtype=np.float64)
+                        for w in weights]
+        self.t = int(t)
+        self.s = np.zeros(self.lead) if s is None else np.broadcast_to(np.asarray(s, float), self.lead).copy()
+        ws, n = self.weights, self.weights[0].shape[-1]
+        self._prefix = [np.empty(self.lead + (w.shape[-2], n)) for w in ws[1:]]
+        self._grads = [np.empty_like(w) for w in ws]
+        self._chain = [None] + [np.empty(self.lead + (w.shape[-2], n)) for w in ws[1:-1]]
+        self._G = np.empty(self.lead + (ws[-1].shape[-2], n))
+        self.prefixes = None
+
+    def forward(self):
+        """The end-to-end matrix ``W`` (a reused buffer); keeps the prefixes for :meth:`apply`."""
+        self.prefixes = prefix_products(self.weights, out=self._prefix)
+        return self.prefixes[-1]
+
+    def apply(self, G, active=None):
+        """Backward pass (E1) at the last :meth:`forward` and one optimizer update, in place."""
+        masked = active is not None and self.lead
+        if self.optimizer == "gd":
+            eta = np.where(active, self.lr, 0.0)[..., None, None] if masked else self.lr
+            if hasattr(G, "tocsr"):
+                G = G * eta
+            else:
+                G = np.multiply(G, eta, out=self._G if np.shape(G) == self._G.shape else None)
+        grads = backward(self.weights, self.prefixes, G, (self._grads, self._chain))
+        if self.optimizer == "adaptive":         # E19: one global step per trial
+            sq = sum(np.einsum("...ij,...ij->...", g, g) for g in grads)
+            self.t += 1
+            s = self.beta * self.s + (1.0 - self.beta) * sq
+            self.s = np.where(active, s, self.s) if masked else s
+            eta = self.lr / (np.sqrt(self.s / (1.0 - self.beta ** self.t)) + self.eps)
+            eta = np.where(active, eta, 0.0)[..., None, None] if masked else \
+                (eta[..., None, None] if self.lead else float(eta))
+            for g in grads:
+                g *= eta
+        for w, g in zip(self.weights, grads):
+            np.subtract(w, g, out=w)
 
 
-def _progress_printer(label=None, stream=None):
-    stream = sys.stderr if stream is None else stream
-    last = [0.0]
-
-    def show(info):
-        now = info["elapsed"]
-        if now - last[0] < 1.0 and not info["final"]:
-            return
-        last[0] = now
-        done, total = info["step"], info["max_steps"]
-        rate = done / now if now > 0 else 0.0
-        eta = (total - done) / rate if rate > 0 else float("nan")
-        tail = "done" if info["final"] else f"ETA <= {eta:.0f} s"
-        print(f"  [{label or info['optimizer']}] step {done}/{total}  loss {info['max_loss']:.3e}  "
-              f"active {info['active']}/{info['trials']}  {now:.1f} s, {tail}", file=stream, flush=True)
-
-    return show
+def _check_optimizer(lr, optimizer, beta, eps):
+    lr = check_positive(lr, "lr")
+    if optimizer not in OPTIMIZERS:
+        raise ValueError(f"optimizer must be 'gd' or 'adaptive' (E19), got {optimizer!r}")
+    beta = check_positive(beta, "beta", allow_zero=True)
+    if not 0.0 <= beta < 1.0:
+        raise ValueError(f"beta must be in [0, 1), got {beta}")
+    return lr, optimizer, beta, check_positive(eps, "eps")
 
 
-def _fingerprint(problem, weights, settings):
-    """What a resumed run must share with the call that resumes it: the problem's data (hashed),
-    the factor shapes (when given) and the optimizer settings."""
-    digest = hashlib.sha1()
-    for name in ("rows", "cols", "_data", "_A2"):
-        arr = getattr(problem, name, None)
-        if arr is not None:
-            digest.update(np.ascontiguousarray(arr).tobytes())
-    out = dict(problem=type(problem).__name__, shape=list(problem.shape), reduction=problem.reduction,
-               data=digest.hexdigest(), **settings)
-    if weights is not None:
-        out["weight_shapes"] = [list(np.shape(w)) for w in weights]
-    return out
-
-
-def _check_resumable(saved, now, where):
-    if not saved:
-        return
-    diff = [k for k in now if k in saved and saved[k] != now[k]]
-    if diff:
-        details = "; ".join(f"{k}: saved {saved[k]!r}, now {now[k]!r}" for k in diff if k != "data")
-        if "data" in diff:
-            details = "the problem's data differ" + (f"; {details}" if details else "")
-        raise ValueError(f"cannot resume {where}: it was computed with other settings ({details}); "
-                         "use another checkpoint path, delete the file, or pass the same settings")
-
+# --------------------------------------------------------------------------- the loop
 
 def gradient_descent(problem, weights, *, lr, max_steps, optimizer="gd", loss_tol=None,
                      beta=0.99, eps=1e-4, record_every=None, record_steps=None, truth=None,
                      n_singular=10, progress=False, divergence_factor=1e8, resume=None,
-                     checkpoint=None, checkpoint_every=5000):
+                     checkpoint=None, checkpoint_every=5000, validation=None, keep_best=False,
+                     patience=None, callback=None):
     r"""Train a deep factorization ``W = W_N ... W_1`` by gradient descent on ``problem``.
 
     Parameters
@@ -196,8 +261,10 @@ def gradient_descent(problem, weights, *, lr, max_steps, optimizer="gd", loss_to
     beta, eps : floats
         E19 constants (0.99 and 1e-4 in the reference code).
     record_every : int, optional
-        Record the history every this many steps (default: about 200 records), plus the
-        first and the final step.  ``record_steps`` (iterable of ints) records exactly there.
+        Record the history every this many steps, plus the first and the final step.
+        ``record_steps`` (iterable of ints) records there, at step 0 and at the final step.
+        Default: :func:`record_schedule`, log-spaced early and evenly spaced late, as many
+        records as fit in about 5 % of the estimated run time (at least the final step).
     truth : array ``(..., m, n)``, optional
         Ground truth for test errors; defaults to ``problem.truth``.
     n_singular : int
@@ -209,146 +276,396 @@ def gradient_descent(problem, weights, *, lr, max_steps, optimizer="gd", loss_to
         Raise :class:`DivergenceError` if the loss exceeds ``divergence_factor`` times its
         initial value (or 1, whichever is larger), or is not finite.
     resume : Run, optional
-        Continue ``resume`` (its weights, optimizer state and history) up to ``max_steps``.
+        Continue ``resume`` (its weights, optimizer state, validation state, history) up to ``max_steps``.
     checkpoint : path, optional
         Save the run there (atomically) every ``checkpoint_every`` steps and at the end; if the
         file exists, the run resumes from it, so an interrupted run loses no finished work.
+        Early stopping and ``keep_best`` resume too: the result equals one uninterrupted run.
+    validation : MatrixCompletion or MatrixSensing, optional
+        A held-out problem of the same shape (e.g. from ``problem.split(0.1)``), never trained on.
+        Its error (:func:`heldout_error`) is recorded as ``validation_error`` at the recorded steps.
+    keep_best : bool
+        Return (in ``weights``) the factors with the lowest recorded validation error, per trial;
+        :attr:`Run.best_step` says at which step, :attr:`Run.last_weights` holds the last ones.
+    patience : int >= 1, optional
+        A trial stops after ``patience`` records without a new lowest validation error (records,
+        not steps: the schedule sets how far apart they are).
+    callback : callable, optional
+        Called at each recorded step with a read-only view ``v`` (``v.step``, ``v.loss``, ``v.W``;
+        ``W`` is valid during the call only: copy it to keep it); returning ``True`` stops the run.
 
     Returns
     -------
     Run
     """
+    run = _start(problem, weights, locals())
+    stepper, recorder, keeper, ck = run.stepper, run.recorder, run.keeper, run.checkpoint
+    step, loss0, last_recorded, reason = run.start, run.loss0, run.last_recorded, None
+    steps, converged = run.steps, run.converged
+    clock = time.perf_counter() - run.elapsed0
+
+    def make_run():
+        last = [w.copy() for w in stepper.weights]
+        best = keeper.state() if keeper else None
+        return Run(weights=keeper.best_weights(last) if keep_best else last, history=recorder.history(),
+                   steps=steps.copy(), converged=converged.copy(), optimizer=optimizer, lr=stepper.lr,
+                   state={"t": stepper.t, "s": stepper.s.copy(), "loss0": loss0, "fingerprint": ck.fingerprint,
+                          "best": best},
+                   wall_time=time.perf_counter() - clock, last_weights=last if keep_best else None,
+                   stop_reason=reason or "max_steps")
+
+    while True:
+        W = stepper.forward()
+        loss, G = problem._loss_and_gradient(W)
+        loss0 = np.maximum(np.abs(loss), 1.0) if loss0 is None else loss0
+        active = ~converged & ~keeper.exhausted() if keeper else ~converged
+        _check_divergence(loss, loss0, active, step, run.settings, make_run)
+        if loss_tol is not None:
+            converged |= active & (loss <= loss_tol)
+            active &= ~converged
+        final = step >= max_steps or not np.any(active)
+        if last_recorded != step and (final or run.should_record(step)):
+            error = None if validation is None else heldout_error(W, validation)
+            recorder.record(step, loss, W, stepper.weights, time.perf_counter() - clock, error, stepper.prefixes)
+            last_recorded = step
+            if keeper:
+                keeper.update(step, error, stepper.weights, active)
+                active &= ~keeper.exhausted()
+            if callback is not None and callback(_view(step, loss, W)) is True:
+                reason = "callback"
+            final = final or reason is not None or not np.any(active)
+        if run.report is not None and (final or step % 50 == 0):
+            run.report(dict(step=step, max_steps=max_steps, max_loss=float(np.max(loss)),
+                            active=int(np.sum(active)), trials=max(1, int(np.prod(stepper.lead))),
+                            optimizer=optimizer, final=final, elapsed=time.perf_counter() - clock))
+        if final:
+            break
+        stepper.apply(G, active)
+        steps += active
+        step += 1
+        ck.maybe_save(step, make_run)
+    if reason is None and step < max_steps:
+        reason = "loss_tol" if np.all(converged) else "patience"
+    result = make_run()
+    ck.save(result)
+    return result
+
+
+def _view(step, loss, W):
+    """The read-only view a callback receives."""
+    loss, W = np.array(loss), W.view()
+    loss.flags.writeable = W.flags.writeable = False
+    return SimpleNamespace(step=step, loss=loss, W=W)
+
+
+def _check_divergence(loss, loss0, active, step, settings, make_run):
+    bad = active & ~(np.abs(loss) <= settings.divergence_factor * loss0)   # catches NaN too
+    if np.any(bad):
+        what = "not finite" if not np.all(np.isfinite(loss)) else \
+            f"{settings.divergence_factor:g} times its initial value"
+        raise DivergenceError(
+            f"gradient descent diverged at step {step}: the loss is {what} "
+            f"(max {np.nanmax(np.where(np.isfinite(loss), loss, np.inf)):.3e}); "
+            f"lower lr (now {settings.lr:g}) or use optimizer='adaptive'. The run so far is in .run", make_run())
+
+
+def _start(problem, weights, args):
+    """Check the arguments (``args``: the call's) and build the loop's helpers, fresh or resumed."""
     if not isinstance(problem, Problem):
         raise TypeError(f"problem must be a MatrixCompletion or MatrixSensing, got {type(problem).__name__}")
-    lr = check_positive(lr, "lr")
-    max_steps = check_int(max_steps, "max_steps", minimum=0)
-    if optimizer not in OPTIMIZERS:
-        raise ValueError(f"optimizer must be 'gd' or 'adaptive' (E19), got {optimizer!r}")
-    if loss_tol is not None:
-        loss_tol = check_positive(loss_tol, "loss_tol", allow_zero=True)
-    beta = check_positive(beta, "beta", allow_zero=True)
-    if not 0.0 <= beta < 1.0:
-        raise ValueError(f"beta must be in [0, 1), got {beta}")
-    checkpoint_every = check_int(checkpoint_every, "checkpoint_every", minimum=1)
-    eps = check_positive(eps, "eps")
-    divergence_factor = check_positive(divergence_factor, "divergence_factor")
-    n_singular = check_int(n_singular, "n_singular", minimum=1)
-    fingerprint = None
-    if checkpoint is not None or resume is not None:
-        fingerprint = _fingerprint(problem, weights, dict(lr=lr, optimizer=optimizer, beta=beta, eps=eps,
-                                                          loss_tol=loss_tol))
-    where = "the given run"
-    if checkpoint is not None and resume is None and os.path.exists(checkpoint):
-        resume, where = Run.load(checkpoint), f"from the checkpoint {checkpoint}"
+    a = SimpleNamespace(**args)
+    lr, optimizer, beta, eps = _check_optimizer(a.lr, a.optimizer, a.beta, a.eps)
+    max_steps = check_int(a.max_steps, "max_steps", minimum=0)
+    loss_tol = None if a.loss_tol is None else check_positive(a.loss_tol, "loss_tol", allow_zero=True)
+    settings = SimpleNamespace(lr=lr, divergence_factor=check_positive(a.divergence_factor, "divergence_factor"))
+    n_singular = check_int(a.n_singular, "n_singular", minimum=1)
+    validation, patience = _check_validation(problem, a.validation, a.keep_best, a.patience)
+    fingerprint = _fingerprint(problem, weights, dict(lr=lr, optimizer=optimizer, beta=beta, eps=eps,
+                                                      loss_tol=loss_tol, keep_best=bool(a.keep_best),
+                                                      patience=patience, validation=_digest(validation)))
+    ck = _Checkpoint(a.checkpoint, a.checkpoint_every, fingerprint)
+    resume = ck.resume_from(a.resume, optimizer)
     if resume is not None:
-        if resume.optimizer != optimizer:
-            raise ValueError(f"cannot resume a {resume.optimizer!r} run with optimizer={optimizer!r}")
-        _check_resumable(resume.state.get("fingerprint"), fingerprint, where)
-        weights = resume.weights
+        weights = resume.last_weights or resume.weights
     weights = check_weights(weights)
     m, n = weights[-1].shape[-2], weights[0].shape[-1]
     if (m, n) != tuple(problem.shape):
         raise ValueError(
             f"weights give an end-to-end matrix W_N ... W_1 of shape {m}x{n} but the problem is "
             f"{problem.shape[0]}x{problem.shape[1]}: the first factor needs {problem.shape[1]} columns "
-            f"and the last {problem.shape[0]} rows"
-        )
+            f"and the last {problem.shape[0]} rows")
     try:
         lead = np.broadcast_shapes(*(w.shape[:-2] for w in weights), problem.batch_shape)
+        if validation is not None and np.broadcast_shapes(lead, validation.batch_shape) != lead:
+            raise ValueError
     except ValueError:
         raise ValueError(f"the weights' trial axes {[w.shape[:-2] for w in weights]} do not broadcast "
-                         f"with the problem's {problem.batch_shape}") from None
-    truth = problem.truth if truth is None else np.asarray(truth, dtype=float)
-    ws = [np.array(np.broadcast_to(w, lead + w.shape[-2:]), dtype=np.float64) for w in weights]
-
+                         f"with the problem's {problem.batch_shape} (and the validation problem's)") from None
+    state = {} if resume is None else resume.state
+    stepper = Stepper(weights, lr=lr, optimizer=optimizer, beta=beta, eps=eps, lead=lead,
+                      t=state.get("t", 0), s=state.get("s"))
+    truth = problem.truth if a.truth is None else np.asarray(a.truth, dtype=float)
+    history = {} if resume is None else resume.history
+    out = SimpleNamespace(
+        stepper=stepper, settings=settings, checkpoint=ck, report=_reporter(a.progress),
+        recorder=_Recorder(problem, truth, n_singular, history, validated=validation is not None),
+        keeper=None if validation is None else _BestKeeper(lead, a.keep_best, patience, state.get("best"),
+                                                          resume.weights if resume is not None else None),
+        should_record=_schedule(a.record_every, a.record_steps, max_steps, stepper, problem, validation, truth),
+        steps=np.zeros(lead, dtype=np.int64), converged=np.zeros(lead, dtype=bool), start=0, elapsed0=0.0,
+        loss0=None, last_recorded=int(history["step"][-1]) if len(history.get("step", [])) else -1)
     if resume is not None:
-        t = int(resume.state.get("t", 0))
-        s = np.broadcast_to(np.asarray(resume.state.get("s", 0.0), float), lead).copy()
-        steps = np.broadcast_to(resume.steps, lead).copy()
-        converged = np.broadcast_to(resume.converged, lead).copy()
-        start = int(np.max(steps)) if steps.size else 0
-        elapsed0 = resume.wall_time
-        recorder = _Recorder(problem, truth, n_singular, resume.history)
-        last_recorded = int(resume.history["step"][-1]) if len(resume.history.get("step", [])) else -1
-    else:
-        t, s = 0, np.zeros(lead)
-        steps, converged = np.zeros(lead, dtype=np.int64), np.zeros(lead, dtype=bool)
-        start, elapsed0, last_recorded = 0, 0.0, -1
-        recorder = _Recorder(problem, truth, n_singular)
-    if record_steps is not None:
-        wanted = set(int(k) for k in record_steps)
-        should_record = wanted.__contains__
-    else:
-        every = max(1, max_steps // 200) if record_every is None else check_int(record_every, "record_every", minimum=1)
-        should_record = lambda k: k % every == 0  # noqa: E731
+        out.steps = np.broadcast_to(resume.steps, lead).copy()
+        out.converged = np.broadcast_to(resume.converged, lead).copy()
+        out.start = int(np.max(out.steps)) if out.steps.size else 0
+        out.elapsed0 = resume.wall_time
+        loss0 = state.get("loss0")
+        if loss0 is not None and np.all(np.isfinite(loss0)):
+            out.loss0 = np.broadcast_to(np.asarray(loss0, float), lead).copy()
+    return out
+
+
+def _check_validation(problem, validation, keep_best, patience):
+    if validation is None:
+        if keep_best or patience is not None:
+            raise ValueError("keep_best and patience need a validation problem: pass validation=test, "
+                             "e.g. train, test = problem.split(0.1)")
+        return None, None
+    if not isinstance(validation, Problem):
+        raise TypeError(f"validation must be a MatrixCompletion or MatrixSensing (e.g. from problem.split), "
+                        f"got {type(validation).__name__}")
+    if tuple(validation.shape) != tuple(problem.shape):
+        raise ValueError(f"validation is {validation.shape[0]}x{validation.shape[1]} but the problem is "
+                         f"{problem.shape[0]}x{problem.shape[1]}: pass held-out entries of the same matrix, "
+                         "e.g. train, validation = problem.split(0.1)")
+    if patience is not None:
+        try:
+            patience = check_int(patience, "patience", minimum=1)
+        except ValueError:
+            raise ValueError(f"patience must be >= 1 (the number of records without a lower validation "
+                             f"error before a trial stops), got {patience}; pass None to never stop early") from None
+    return validation, patience
+
+
+def _reporter(progress):
     if progress is True or isinstance(progress, str):
-        report = _progress_printer(None if progress is True else progress)
-    else:
-        report = progress or None
-    trials = int(np.prod(lead)) if lead else 1
-    batched = bool(lead)
-    clock0 = time.perf_counter()
+        return _progress_printer(None if progress is True else progress)
+    return progress or None
 
-    def make_run():
-        return Run(weights=[w.copy() for w in ws], history=recorder.history(), steps=steps.copy(),
-                   converged=converged.copy(), optimizer=optimizer, lr=lr,
-                   state={"t": t, "s": s.copy(), "loss0": loss0, "fingerprint": fingerprint},
-                   wall_time=elapsed0 + time.perf_counter() - clock0)
 
-    loss0 = None
-    if resume is not None and resume.state.get("loss0") is not None \
-            and np.all(np.isfinite(resume.state["loss0"])):
-        loss0 = np.broadcast_to(np.asarray(resume.state["loss0"], float), lead).copy()
-    step = start
-    while True:
-        prefixes = prefix_products(ws)
-        W = prefixes[-1]
-        loss, G = problem._loss_and_gradient(W)
-        if loss0 is None:
-            loss0 = np.maximum(np.abs(loss), 1.0)
-        active = ~converged
-        bad = active & ~(np.abs(loss) <= divergence_factor * loss0)   # catches NaN too
-        if np.any(bad):
-            run = make_run()
-            what = "not finite" if not np.all(np.isfinite(loss)) else \
-                f"{divergence_factor:g} times its initial value"
-            raise DivergenceError(
-                f"gradient descent diverged at step {step}: the loss is {what} "
-                f"(max {np.nanmax(np.where(np.isfinite(loss), loss, np.inf)):.3e}); "
-                f"lower lr (now {lr:g}) or use optimizer='adaptive'. The run so far is in .run", run)
-        if loss_tol is not None:
-            converged |= active & (loss <= loss_tol)
-            active = ~converged
-        final = step >= max_steps or not np.any(active)
-        if last_recorded != step and (should_record(step) or final or step == 0):
-            recorder.record(step, loss, W, ws, elapsed0 + time.perf_counter() - clock0)
-            last_recorded = step
-        if report is not None and (final or step % 50 == 0):
-            report(dict(step=step, max_steps=max_steps, max_loss=float(np.max(loss)),
-                        active=int(np.sum(active)), trials=trials, optimizer=optimizer, final=final,
-                        elapsed=elapsed0 + time.perf_counter() - clock0))
-        if final:
-            break
-        grads = backward(ws, prefixes, G)
-        if optimizer == "adaptive":
-            sq = sum(np.einsum("...ij,...ij->...", g, g) for g in grads)
-            t += 1
-            s = np.where(active, beta * s + (1.0 - beta) * sq, s)
-            eta = lr / (np.sqrt(s / (1.0 - beta ** t)) + eps)
-        else:
-            eta = lr
-        if batched:
-            eta = (np.where(active, eta, 0.0))[..., None, None]
-        else:
-            eta = float(eta)
-        for w, g in zip(ws, grads):
-            g *= eta
-            w -= g
-        steps += active
-        step += 1
-        if checkpoint is not None and step % checkpoint_every == 0:
-            make_run().save(checkpoint)
-    run = make_run()
-    if checkpoint is not None:
-        run.save(checkpoint)
-    return run
+# --------------------------------------------------------------------------- recording
+
+class _Recorder:
+    """Collects the history at the recorded steps (also used by :mod:`dmf_edu.dynamics`)."""
+
+    def __init__(self, problem, truth, n_singular, previous=None, validated=False):
+        self.problem, self.truth, self.n_singular, self.validated = problem, truth, n_singular, validated
+        self.rows = {k: list(v) for k, v in (previous or {}).items()}
+
+    def record(self, step, loss, W, weights, elapsed, validation_error=None, prefixes=None):
+        s = np.linalg.svd(W, compute_uv=False) if prefixes is None else _singular_values(weights, prefixes)
+        row = dict(step=step, loss=np.array(loss), train_error=self.problem.train_error(W),
+                   singular_values=s[..., :self.n_singular],
+                   effective_rank=effective_rank_from_singular_values(s),
+                   balancedness=balancedness(weights), time=elapsed)
+        if self.truth is not None:
+            row["reconstruction_error"] = reconstruction_error(W, self.truth)
+            row["relative_error"] = relative_error(W, self.truth)
+        if self.validated:
+            row["validation_error"] = validation_error
+        for k, v in row.items():
+            self.rows.setdefault(k, []).append(v)
+
+    def history(self):
+        return {k: np.asarray(v) for k, v in self.rows.items()}
+
+
+def _singular_values(weights, prefixes):
+    r"""Singular values of ``W = W_N ... W_1`` (descending, ``min(m, n)`` of them).
+
+    When a hidden width ``k`` is at most half of ``min(m, n)``, through that layer: ``W = A B``
+    with ``A = W_{N:j+1}`` (``m x k``) and ``B = W_{j:1}`` (``k x n``); QR factors ``A = Q_a R_a``
+    and ``B^T = Q_b R_b`` give ``W = Q_a (R_a R_b^T) Q_b^T``, so the nonzero singular values are
+    those of the ``k x k`` matrix ``R_a R_b^T``: ``O((m + n) k^2)`` work instead of ``O(m n min(m, n))``.
+    """
+    W = prefixes[-1]
+    m, n = W.shape[-2:]
+    widths = [w.shape[-2] for w in weights[:-1]]
+    if not widths or 2 * min(widths) > min(m, n):
+        return np.linalg.svd(W, compute_uv=False)
+    k = min(widths)
+    j = max(i for i, d in enumerate(widths) if d == k)       # W_{j+1} maps to width k
+    A = weights[-1]
+    for w in weights[-2:j:-1]:
+        A = A @ w
+    R = np.linalg.qr(A, mode="r") @ np.swapaxes(np.linalg.qr(np.swapaxes(prefixes[j], -1, -2), mode="r"), -1, -2)
+    s = np.linalg.svd(R, compute_uv=False)
+    return np.concatenate([s, np.zeros(s.shape[:-1] + (min(m, n) - k,))], axis=-1)
+
+
+def record_schedule(max_steps, cost_ratio=1.0, budget=RECORD_BUDGET, cap=200):
+    """The default recorded steps: as many as cost ``budget`` of the run, at most ``cap``.
+
+    ``cost_ratio`` is the cost of one record over the cost of one step.  ``R = budget * max_steps
+    / cost_ratio`` records (at most ``cap``): step 0, the final step, half of the rest spaced on
+    a log scale (the early phase, where things change fast) and half evenly (the late phase).
+    With ``R < 2`` only the final step is recorded.  Returns a sorted array of steps.
+    """
+    T = check_int(max_steps, "max_steps", minimum=0)
+    R = min(cap, int(budget * T / cost_ratio))
+    if R < 2:
+        return np.array([T])
+    n_log, n_lin = (R - 1) // 2, (R - 2) // 2 + 2
+    points = np.concatenate([[0, T], np.geomspace(1, max(T, 1), n_log), np.linspace(0, T, n_lin)])
+    return np.unique(np.round(points).astype(np.int64))
+
+
+def _cost_ratio(stepper, problem, validation, truth):
+    """Estimated (record cost) / (step cost), counting flops plus a fixed Python overhead for each;
+    the constants are calibrated in benchmarks/bench_core.py (measured records cost 0.5-2x this)."""
+    ws = stepper.weights
+    trials = max(1, int(np.prod(stepper.lead)))
+    dims = [ws[0].shape[-1]] + [w.shape[-2] for w in ws]
+    m, n, K = dims[-1], dims[0], problem.n_observations
+
+    def data_cost(p):
+        return 2.0 * p.n_observations * m * n if hasattr(p, "A") else 20.0 * p.n_observations
+
+    products = sum(2.0 * dims[j] * dims[j - 1] * n for j in range(2, len(dims)))
+    step = trials * (3 * products + data_cost(problem) + 4.0 * m * n) + 1e6
+    k = min(dims[1:-1], default=min(m, n))
+    svd = 20.0 * m * n * min(m, n) if 2 * k > min(m, n) else 8.0 * (m + n) * k * k + 20.0 * k ** 3 + products
+    gram = sum(2.0 * dims[j] ** 2 * (dims[j - 1] + dims[j + 1]) for j in range(1, len(dims) - 1))
+    record = trials * (svd + gram + data_cost(problem) + (10.0 * m * n if truth is not None else 0.0)
+                       + (data_cost(validation) if validation is not None else 0.0)) + 5e6
+    return record / step
+
+
+def _schedule(record_every, record_steps, max_steps, stepper, problem, validation, truth):
+    """A predicate ``should_record(step)``; step 0 is always recorded with ``record_every``/``record_steps``."""
+    if record_steps is not None:
+        wanted = {int(k) for k in record_steps} | {0}
+        return wanted.__contains__
+    if record_every is not None:
+        every = check_int(record_every, "record_every", minimum=1)
+        return lambda k: k % every == 0
+    return set(record_schedule(max_steps, _cost_ratio(stepper, problem, validation, truth)).tolist()).__contains__
+
+
+# --------------------------------------------------------------------------- validation, best weights, patience
+
+class _BestKeeper:
+    """Per trial: the lowest validation error recorded, its step, the records since (for
+    ``patience``) and, with ``keep_best``, a copy of the factors at that step."""
+
+    def __init__(self, lead, keep_best, patience, saved=None, saved_weights=None):
+        self.keep_best, self.patience = bool(keep_best), np.inf if patience is None else patience
+        self.error, self.step = np.full(lead, np.inf), np.full(lead, -1, dtype=np.int64)
+        self.since, self.weights = np.zeros(lead, dtype=np.int64), None
+        if saved is not None:
+            self.error, self.step, self.since = (np.broadcast_to(saved[k], lead).copy()
+                                                 for k in ("error", "step", "since"))
+            if keep_best and saved_weights is not None and np.all(self.step >= 0):
+                self.weights = [np.array(np.broadcast_to(w, lead + w.shape[-2:])) for w in saved_weights]
+
+    def update(self, step, error, weights, active):
+        improved = active & (error < self.error)
+        self.error = np.where(improved, error, self.error)
+        self.step = np.where(improved, step, self.step)
+        self.since = np.where(improved, 0, self.since + active)
+        if self.keep_best and np.any(improved):
+            if self.weights is None:
+                self.weights = [w.copy() for w in weights]
+            for b, w in zip(self.weights, weights):
+                np.copyto(b, w, where=np.asarray(improved)[..., None, None])
+
+    def exhausted(self):
+        return self.since >= self.patience
+
+    def best_weights(self, last):
+        return last if self.weights is None else [w.copy() for w in self.weights]
+
+    def state(self):
+        return dict(error=self.error.copy(), step=self.step.copy(), since=self.since.copy(),
+                    patience=self.patience)
+
+
+# --------------------------------------------------------------------------- checkpoint and resume
+
+class _Checkpoint:
+    """Saves the run to ``path`` every ``every`` steps and at the end; an existing file is resumed
+    from, unless it was computed with other settings (``fingerprint``)."""
+
+    def __init__(self, path, every, fingerprint):
+        self.path, self.every = path, check_int(every, "checkpoint_every", minimum=1)
+        self.fingerprint = fingerprint
+
+    def resume_from(self, resume, optimizer):
+        where = "the given run"
+        if self.path is not None and resume is None and os.path.exists(self.path):
+            resume, where = Run.load(self.path), f"from the checkpoint {self.path}"
+        if resume is None:
+            return None
+        if resume.optimizer != optimizer:
+            raise ValueError(f"cannot resume a {resume.optimizer!r} run with optimizer={optimizer!r}")
+        saved, now = resume.state.get("fingerprint"), dict(self.fingerprint)
+        if not resume.weights or now.get("weight_shapes") is None:
+            now.pop("weight_shapes", None)
+        diff = [k for k in now if saved and k in saved and saved[k] != now[k]]
+        if diff:
+            details = "; ".join(f"{k}: saved {saved[k]!r}, now {now[k]!r}" for k in diff if k not in ("data", "validation"))
+            for k, what in (("validation", "the validation data"), ("data", "the problem's data")):
+                if k in diff:
+                    details = f"{what} differ" + (f"; {details}" if details else "")
+            raise ValueError(f"cannot resume {where}: it was computed with other settings ({details}); "
+                             "use another checkpoint path, delete the file, or pass the same settings")
+        return resume
+
+    def maybe_save(self, step, make_run):
+        if self.path is not None and step % self.every == 0:
+            make_run().save(self.path)
+
+    def save(self, run):
+        if self.path is not None:
+            run.save(self.path)
+
+
+def _digest(problem):
+    """A hash of a problem's data (positions, values, measurements), or None."""
+    if problem is None:
+        return None
+    digest = hashlib.sha1()
+    for name in ("rows", "cols", "_data", "_A2"):
+        arr = getattr(problem, name, None)
+        if arr is not None:
+            digest.update(np.ascontiguousarray(arr).tobytes())
+    return digest.hexdigest()
+
+
+def _fingerprint(problem, weights, settings):
+    """What a resumed run must share with the call that resumes it: the problem's data (hashed),
+    the factor shapes (when given) and the settings."""
+    out = dict(problem=type(problem).__name__, shape=list(problem.shape), reduction=problem.reduction,
+               data=_digest(problem), **settings)
+    if weights is not None:
+        out["weight_shapes"] = [list(np.shape(w)) for w in weights]
+    return out
+
+
+def _progress_printer(label=None, stream=None):
+    stream = sys.stderr if stream is None else stream
+    last = [0.0]
+
+    def show(info):
+        now = info["elapsed"]
+        if now - last[0] < 1.0 and not info["final"]:
+            return
+        last[0] = now
+        done, total = info["step"], info["max_steps"]
+        rate = done / now if now > 0 else 0.0
+        eta = (total - done) / rate if rate > 0 else float("nan")
+        tail = "done" if info["final"] else f"ETA <= {eta:.0f} s"
+        print(f"  [{label or info['optimizer']}] step {done}/{total}  loss {info['max_loss']:.3e}  "
+              f"active {info['active']}/{info['trials']}  {now:.1f} s, {tail}", file=stream, flush=True)
+
+    return show

@@ -164,3 +164,115 @@ def test_index_dtypes_and_auto_with_batched_values(rng):
     rows, cols = np.divmod(flat, 600)
     p = d.MatrixCompletion((600, 600), rows, cols, np.zeros((2, 1000)))     # auto: dense for batched values
     assert p.method == "dense"
+
+
+# --------------------------------------------------------------- problems from data, splits (THEORY.md §9)
+
+@pytest.mark.parametrize("method", ["dense", "sparse"])
+def test_from_matrix_nan_is_missing(method):
+    M = np.array([[1.0, np.nan, 3.0], [np.nan, 5.0, np.nan]])
+    p = d.MatrixCompletion.from_matrix(M, method=method)
+    assert p.method == method and p.n_observations == 3
+    assert p.rows.tolist() == [0, 0, 1] and p.cols.tolist() == [0, 2, 1]    # row-major
+    assert p.values.tolist() == [1.0, 3.0, 5.0]
+    np.testing.assert_array_equal(p.observed_mask(), ~np.isnan(M))
+    assert p.loss(np.nan_to_num(M)) == 0.0
+
+
+def test_from_matrix_reads_a_sparse_matrix_by_its_stored_entries():
+    import scipy.sparse as sp
+    S = sp.coo_matrix(([2.0, 0.0, -1.0], ([1, 0, 1], [2, 1, 0])), shape=(2, 3))   # explicit zero kept
+    p = d.MatrixCompletion.from_matrix(S, method="sparse")
+    assert list(zip(p.rows, p.cols, p.values)) == [(0, 1, 0.0), (1, 0, -1.0), (1, 2, 2.0)]
+
+
+@pytest.mark.parametrize("method", ["dense", "sparse"])
+def test_from_mask_equals_from_matrix(rng, method):
+    M = rng.standard_normal((7, 5))
+    mask = rng.random((7, 5)) < 0.4
+    a = d.MatrixCompletion.from_mask(M, mask, method=method)
+    b = d.MatrixCompletion.from_matrix(np.where(mask, M, np.nan), method=method)
+    np.testing.assert_array_equal(a.rows, b.rows)
+    np.testing.assert_array_equal(a.values, M[mask])
+    W = rng.standard_normal((7, 5))
+    assert a.loss(W) == b.loss(W) == pytest.approx(0.5 * np.sum(((W - M) * mask) ** 2))
+    # values outside the mask are ignored, NaN included; batched values share the mask
+    M2 = np.where(mask, M, np.nan)
+    assert d.MatrixCompletion.from_mask(M2, mask.astype(int)).n_observations == mask.sum()
+    batch = d.MatrixCompletion.from_mask(np.stack([M, 2 * M]), mask)
+    np.testing.assert_allclose(batch.values[1], 2 * M[mask])
+
+
+@pytest.mark.parametrize("method", ["dense", "sparse"])
+@pytest.mark.parametrize("test", [0.25, 13])
+def test_split_is_disjoint_and_covers(rng, method, test):
+    M = d.random_low_rank(12, 9, 2, rng=rng)
+    p = d.sample_completion(M, 50, rng=rng, method=method, reduction="mean")
+    train, held = p.split(test, rng=7)
+    assert held.n_observations == (13 if test == 13 else round(0.25 * 50))
+    assert train.n_observations + held.n_observations == 50
+    flat = lambda q: set((q.rows * 9 + q.cols).tolist())       # noqa: E731
+    assert flat(train).isdisjoint(flat(held)) and flat(train) | flat(held) == flat(p)
+    for q in (train, held):
+        assert q.method == method and q.reduction == "mean" and q.truth is p.truth
+        np.testing.assert_array_equal(q.values, M[q.rows, q.cols])
+    again = p.split(test, rng=7)[1]
+    np.testing.assert_array_equal(again.rows, held.rows)           # same rng -> same split
+
+
+def test_split_sensing_measurements(rng):
+    p = d.gaussian_sensing(d.random_low_rank(5, 4, 1, rng=rng), 20, rng=rng)
+    train, held = p.split(0.3, rng=rng)
+    assert (train.A.shape[0], held.A.shape[0]) == (14, 6)
+    W = rng.standard_normal((5, 4))
+    both = np.concatenate([train.residuals(W), held.residuals(W)])
+    np.testing.assert_allclose(np.sort(both), np.sort(p.residuals(W)))
+
+
+@pytest.mark.parametrize("method", ["dense", "sparse"])
+def test_heldout_error_is_mse_over_test_entries_only(rng, method):
+    M = d.random_low_rank(10, 8, 2, rng=rng)
+    train, held = d.sample_completion(M, 40, rng=rng, method=method).split(0.25, rng=rng)
+    W = M.copy()
+    W[train.rows, train.cols] += 100.0          # errors on the training entries must not count
+    W[held.rows[0], held.cols[0]] += 2.0         # one test entry off by 2 -> MSE 4 / |test|
+    assert d.heldout_error(W, held) == pytest.approx(4.0 / held.n_observations)
+    assert d.heldout_error(np.stack([M, W]), held).tolist() == pytest.approx([0.0, 4.0 / 10])
+    ev = held.evaluate(W)
+    assert ev["train_error"] == pytest.approx(d.heldout_error(W, held))     # evaluate: its own entries
+    assert ev["reconstruction_error"] > 1.0                                    # all entries
+
+
+@pytest.mark.parametrize("call, exc, pattern", [
+    (lambda p: p.split(0.0), ValueError, r"test = 0.0 is not a fraction in \(0, 1\)"),
+    (lambda p: p.split(1.0), ValueError, "or an int for a count"),
+    (lambda p: p.split(0.01), ValueError, "leaves the test part empty"),
+    (lambda p: p.split(0.99), ValueError, "leaves the training part empty"),
+    (lambda p: p.split(20), ValueError, r"test = 20 observations.*between 1 and 19"),
+    (lambda p: p.split(0), ValueError, "between 1 and 19"),
+    (lambda p: p.split(True), TypeError, "test must be a fraction"),
+    (lambda p: p.split("half"), TypeError, "test must be a fraction"),
+    (lambda p: d.heldout_error(np.zeros((4, 5)), p), ValueError, r"W has shape \(4, 5\) but test_problem is 5x4"),
+    (lambda p: d.heldout_error(np.zeros((5, 4)), np.zeros((5, 4))), TypeError, "test_problem must be"),
+    (lambda p: d.heldout_error([np.zeros((3, 4)), np.zeros((5, 3))], p), TypeError, "not a list of factors"),
+])
+def test_split_and_heldout_bad_input(rng, call, exc, pattern):
+    p = d.sample_completion(d.random_low_rank(5, 4, 1, rng=rng), 20, rng=rng)
+    with pytest.raises(exc, match=pattern):
+        call(p)
+
+
+@pytest.mark.parametrize("call, exc, pattern", [
+    (lambda: d.MatrixCompletion.from_matrix([[1.0, np.inf]]), ValueError, r"1 observed entry .* \(0, 1\).*replace an infinite"),
+    (lambda: d.MatrixCompletion.from_matrix([[np.nan, np.nan]]), ValueError, "M has no observed entry"),
+    (lambda: d.MatrixCompletion.from_matrix([1.0, 2.0]), ValueError, "M must have 2 dimension"),
+    (lambda: d.MatrixCompletion.from_mask([[1.0, np.nan]], [[True, True]]), ValueError, "1 observed entry that is NaN"),
+    (lambda: d.MatrixCompletion.from_mask([[1.0, -np.inf]], [[True, True]]), ValueError, "NaN or infinite"),
+    (lambda: d.MatrixCompletion.from_mask([[1.0, 2.0]], [[True]]), ValueError, "mask has shape"),
+    (lambda: d.MatrixCompletion.from_mask([[1.0, 2.0]], [[False, False]]), ValueError, "mask observes no entry"),
+    (lambda: d.MatrixCompletion.from_mask([[1.0, 2.0]], [[0.5, 1]]), TypeError, "mask must be boolean"),
+    (lambda: d.MatrixCompletion((2, 2), [0], [0], [1.0]).split(0.5), ValueError, "cannot be split"),
+])
+def test_from_data_bad_input(call, exc, pattern):
+    with pytest.raises(exc, match=pattern):
+        call()

@@ -15,7 +15,8 @@ def scalar_problem(value=2.0):
 def test_gd_tiny_hand_computed_example():
     # W = w2 w1, loss 1/2 (w2 w1 - 2)^2; at w1 = 1, w2 = 0.5: r = -1.5,
     # dphi/dw1 = w2 r = -0.75, dphi/dw2 = w1 r = -1.5; lr 0.1 gives w1 = 1.075, w2 = 0.65.
-    run = d.gradient_descent(scalar_problem(), [np.array([[1.0]]), np.array([[0.5]])], lr=0.1, max_steps=1)
+    run = d.gradient_descent(scalar_problem(), [np.array([[1.0]]), np.array([[0.5]])], lr=0.1, max_steps=1,
+                             record_every=1)
     assert run.weights[0][0, 0] == pytest.approx(1.075, abs=1e-15)
     assert run.weights[1][0, 0] == pytest.approx(0.65, abs=1e-15)
     assert run.history["loss"].tolist() == pytest.approx([1.125, 0.5 * (1.075 * 0.65 - 2) ** 2])
@@ -213,3 +214,184 @@ def test_gradient_descent_more_bad_input(rng, kwargs, pattern):
     p = d.sample_completion(d.random_low_rank(6, 5, 1, rng=rng), 10, rng=rng)
     with pytest.raises((ValueError, TypeError), match=pattern):
         d.gradient_descent(p, d.init_weights((6, 5), 2, 0.1, rng=rng), lr=0.1, max_steps=5, **kwargs)
+
+
+# --------------------------------------------------------------- validation, keep_best, patience, callback
+
+def noisy_completion(rng, m=12, n=10, n_obs=70, noise=0.3, method="dense"):
+    """A rank-1 matrix seen through noise: runs to zero training loss over-fit the noise."""
+    M = d.random_low_rank(m, n, 1, rng=rng)
+    p = d.sample_completion(M, n_obs, rng=rng, reduction="mean", method=method)
+    noisy = d.MatrixCompletion(p.shape, p.rows, p.cols, p.values + noise * rng.standard_normal(n_obs),
+                               reduction="mean", method=method)
+    return noisy.split(0.2, rng=rng)
+
+
+def test_validation_error_is_recorded_at_the_recorded_steps(rng):
+    train, val = noisy_completion(rng)
+    run = d.gradient_descent(train, d.init_weights(train.shape, 2, 0.1, rng=rng), lr=0.05, max_steps=300,
+                             record_every=50, validation=val)
+    h = run.history
+    assert h["step"].tolist() == [0, 50, 100, 150, 200, 250, 300]
+    assert h["validation_error"].shape == h["loss"].shape
+    assert h["validation_error"][-1] == pytest.approx(float(d.heldout_error(run.W, val)), rel=1e-12)
+    assert run.best_step is not None and run.last_weights is None       # no keep_best: final weights
+
+
+def test_keep_best_returns_the_weights_at_the_lowest_validation_error(rng):
+    train, val = noisy_completion(rng)
+    w0 = d.init_weights(train.shape, 3, 0.1, rng=rng)
+    run = d.gradient_descent(train, w0, lr=0.05, max_steps=3000, record_every=25, validation=val, keep_best=True)
+    h = run.history
+    i = int(np.argmin(h["validation_error"]))
+    assert run.best_step == h["step"][i] and run.best_validation_error == h["validation_error"][i]
+    assert float(d.heldout_error(run.W, val)) == pytest.approx(h["validation_error"][i], rel=1e-12)
+    last = d.end_to_end(run.last_weights)
+    assert float(d.heldout_error(last, val)) == pytest.approx(h["validation_error"][-1], rel=1e-12)
+    assert run.best_step < h["step"][-1]             # this run over-fits the noise: the best is earlier
+    same = d.gradient_descent(train, w0, lr=0.05, max_steps=int(run.best_step))
+    for a, b in zip(run.weights, same.weights):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-15)
+
+
+def test_patience_stops_after_k_records_without_improvement(rng):
+    # depth 1: the held-out entries never move, so only the first record counts as an improvement
+    train, val = noisy_completion(rng)
+    w0 = [0.1 * rng.standard_normal(train.shape)]
+    run = d.gradient_descent(train, w0, lr=0.1, max_steps=1000, record_every=10, validation=val,
+                             patience=3, keep_best=True)
+    assert run.history["step"].tolist() == [0, 10, 20, 30] and run.stop_reason == "patience"
+    assert run.steps == 30 and run.stopped_early and run.best_step == 0
+    np.testing.assert_array_equal(run.weights[0], w0[0])                  # keep_best: the initial weights
+
+
+def test_patience_per_trial_in_a_batch(rng):
+    train, val = noisy_completion(rng)
+    w0 = d.init_weights(train.shape, 2, 0.1, rng=rng, batch_shape=3)
+    kw = dict(lr=0.05, max_steps=2000, record_every=20, validation=val, patience=4, keep_best=True)
+    batched = d.gradient_descent(train, w0, **kw)
+    for i in range(3):
+        single = d.gradient_descent(train, [w[i] for w in w0], **kw)
+        assert batched.steps[i] == single.steps and batched.best_step[i] == single.best_step
+        for a, b in zip(batched.weights, single.weights):
+            np.testing.assert_allclose(a[i], b, rtol=1e-9, atol=1e-13)
+
+
+def test_callback_sees_a_read_only_view_and_can_stop(rng):
+    train, val = noisy_completion(rng)
+    seen = []
+
+    def watch(v):
+        seen.append((v.step, float(v.loss), v.W.copy()))
+        with pytest.raises(ValueError):
+            v.W[0, 0] = 1.0                      # read-only
+        return v.step >= 40
+
+    run = d.gradient_descent(train, d.init_weights(train.shape, 2, 0.1, rng=rng), lr=0.05, max_steps=500,
+                             record_every=20, callback=watch)
+    assert [s for s, _, _ in seen] == [0, 20, 40] and run.stop_reason == "callback"
+    assert run.steps == 40 and run.history["step"][-1] == 40
+    np.testing.assert_allclose(seen[-1][2], run.W, rtol=1e-14)
+    assert seen[-1][1] == pytest.approx(run.history["loss"][-1])
+
+
+@pytest.mark.parametrize("depth, patience", [(1, 3), (2, 2)])
+def test_early_stopping_and_keep_best_survive_interrupt_and_resume(rng, tmp_path, depth, patience):
+    train, val = noisy_completion(rng)
+    w0 = d.init_weights(train.shape, depth, 0.1, rng=rng)
+    kw = dict(lr=0.05, max_steps=4000, record_every=10, validation=val, keep_best=True, patience=patience,
+              optimizer="adaptive" if depth == 2 else "gd")
+    one = d.gradient_descent(train, w0, **kw)
+    assert one.stop_reason == "patience" and one.steps < 4000
+    ck = str(tmp_path / "run.npz")
+    stop_at = max(one.steps - 15, 5)             # interrupted near the end, after a checkpoint
+
+    def interrupt(v):
+        if v.step >= stop_at:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        d.gradient_descent(train, w0, checkpoint=ck, checkpoint_every=7, callback=interrupt, **kw)
+    again = d.gradient_descent(train, w0, checkpoint=ck, checkpoint_every=7, **kw)
+    assert (again.steps, again.best_step, again.stop_reason) == (one.steps, one.best_step, one.stop_reason)
+    for a, b in zip(one.weights + one.last_weights, again.weights + again.last_weights):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-15)
+    for key in ("step", "validation_error", "loss"):
+        np.testing.assert_allclose(one.history[key], again.history[key], rtol=1e-12)
+    assert d.Run.load(ck).best_step == one.best_step
+
+
+@pytest.mark.parametrize("kwargs, exc, pattern", [
+    (dict(validation="test"), TypeError, "validation must be a MatrixCompletion"),
+    (dict(validation=d.MatrixCompletion((5, 6), [0], [0], [1.0])), ValueError,
+     "validation is 5x6 but the problem is 6x5: pass held-out entries"),
+    (dict(patience=0, validation=d.MatrixCompletion((6, 5), [0], [0], [1.0])), ValueError,
+     "patience must be >= 1"),
+    (dict(patience=2), ValueError, "keep_best and patience need a validation problem"),
+    (dict(keep_best=True), ValueError, "need a validation problem: pass validation="),
+])
+def test_validation_bad_input(rng, kwargs, exc, pattern):
+    p = d.sample_completion(d.random_low_rank(6, 5, 1, rng=rng), 10, rng=rng)
+    with pytest.raises(exc, match=pattern):
+        d.gradient_descent(p, d.init_weights((6, 5), 2, 0.1, rng=rng), lr=0.1, max_steps=5, **kwargs)
+
+
+# --------------------------------------------------------------- per-run stepping, sparse path, recording
+
+@pytest.mark.parametrize("optimizer", ["gd", "adaptive"])
+def test_stepper_runs_of_several_depths_share_one_batched_problem_call(rng, optimizer):
+    """The pattern a multi-run driver uses: forward each run, one call on the stacked W's, apply each."""
+    M = d.random_low_rank(9, 8, 2, rng=rng)
+    p = d.gaussian_sensing(M, 40, rng=rng, reduction="mean")
+    inits = [d.init_weights((9, 8), N, 0.1, rng=rng) for N in (1, 2, 3)]
+    lr = 0.05 if optimizer == "gd" else 1e-2
+    runs = [d.Stepper(w, lr=lr, optimizer=optimizer) for w in inits]
+    for _ in range(60):
+        Ws = np.stack([r.forward() for r in runs])
+        _, G = p.loss_and_gradient(Ws)                   # one pass over the measurements
+        for r, g in zip(runs, G):
+            r.apply(g)
+    for r, w in zip(runs, inits):
+        alone = d.gradient_descent(p, w, lr=lr, max_steps=60, optimizer=optimizer)
+        for a, b in zip(r.weights, alone.weights):
+            np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-15)
+
+
+def test_sparse_and_dense_paths_train_alike_with_narrow_widths(rng):
+    M = d.random_low_rank(40, 30, 2, rng=rng)
+    ps = d.sample_completion(M, 300, rng=1, reduction="mean", method="sparse")
+    pd_ = d.sample_completion(M, 300, rng=1, reduction="mean", method="dense")
+    (ts, vs), (td, vd) = ps.split(0.2, rng=2), pd_.split(0.2, rng=2)
+    w0 = d.init_weights((40, 30), 3, 0.1, width=5, rng=rng)
+    kw = dict(lr=0.5, max_steps=200, record_every=20, keep_best=True)
+    a = d.gradient_descent(ts, w0, validation=vs, **kw)
+    b = d.gradient_descent(td, w0, validation=vd, **kw)
+    for x, y in zip(a.weights, b.weights):
+        np.testing.assert_allclose(x, y, rtol=1e-10, atol=1e-13)
+    np.testing.assert_allclose(a.history["validation_error"], b.history["validation_error"], rtol=1e-10)
+
+
+def test_singular_values_through_the_narrowest_width_equal_the_full_svd(rng):
+    from dmf_edu.factorization import prefix_products
+    from dmf_edu.training import _singular_values
+
+    for widths in ([4, 9], [9, 4], [3, 3]):
+        ws = d.init_weights((20, 15), 3, 1.0, width=widths, rng=rng, batch_shape=2)
+        prefixes = prefix_products(ws)
+        s = _singular_values(ws, prefixes)
+        np.testing.assert_allclose(s, np.linalg.svd(prefixes[-1], compute_uv=False), rtol=1e-10, atol=1e-12)
+        assert s.shape == (2, 15)
+
+
+def test_default_record_schedule(rng):
+    steps = d.record_schedule(10_000, cost_ratio=3.0)
+    assert steps[0] == 0 and steps[-1] == 10_000 and np.all(np.diff(steps) > 0)
+    assert len(steps) <= 200 and len(steps) > 100
+    assert set(range(1, 6)) <= set(steps.tolist())                  # log-spaced early
+    assert np.max(np.diff(steps)) <= 10_000 / 70                     # evenly spaced late
+    assert len(d.record_schedule(400, cost_ratio=3.0)) <= 0.05 * 400 / 3.0
+    assert d.record_schedule(10, cost_ratio=3.0).tolist() == [10]   # too short: the final step only
+    p = d.sample_completion(d.random_low_rank(30, 30, 2, rng=rng), 300, rng=rng)
+    run = d.gradient_descent(p, d.init_weights((30, 30), 3, 0.1, rng=rng), lr=0.01, max_steps=3000)
+    assert run.history["step"][0] == 0 and run.history["step"][-1] == 3000
+    assert 3 <= len(run.history["step"]) <= 200

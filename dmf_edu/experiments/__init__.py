@@ -24,6 +24,7 @@ REGISTRY = {
     "X6": "dmf_edu.experiments.x6_infinite_depth",
     "X7": "dmf_edu.experiments.x7_saddles",
     "X8": "dmf_edu.experiments.x8_plateaus",
+    "X9": "dmf_edu.experiments.x9_real_data",
 }
 
 
@@ -40,17 +41,29 @@ def list_experiments():
     return [(key, get(key).TITLE) for key in REGISTRY]
 
 
-def reproduce(experiment_id, out="figures", quick=False, seed=0, jobs=1, progress=True):
-    """Run one experiment and write its figure and JSON sidecar; return the results."""
+def output_name(experiment_id, config=None):
+    """File stem of an experiment's outputs: ``X2``, or ``X2-movielens`` for another ``config["data"]``
+    (so a run on the user's data never writes over the committed figure)."""
+    data = (config or {}).get("data", "synthetic")
+    return get(experiment_id).ID + ("" if data == "synthetic" else f"-{data}")
+
+
+def reproduce(experiment_id, out="figures", quick=False, seed=0, jobs=1, progress=True, config=None):
+    """Run one experiment and write its figure and JSON sidecar; return the results.
+
+    ``config`` overrides entries of the experiment's configuration (e.g. X2's
+    ``data="movielens", path=...``)."""
     module = get(experiment_id)
+    name = output_name(experiment_id, config)
     t0 = time.perf_counter()
-    cache = os.path.join(out, ".cache", module.ID + ("-quick" if quick else ""), f"seed={seed}")
-    results = module.run(quick=quick, seed=seed, jobs=jobs, cache_dir=cache, progress=progress)
-    png = os.path.join(out, f"{module.ID}.png")
+    cache = os.path.join(out, ".cache", name + ("-quick" if quick else ""), f"seed={seed}")
+    kwargs = dict(config=config) if config else {}
+    results = module.run(quick=quick, seed=seed, jobs=jobs, cache_dir=cache, progress=progress, **kwargs)
+    png = os.path.join(out, f"{name}.png")
     module.plot(results, png)
     sidecar = dict(experiment=module.ID, title=module.TITLE, quick=quick, seed=seed,
                    optimizer=results.get("optimizer"), params=results["params"],
                    versions=library_versions(), wall_time=time.perf_counter() - t0)
     sidecar.update({k: v for k, v in results.items() if k not in sidecar})
-    write_json(os.path.join(out, f"{module.ID}.json"), sidecar)
+    write_json(os.path.join(out, f"{name}.json"), sidecar)
     return results

@@ -9,6 +9,8 @@ E6 and E10).
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
 from ._common import E19, E19_SHORT, child_rng, completion_problem, train
@@ -20,6 +22,13 @@ TITLE = "singular values of W vs iteration, depths 1-3 (incremental learning)"
 FULL = dict(m=100, n=100, rank=5, n_obs=2000, depths=[1, 2, 3], init_scale=1e-3, n_singular=10,
             lr=1e-3, loss_tol=1e-6, max_steps=300_000, record_every=200)
 QUICK = dict(FULL, m=30, n=30, rank=3, n_obs=400, max_steps=40_000, record_every=50)
+# E19's step moves the factors by about lr per iteration, and ratings of about 3.5 need a top
+# singular value near 3.5 sqrt(943 * 1682) ~ 4400 (factors ~ 4400^(1/N)): lr 1e-2 gets depth 3
+# there in a few thousand steps (depth 1 needs millions: it barely leaves zero, as in the paper).
+# Records every 500 steps.
+MOVIELENS = dict(data="movielens", path=None, width=100, test=0.2, depths=[1, 2, 3], init_scale=1e-3,
+                 n_singular=10, lr=1e-2, loss_tol=1e-6, max_steps=10_000, every=500)
+MOVIELENS_QUICK = dict(MOVIELENS, width=20, max_steps=1500, every=100)
 
 
 def run_task(task):
@@ -42,10 +51,49 @@ def run_task(task):
     return [dict(row, summary=summary if row["step"] == 0 and row["index"] == 1 else None) for row in rows]
 
 
+def run_movielens_task(task):
+    """One depth on the user's MovieLens file: singular values and held-out MSE every ``every`` steps."""
+    from ..datasets import load_movielens
+    from ._heldout import track
+
+    config, depth = task["config"], task["depth"]
+    train, test = load_movielens(config["path"], test=config["test"], rng=child_rng(task["seed"], 5))
+    res = track(train, depth, child_rng(task["seed"], 0, 2, depth), config, test=test,
+                n_singular=config["n_singular"], width=config["width"])
+    summary = dict(depth=depth, steps=res["steps"], converged=res["converged"], seconds=res["seconds"],
+                   shape=list(train.shape), n_train=train.n_observations, n_test=test.n_observations,
+                   final_singular_values=res["singular_values"][-1], test_mse=res["test"][-1],
+                   train_mse=res["train"][-1], best_test_mse=min(res["test"]),
+                   heldout=[dict(step=s, test=t, train=r) for s, t, r in zip(res["step"], res["test"], res["train"])])
+    rows = [dict(depth=depth, step=step, index=i + 1, singular_value=float(v))
+            for step, sv in zip(res["step"], res["singular_values"]) for i, v in enumerate(sv)]
+    return [dict(row, summary=summary if row["step"] == 0 and row["index"] == 1 else None) for row in rows]
+
+
+def _config(config, quick):
+    """The synthetic configuration, or with ``data="movielens"`` the MovieLens one (path required)."""
+    data = (config or {}).get("data", "synthetic")
+    if data == "synthetic":
+        return dict(QUICK if quick else FULL, **(config or {}))
+    if data != "movielens":
+        raise ValueError(f"data must be 'synthetic' or 'movielens', got {data!r}")
+    config = dict(MOVIELENS_QUICK if quick else MOVIELENS, **config)
+    if not config.get("path"):
+        raise ValueError("data='movielens' needs path= (CLI: --path) to your u.data from MovieLens-100K")
+    from ..datasets import read_movielens
+
+    read_movielens(config["path"])             # fail here, with the file and line, not in a worker
+    config["path"] = os.path.abspath(config["path"])
+    return config
+
+
 def run(config=None, quick=False, seed=0, jobs=1, cache_dir=None, progress=True):
-    config = dict(QUICK if quick else FULL, **(config or {}))
-    tasks = [dict(key=f"depth-{d}", depth=d, seed=seed, config=config) for d in config["depths"]]
-    rows = run_tasks(ID, tasks, run_task, cache_dir=cache_dir, jobs=jobs, progress=progress)
+    config = _config(config, quick)
+    movielens = config.get("data") == "movielens"
+    prefix = f"movielens_width-{config['width']}_" if movielens else ""
+    tasks = [dict(key=f"{prefix}depth-{d}", depth=d, seed=seed, config=config) for d in config["depths"]]
+    rows = run_tasks(ID, tasks, run_movielens_task if movielens else run_task, cache_dir=cache_dir, jobs=jobs,
+                     progress=progress)
     summaries = [r.pop("summary") for r in rows]
     return dict(params=config, optimizer=E19, rows=rows, summary=[s for s in summaries if s])
 
@@ -58,17 +106,39 @@ def plot(results, path):
 
     config, rows = results["params"], results["rows"]
     depths = config["depths"]
-    fig, axes = plt.subplots(1, len(depths), figsize=(4 * len(depths), 3.4))
+    movielens = config.get("data") == "movielens"
+    panels = len(depths) + movielens
+    fig, axes = plt.subplots(1, panels, figsize=(4 * panels, 3.4))
     for ax, depth, summ in zip(np.atleast_1d(axes), depths, results["summary"]):
         for i in range(1, config["n_singular"] + 1):
             pts = [(r["step"], r["singular_value"]) for r in rows if r["depth"] == depth and r["index"] == i]
             steps, vals = zip(*pts)
             ax.plot(steps, vals, lw=1.2)
-        ax.set_title(f"depth {depth}: {summ['n_switched_on']} switched on", fontsize=10)
+        ax.set_title(f"depth {depth}: " + (f"test MSE {summ['test_mse']:.3f}" if movielens
+                                           else f"{summ['n_switched_on']} switched on"), fontsize=10)
         ax.set_xlabel("iteration")
         ax.set_ylabel("singular value of W")
         ax.xaxis.set_major_locator(MaxNLocator(4))
-    fig.suptitle(f"X2: top-{config['n_singular']} singular values, {config['m']}x{config['n']} rank {config['rank']}, "
-                 f"{config['n_obs']} observations, init {config['init_scale']:g}, {E19_SHORT}", fontsize=10)
+    if movielens:
+        _plot_heldout(np.atleast_1d(axes)[-1], results["summary"])
+        m, n = results["summary"][0]["shape"]
+        what = (f"MovieLens {m}x{n}, {results['summary'][0]['n_train']} training ratings, hidden width "
+                f"{config['width']}")
+    else:
+        what = f"{config['m']}x{config['n']} rank {config['rank']}, {config['n_obs']} observations"
+    fig.suptitle(f"X2: top-{config['n_singular']} singular values, {what}, init {config['init_scale']:g}, "
+                 f"{E19_SHORT}", fontsize=10)
     fig.tight_layout()
     save_figure(fig, path)
+
+
+def _plot_heldout(ax, summaries):
+    """Held-out rating MSE along the MovieLens runs, one line per depth."""
+    for summ in summaries:
+        pts = summ["heldout"]
+        ax.plot([p["step"] for p in pts], [p["test"] for p in pts], lw=1.3, label=f"depth {summ['depth']}")
+    ax.set_yscale("log")
+    ax.set_xlabel("iteration")
+    ax.set_ylabel("held-out rating MSE (test split)")
+    ax.set_title("held-out error", fontsize=10)
+    ax.legend(fontsize=8)
