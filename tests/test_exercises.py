@@ -14,6 +14,7 @@ from dmf_edu.linalg import depth_multiplier, psd_power
 LIBRARY = {"layer_gradients": d.layer_gradients, "end_to_end_operator": d.end_to_end_operator,
            "singular_value_velocity": d.singular_value_velocity, "effective_rank": d.effective_rank,
            "depth_multiplier": depth_multiplier, "hessian_vector_product": hessian_vector_product,
+           "heldout_error": lambda W, M, m: float(d.heldout_error(W, d.MatrixCompletion.from_mask(M, m, reduction="mean"))),
            "completion_schatten_norm": lambda w, p: (schatten_profile(w, p) if p == np.inf
                                                      else schatten_profile(w, p) ** (1 / p))}
 
@@ -292,3 +293,22 @@ def test_schatten_profile_planted_variants_get_their_hints():
     _failing("completion_schatten_norm", eigenvalues, "p = 1", "the trace")
     _failing("completion_schatten_norm", lambda w, p: ref(w, p)[0], "shape")
     _failing("completion_schatten_norm", lambda w, p: ref(w, p) if p != np.inf else sigmas(w)[1], "p = inf")
+
+
+# --------------------------------------------------------------------------- held-out error (lesson 8)
+
+def test_heldout_error_planted_variants_get_their_hints():
+    def on(W, M, m):
+        return W[m] - M[m]
+    _failing("heldout_error", lambda W, M, m: float(np.sum(on(W, M, m) ** 2)),
+             "times 13, the number of held-out entries", "a sum where the exercise asks for a mean")
+    _failing("heldout_error", lambda W, M, m: float(np.mean((W - M) ** 2)), "the error over all entries")
+    _failing("heldout_error", lambda W, M, m: float(np.mean((W - M)[~m] ** 2)), "outside test_mask")
+    _failing("heldout_error", lambda W, M, m: float(np.sqrt(np.mean(on(W, M, m) ** 2))), "no square root")
+    _failing("heldout_error", lambda W, M, m: 0.5 * float(np.mean(on(W, M, m) ** 2)), "half the mean squared")
+    _failing("heldout_error", lambda W, M, m: float(np.sum(on(W, M, m) ** 2)) / W.size, "size of the matrix")
+    _failing("heldout_error", lambda W, M, m: 0.0, "returns all zeros")
+
+    def nan_safe_only_with_full_data(W, M, m):     # uses the mean of M over all entries: NaN on real data
+        return float(np.mean(on(W, M, m) ** 2) + 0 * np.mean(M))
+    _failing("heldout_error", nan_safe_only_with_full_data, "NaN elsewhere", "NaN")

@@ -2,7 +2,7 @@ r"""Checkers of lessons 5 and 8 (registered in the same registry as ``dmf_edu.ex
 
 * ``completion_schatten_norm`` (lesson 5, E12): the Schatten-p (quasi-)norm of every solution
   ``[[w, 1], [1, 0]]`` of the 2x2 completion, from the E12 identities.
-* ``heldout_error`` (lesson 8): the error on the entries a method did *not* see.
+* ``heldout_error`` (lesson 8, THEORY.md §9): the error on the entries a method did *not* see.
 """
 
 from __future__ import annotations
@@ -70,3 +70,57 @@ def _check_completion_schatten_norm(fn, rng, details):
                         + (f"; {note}" if note else ""))
     return ("right to 1e-9 for p = 1, 1/2, 2, 3, 2/3 and inf at negative, zero, large and random w; "
             "every profile grows with |w| (E12)")
+
+
+# --------------------------------------------------------------------------- held-out error (lesson 8)
+
+
+def solution_heldout_error(W, M, test_mask):
+    """THEORY.md §9: the mean of (W_ij - M_ij)^2 over the held-out entries only (M may be NaN elsewhere)."""
+    mask = np.asarray(test_mask, dtype=bool)
+    diff = np.asarray(W, dtype=float)[mask] - np.asarray(M, dtype=float)[mask]
+    return float(np.mean(diff ** 2))
+
+
+def _heldout_cases(rng):
+    W, M = rng.standard_normal((6, 7)), rng.standard_normal((6, 7))
+    mask = np.zeros((6, 7), dtype=bool)
+    mask.flat[rng.choice(42, 13, replace=False)] = True
+    one = np.zeros((4, 5), dtype=bool)
+    one[2, 3] = True
+    hidden = np.where(mask, M, np.nan)                        # real data: M unknown off the mask
+    return (("a 6x7 matrix, 13 held-out entries", W, M, mask),
+            ("a 4x5 matrix, 1 held-out entry", rng.standard_normal((4, 5)), rng.standard_normal((4, 5)), one),
+            ("M known only on the 13 held-out entries (NaN elsewhere, as with real data)", W, hidden, mask))
+
+
+@_exercise("heldout_error", 8, "THEORY §9", "fn(W, M, test_mask) -> float",
+           "W (m, n) a completed matrix, M (m, n) the data (possibly NaN outside the mask), test_mask a "
+           "boolean (m, n) array of the held-out entries. Return the held-out mean squared error "
+           "(1/|test|) sum over the held-out (i, j) of (W_ij - M_ij)^2, a float.", solution_heldout_error)
+def _check_heldout_error(fn, rng, details):
+    """The held-out MSE on three cases, with hints for sums, all-entry errors, RMSE and wrong masks."""
+    for case, W, M, mask in _heldout_cases(rng):
+        got = _as_array(_call(fn, (W.copy(), M.copy(), mask.copy()), case), "the held-out error", case, ())
+        want = solution_heldout_error(W, M, mask)
+        got = float(got)
+        details[case] = dict(got=got, want=want)
+        if abs(got - want) > 1e-10 * want:
+            full = not np.isnan(M).any()
+            variants = [("the root mean squared error: the exercise asks for the mean squared error "
+                         "(no square root)", np.sqrt(want)),
+                        ("half the mean squared error: the 1/2 of a training loss 1/2 ||.||^2 does not "
+                         "belong in an error measure", want / 2),
+                        (f"the held-out sum divided by m n = {W.size}, the size of the matrix: divide by the "
+                         f"number of held-out entries, {int(mask.sum())}", want * mask.sum() / W.size)]
+            if full:
+                variants += [("the error over all entries: on real data only the held-out entries are known, "
+                              "and the training entries would flatter the score", float(np.mean((W - M) ** 2))),
+                             ("the error on the entries outside test_mask (the training entries): use the "
+                              "held-out ones", float(np.mean((W - M)[~mask] ** 2)) if (~mask).any() else None)]
+            note = _diagnose(np.array([got]), np.array([want]),
+                             [(t, np.array([v])) for t, v in variants if v is not None],
+                             counts={"held-out entries": int(mask.sum())})
+            raise _Fail(f"{case}: you return {got:.10g}, the held-out MSE is {want:.10g}"
+                        + (f"; {note}" if note else ""))
+    return "right on 3 cases (13 held-out entries, a single one, and M unknown off the mask)"
