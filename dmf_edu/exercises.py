@@ -13,14 +13,19 @@ identity points a missing transpose is invisible), several depths, rank-deficien
 >>> exercises.names()                                      # doctest: +SKIP
 >>> report = exercises.check("layer_gradients", my_fn)     # doctest: +SKIP
 >>> report.passed, report.message                          # doctest: +SKIP
->>> exercises.solution("layer_gradients")                  # prints a reference solution  # doctest: +SKIP
+>>> exercises.solution("layer_gradients")                  # prints the worked solution  # doctest: +SKIP
+>>> exercises.solution("2.3")                              # any exercise by number  # doctest: +SKIP
 
 Reference solutions are written for reading (short, direct numpy), and shown only on an
-explicit call to :func:`solution`.
+explicit call to :func:`solution`; the worked solutions of all exercises, written ones
+included, live in ``dmf_edu/course/solutions_md``.  ``dmf-edu check FILE.py`` grades a file
+of answers (:mod:`dmf_edu.course.grader`).
 
 Exercises (lesson, label): ``layer_gradients`` (1, E1), ``end_to_end_operator`` (2, E3/E4),
 ``singular_value_velocity`` (3, E6), ``depth_multiplier`` (3, E4), ``effective_rank`` (4,
-THEORY.md §0), ``hessian_vector_product`` (7, E17).
+THEORY.md §0), ``hessian_vector_product`` (7, E17) here; ``completion_schatten_norm`` (5, E12)
+and ``heldout_error`` (8, THEORY.md §9) in :mod:`dmf_edu.course.checkers`.  The registry,
+:class:`Report` and the hint machinery are in :mod:`dmf_edu.course.checking`.
 """
 
 from __future__ import annotations
@@ -37,7 +42,6 @@ from .metrics import effective_rank
 from .problems import MatrixSensing
 
 __all__ = ["Report", "names", "describe", "check", "solution", "reference"]
-
 
 
 # --------------------------------------------------------------------------- E1 layer gradients
