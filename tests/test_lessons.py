@@ -274,3 +274,7 @@ def test_solutions_cli_prints_readable_text(capsys):
     out = capsys.readouterr().out
     assert "5.1" in out and "5.2" in out and "5.3" in out and "def solution_completion_schatten_norm" in out
     assert "{{reference" not in out
+    for lesson in LESSONS:
+        text = to_terminal(solutions.solutions_text(lesson.number))
+        prose = re.sub(r"^    .*$", "", text, flags=re.M)          # code blocks are indented
+        assert not re.search(r"\\[A-Za-z]+|\$\$|\*\*[A-Za-z]|`", prose), lesson.number      # (x ** 2 is code)

@@ -166,6 +166,10 @@ def _inline(line):
 def to_terminal(text, width=92):
     """Lesson Markdown as terminal text: underlined headings, maths in Unicode, no markup."""
     text = _DISPLAY.sub(lambda m: "\n\n    " + " ".join(latex_to_text(m.group(1)).split()) + "\n\n", text)
+    parts = re.split(r"(^```.*?^```[ \t]*$)", text, flags=re.M | re.S)   # spans may cross lines, fences not
+    text = "".join(part if part.startswith("```") else re.sub(r"\*\*([^*]+?)\*\*", r"\1",
+                                                               re.sub(r"`([^`]+)`", r"\1", part))
+                   for part in parts)
     out, fenced = [], False
     for line in text.splitlines():
         if line.startswith("```"):
