@@ -213,17 +213,19 @@ def grade(path, timeout=60.0, import_timeout=None):
     except SyntaxError as exc:
         return _file_entry(path, "syntax error", f"syntax error at line {exc.lineno}: {exc.msg} "
                                                  "(nothing in the file could be run)")
-    found, code, err, late = _spawn(["discover", str(path), "-"], import_timeout or timeout)
+    limit = import_timeout or timeout
+    found, code, err, late = _spawn(["discover", str(path), "-"], limit)
     if late:
-        return _file_entry(path, "timeout", f"importing the file did not finish within {import_timeout or timeout:g} s: "
-                                            "is there an endless loop at the top level? (put trials under "
+        return _file_entry(path, "timeout", f"importing the file did not finish within {limit:g} s: is there an "
+                                            "endless loop at the top level? (put trials under "
                                             "if __name__ == '__main__':)")
     if found is None:
         return _file_entry(path, "error", f"importing the file stopped the interpreter (exit code {code}): {err}")
     if "import_error" in found:
         return _file_entry(path, "import error", f"importing the file raised {found['import_error']}")
     if not found["found"]:
-        near = f" (your file has {', '.join(found['near'])}: rename to the exercise's name)" if found["near"] else ""
+        near = (f" (your file has {', '.join(found['near'])}: rename to the exercise's name)"
+                if found["near"] else "")
         return _file_entry(path, "no exercises", "found no function named after an exercise; define one of: "
                                                  + ", ".join(names()) + near)
     rows = []
