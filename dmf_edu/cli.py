@@ -1,4 +1,4 @@
-"""Command line: ``dmf-edu demo | prove | lesson | list | tasks | reproduce`` (also ``python -m dmf_edu``).
+"""Command line: ``dmf-edu demo | prove | lesson | check | list | tasks | reproduce`` (also ``python -m dmf_edu``).
 
 Bad arguments give one line on stderr and exit code 2; a failing task gives one line and exit
 code 1; never a traceback.
@@ -71,7 +71,15 @@ def build_parser():
     prove.add_argument("--json", action="store_true", help="print a JSON list of claims instead")
     prove.add_argument("--quick", action="store_true", help="only the fast claims")
     les = sub.add_parser("lesson", help="run lesson N of the course (docs/lessons/README.md)")
-    les.add_argument("n", type=int, help="lesson number (1-7)")
+    les.add_argument("n", type=int, help="lesson number (1-8)")
+    les.add_argument("--out", default=None, help="folder for the figures (default: ./dmf-edu-lessons)")
+    les.add_argument("--solutions", action="store_true", help="print the worked solutions instead")
+    les.add_argument("--notebook", nargs="?", const=True, default=None, metavar="PATH",
+                     help="write the lesson as a Jupyter notebook (default ./NN_topic.ipynb) instead")
+    chk = sub.add_parser("check", help="grade a student's FILE.py: every exercise function it defines")
+    chk.add_argument("file", help="Python file defining functions named after the exercises")
+    chk.add_argument("--json", action="store_true", help="print a JSON list of results instead of a table")
+    chk.add_argument("--timeout", type=float, default=60.0, help="seconds per exercise (default 60)")
     sub.add_parser("list", help="list the published experiments X1... with their measured run times")
     tasks = sub.add_parser("tasks", help="print an experiment's task keys, one JSON line each (for schedulers)")
     tasks.add_argument("id", help="experiment id (X1, X2, ...) or 'all'")
@@ -134,7 +142,13 @@ def main(argv=None):
     if args.command == "lesson":
         from .lessons import lesson_main
 
-        return lesson_main(args.n)
+        return lesson_main(args.n, out=args.out, solutions=args.solutions, notebook=args.notebook)
+    if args.command == "check":
+        from .course.grader import check_main
+
+        if args.timeout <= 0:
+            parser.error("--timeout must be > 0")
+        return check_main(args.file, json_output=args.json, timeout=args.timeout)
     if args.command == "list":
         from .experiments import RUN_TIMES, list_experiments
 

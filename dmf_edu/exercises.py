@@ -13,215 +13,35 @@ identity points a missing transpose is invisible), several depths, rank-deficien
 >>> exercises.names()                                      # doctest: +SKIP
 >>> report = exercises.check("layer_gradients", my_fn)     # doctest: +SKIP
 >>> report.passed, report.message                          # doctest: +SKIP
->>> exercises.solution("layer_gradients")                  # prints a reference solution  # doctest: +SKIP
+>>> exercises.solution("layer_gradients")                  # prints the worked solution  # doctest: +SKIP
+>>> exercises.solution("2.3")                              # any exercise by number  # doctest: +SKIP
 
 Reference solutions are written for reading (short, direct numpy), and shown only on an
-explicit call to :func:`solution`.
+explicit call to :func:`solution`; the worked solutions of all exercises, written ones
+included, live in ``dmf_edu/course/solutions_md``.  ``dmf-edu check FILE.py`` grades a file
+of answers (:mod:`dmf_edu.course.grader`).
 
 Exercises (lesson, label): ``layer_gradients`` (1, E1), ``end_to_end_operator`` (2, E3/E4),
 ``singular_value_velocity`` (3, E6), ``depth_multiplier`` (3, E4), ``effective_rank`` (4,
-THEORY.md §0), ``hessian_vector_product`` (7, E17).
+THEORY.md §0), ``hessian_vector_product`` (7, E17) here; ``completion_schatten_norm`` (5, E12)
+and ``heldout_error`` (8, THEORY.md §9) in :mod:`dmf_edu.course.checkers`.  The registry,
+:class:`Report` and the hint machinery are in :mod:`dmf_edu.course.checking`.
 """
 
 from __future__ import annotations
 
-import inspect
-from dataclasses import dataclass, field
-
 import numpy as np
 
 from .checks import directional_check
+from .course.checking import (_REGISTRY, Report, _as_array, _call, _chain, _dense, _diagnose,  # noqa: F401
+                              _exercise, _Fail, _get, _rel, check, describe, names, reference, solution)
 from .dynamics import check_end_to_end_dynamics, check_svd_velocities, end_to_end_operator, singular_value_velocity
 from .factorization import end_to_end, init_weights, layer_gradients
 from .linalg import depth_multiplier, psd_power
 from .metrics import effective_rank
 from .problems import MatrixSensing
-from ._validate import as_rng
 
-__all__ = ["Report", "names", "describe", "check", "solution"]
-
-
-@dataclass
-class Report:
-    """Verdict of :func:`check`.
-
-    Attributes
-    ----------
-    name : str
-        The exercise.
-    passed : bool
-    message : str
-        What was checked and, on failure, what is wrong and a hint.
-    details : dict
-        Numbers behind the verdict (per case: relative errors, scale factors, ...).
-    """
-
-    name: str
-    passed: bool
-    message: str
-    details: dict = field(default_factory=dict)
-
-    def __str__(self):
-        return f"[{'PASSED' if self.passed else 'FAILED'}] {self.name}: {self.message}"
-
-
-class _Fail(Exception):
-    """Raised inside a checker to stop with a message."""
-
-
-@dataclass(frozen=True)
-class _Exercise:
-    name: str
-    lesson: int
-    label: str
-    signature: str
-    statement: str
-    checker: object
-    reference: object
-
-
-_REGISTRY = {}
-
-
-def _exercise(name, lesson, label, signature, statement, reference):
-    def register(checker):
-        _REGISTRY[name] = _Exercise(name, lesson, label, signature, statement, checker, reference)
-        return checker
-    return register
-
-
-def names():
-    """Names of the exercises, in course order (list of str)."""
-    return sorted(_REGISTRY, key=lambda k: (_REGISTRY[k].lesson, list(_REGISTRY).index(k)))
-
-
-def _get(name):
-    if name not in _REGISTRY:
-        raise ValueError(f"unknown exercise {name!r}; choose one of: {', '.join(names())}")
-    return _REGISTRY[name]
-
-
-def describe(name):
-    """The statement of exercise ``name``.
-
-    Returns
-    -------
-    str
-        Name, lesson, formula label (E1, ...), the signature to implement, with every array's
-        shape, and the task.
-    """
-    ex = _get(name)
-    return f"{ex.name} (lesson {ex.lesson}, {ex.label}): implement {ex.signature}\n{ex.statement}"
-
-
-def check(name, fn, rng=None):
-    """Check a student's function for exercise ``name``.
-
-    Parameters
-    ----------
-    name : str
-        One of :func:`names`.
-    fn : callable
-        The student's function, with the signature given by :func:`describe`.
-    rng : None, int or Generator
-        Random test points (any seed works: the verdict does not depend on the draw).
-
-    Returns
-    -------
-    Report
-        ``passed`` and a ``message``; never raises because of ``fn`` (its exceptions are
-        reported in the message).
-    """
-    ex = _get(name)
-    if not callable(fn):
-        raise TypeError(f"fn must be a function {ex.signature}, got {type(fn).__name__}")
-    rng = as_rng(rng)
-    details = {}
-    try:
-        summary = ex.checker(fn, rng, details)
-    except _Fail as fail:
-        return Report(name, False, str(fail), details)
-    return Report(name, True, summary, details)
-
-
-def solution(name):
-    """Print the source of the reference solution of exercise ``name``.
-
-    Parameters
-    ----------
-    name : str
-        One of :func:`names`.
-
-    Returns
-    -------
-    callable
-        The reference solution itself (it passes :func:`check`).
-    """
-    ref = _get(name).reference
-    print(inspect.getsource(ref))
-    return ref
-
-
-# --------------------------------------------------------------------------- shared helpers
-
-def _call(fn, args, case, hint=""):
-    """Call the student's function; turn an exception into a failure naming the case."""
-    try:
-        return fn(*args)
-    except Exception as exc:  # the student's code may raise anything: report it
-        raise _Fail(f"{case}: your function raised {type(exc).__name__}: {exc}" + (f". {hint}" if hint else ""))
-
-
-def _as_array(x, what, case, shape):
-    """The student's output as a finite float array of the expected ``shape``."""
-    try:
-        arr = np.asarray(x, dtype=float)
-    except (TypeError, ValueError):
-        raise _Fail(f"{case}: {what} is a {type(x).__name__}, not an array of numbers") from None
-    if arr.shape != tuple(shape):
-        extra = ""
-        if arr.ndim == 2 and arr.shape == tuple(shape)[::-1]:
-            extra = " - that is the transposed shape: check the order of the factors and transposes"
-        raise _Fail(f"{case}: {what} has shape {arr.shape}, expected {tuple(shape)}{extra}")
-    if not np.all(np.isfinite(arr)):
-        raise _Fail(f"{case}: {what} contains NaN or inf ({int(np.sum(~np.isfinite(arr)))} entries); "
-                    "look for 0/0, log(0) or a negative number to a fractional power")
-    return arr
-
-
-def _chain(ws, size):
-    """``ws[-1] @ ... @ ws[0]``, or the ``size x size`` identity for an empty list."""
-    return end_to_end(ws) if len(ws) else np.eye(size)
-
-
-def _dense(A):
-    return A.toarray() if hasattr(A, "toarray") else np.asarray(A)
-
-
-def _rel(a, b):
-    return float(np.linalg.norm(a - b) / max(np.linalg.norm(b), 1e-300))
-
-
-def _diagnose(got, want, variants=(), depth=None):
-    """A hint when ``got`` is a recognised wrong version of ``want``; '' if none fits.
-
-    ``variants`` is a sequence of ``(description, array)`` of known wrong answers; a constant
-    multiple of ``want`` is recognised too (a flipped sign, a factor ``N`` or ``1/N``).
-    """
-    for text, arr in variants:
-        if arr is not None and np.shape(arr) == np.shape(got) and _rel(got, arr) < 1e-6:
-            return f"hint: your result equals {text}"
-    den = float(np.sum(want * want))
-    if den > 0:
-        c = float(np.sum(got * want)) / den
-        if abs(c - 1) > 1e-6 and _rel(got, c * want) < 1e-6:
-            named = {-1.0: "the sign is flipped"}
-            if depth is not None and depth > 1:
-                named.update({float(depth): "N, the depth", 1.0 / depth: "1/N, one over the depth"})
-            label = next((t for v, t in named.items() if abs(c - v) < 1e-6 * max(1, abs(v))), None)
-            return (f"hint: your result is exactly {c:.6g} times the right one"
-                    + (f" ({label})" if label else "") + "; otherwise it is right")
-    return ""
+__all__ = ["Report", "names", "describe", "check", "solution", "reference"]
 
 
 # --------------------------------------------------------------------------- E1 layer gradients
@@ -367,6 +187,24 @@ def _operator_variants(W, Z, N):
     return out
 
 
+def _rounding_power_note(got, want, W, N, err):
+    """The hint for fractional powers of rounding-level eigenvalues ('' when it does not fit).
+
+    A W W^T (m x m) or W^T W (n x n) of rank r < m or n has eigenvalues that are zero in exact
+    arithmetic but come out of ``eigh`` as +-1e-16 relative; clipped at 0 and raised to p = 1/N
+    they become (1e-16)^p, e.g. 5e-6 for p = 1/3: close to the right answer but not at 1e-8.
+    """
+    lam = np.concatenate([np.linalg.eigvalsh(W @ W.T), np.linalg.eigvalsh(W.T @ W)])
+    noise = np.abs(lam) < 1e-12 * np.abs(lam).max()
+    if not noise.any() or err > 1e-3 or _rel(got, want) > 1e-3:
+        return ""
+    tiny, p = float(np.abs(lam[noise]).max()), 1.0 / max(N, 2)
+    return (f"hint: your result is right up to {err:.0e}: W W^T or W^T W is singular here, and its zero "
+            f"eigenvalues come out of eigh as rounding noise (up to {tiny:.0e} here); a fractional power "
+            f"magnifies them (({tiny:.0e})^(1/{max(N, 2)}) = {tiny ** p:.0e}). Set eigenvalues below 1e-12 "
+            "times the largest to exactly 0 before taking powers (clipping negatives at 0 is not enough)")
+
+
 _OPERATOR_CASES = (             # (label, shape (m, n), depth, hidden width or None)
     ("depth 1, W of shape 4x3", (4, 3), 1, None),
     ("depth 2, W of shape 4x3", (4, 3), 2, None),
@@ -379,7 +217,10 @@ _OPERATOR_CASES = (             # (label, shape (m, n), depth, hidden width or N
 
 @_exercise("end_to_end_operator", 2, "E3/E4", "fn(W, Z, depth) -> array",
            "W (m, n), Z (m, n), depth N >= 1. Return A_{N,W}(Z) = sum_{j=1}^N (W W^T)^{(N-j)/N} Z "
-           "(W^T W)^{(j-1)/N}, shape (m, n); 0^0 = 1, so (W W^T)^0 is the identity even for singular W.",
+           "(W^T W)^{(j-1)/N}, shape (m, n); 0^0 = 1, so (W W^T)^0 is the identity even for singular W. "
+           "Eigenvalues of W W^T or W^T W are zero up to rounding (about 1e-16 times the largest) "
+           "wherever W is rank-deficient or rectangular: set those below 1e-12 times the largest to "
+           "exactly 0 before a fractional power, since (1e-16)^(1/3) is already 5e-6.",
            solution_end_to_end_operator)
 def _check_end_to_end_operator(fn, rng, details):
     """E3/E4: the E3 identity at balanced factorizations (full rank, square, rank-deficient)."""
@@ -398,6 +239,8 @@ def _check_end_to_end_operator(fn, rng, details):
         if err > 1e-8:
             want = end_to_end_operator(W, G, N)
             note = _diagnose(box["got"], want, _operator_variants(W, G, N), depth=N)
+            if not note:
+                note = _rounding_power_note(box["got"], want, W, N, err)
             if not note and width is not None:
                 note = ("hint: the full-rank cases pass, so look at the zero singular values: "
                         "0^0 = 1 makes (W W^T)^0 the identity, not the projector onto the range of W")
@@ -639,3 +482,7 @@ def _check_hessian_vector_product(fn, rng, details):
                         f"{err:.2e} (relative; correct ~1e-9); wrong block(s): {', '.join(bad)}"
                         + (f"; {note}" if note else ""))
     return "matches finite differences of the layer gradients (< 1e-6) at depths 1, 2, 3"
+
+
+# the checkers of lessons 5 and 8 live in dmf_edu/course/checkers.py; importing it registers them
+from .course import checkers as _more_checkers  # noqa: E402,F401

@@ -3,13 +3,14 @@ r"""The course: locate the Markdown lessons shipped with the package and run the
 The lessons live inside the package, in ``dmf_edu/lessons_md/NN_topic.md`` (package data),
 so an installed ``dmf_edu`` carries its course; ``docs/lessons/README.md`` in the source
 checkout is the index that points there.  Every fenced block opened with three backticks and
-``python`` is a *snippet*.  Snippets of one lesson run in order in one shared namespace, like
-the cells of a notebook, and each finishes in seconds.  A snippet that draws a figure saves
-it to :func:`figure_path`, a folder outside the source tree (a temporary folder unless
-``DMF_EDU_LESSON_OUTPUT`` says otherwise).
+``python`` is a *snippet*; a fence ```` ```python wrong-on-purpose ```` marks one that submits a
+deliberately wrong answer (its rejection is the point).  Snippets of one lesson run in order
+in one shared namespace, like the cells of a notebook, and each finishes in seconds.  A
+snippet that draws a figure hands it to :func:`dmf_edu.course.show`: inline in Jupyter, else
+saved into :func:`output_dir` (``$DMF_EDU_LESSON_OUTPUT``, or ``./dmf-edu-lessons``).
 
-``dmf-edu lesson N`` calls :func:`lesson_main`; the test suite calls :func:`run_lesson` on
-every lesson, so the course cannot silently go stale.
+``dmf-edu lesson N`` calls :func:`lesson_main` (the runner is :mod:`dmf_edu.course.runner`);
+the test suite runs every lesson, so the course cannot silently go stale.
 """
 
 from __future__ import annotations
@@ -18,8 +19,6 @@ import contextlib
 import io
 import os
 import re
-import sys
-import tempfile
 import time
 import traceback
 from dataclasses import dataclass
@@ -29,9 +28,10 @@ from pathlib import Path
 __all__ = ["Lesson", "Snippet", "SnippetResult", "lesson_dir", "list_lessons", "lesson_path",
            "snippets", "output_dir", "figure_path", "iter_lesson", "run_lesson", "lesson_main"]
 
-OUTPUT_ENV = "DMF_EDU_LESSON_OUTPUT"
+from .course.figures import OUTPUT_ENV, figure_path, output_dir
+
 _FILE = re.compile(r"^(\d\d)_[a-z0-9_]+\.md$")
-_OPEN = re.compile(r"^```python\s*$")
+_OPEN = re.compile(r"^```python(\s+wrong-on-purpose)?\s*$")
 _CLOSE = re.compile(r"^```\s*$")
 _PREFIX = re.compile(r"^Lesson\s+\d+\s*[\u2014:\-]+\s*")
 
@@ -47,11 +47,13 @@ class Lesson:
 
 @dataclass(frozen=True)
 class Snippet:
-    """A ``python`` code block of a lesson: ``index`` (1-based), first ``line`` of code, ``source``."""
+    """A ``python`` code block of a lesson: ``index`` (1-based), first ``line`` of code, ``source``,
+    and ``wrong_on_purpose`` (fence ```` ```python wrong-on-purpose ````)."""
 
     index: int
     line: int
     source: str
+    wrong_on_purpose: bool = False
 
 
 @dataclass
@@ -127,37 +129,20 @@ def snippets(lesson):
         If a ``python`` block is never closed.
     """
     path = lesson_path(lesson) if isinstance(lesson, int) and not isinstance(lesson, bool) else Path(lesson)
-    out, block, start = [], None, 0
+    out, block, start, wrong = [], None, 0, False
     for k, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         if block is None:
-            if _OPEN.match(line):
-                block, start = [], k + 1
+            opened = _OPEN.match(line)
+            if opened:
+                block, start, wrong = [], k + 1, bool(opened.group(1))
         elif _CLOSE.match(line):
-            out.append(Snippet(len(out) + 1, start, "\n".join(block) + "\n"))
+            out.append(Snippet(len(out) + 1, start, "\n".join(block) + "\n", wrong))
             block = None
         else:
             block.append(line)
     if block is not None:
         raise ValueError(f"{path}: the python block opened at line {start - 1} is never closed with ```")
     return out
-
-
-def output_dir():
-    """Folder where lesson snippets write figures (created if needed).
-
-    ``$DMF_EDU_LESSON_OUTPUT`` if set, else ``<system temp>/dmf_edu_lessons``; never the
-    current directory, so running the course leaves a checkout clean.
-    """
-    folder = Path(os.environ.get(OUTPUT_ENV) or Path(tempfile.gettempdir()) / "dmf_edu_lessons")
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
-
-
-def figure_path(name):
-    """Full path for a figure file ``name`` (e.g. ``"lesson1_taylor.png"``) in :func:`output_dir`."""
-    if not isinstance(name, str) or not name or os.sep in name or name.startswith("."):
-        raise ValueError(f"name must be a plain file name like 'lesson1.png', got {name!r}")
-    return str(output_dir() / name)
 
 
 def iter_lesson(number, *, output=None, echo=False, stop_on_error=True, before=None):
@@ -217,36 +202,8 @@ def run_lesson(number, **options):
     return list(iter_lesson(number, **options))
 
 
-def lesson_main(n: int) -> int:
-    """``dmf-edu lesson N``: print the lesson's path, run its snippets, report each.
+def lesson_main(n: int, **options) -> int:
+    """``dmf-edu lesson N``: see :func:`dmf_edu.course.runner.lesson_main`."""
+    from .course.runner import lesson_main as main
 
-    Returns
-    -------
-    int
-        0 when every snippet ran, 1 when one failed (its traceback is printed to stderr),
-        2 when there is no lesson ``n``.
-    """
-    try:
-        lesson = _lesson(n)
-    except (TypeError, ValueError) as exc:
-        print(f"dmf-edu lesson: {exc}", file=sys.stderr)
-        return 2
-    print(f"Lesson {lesson.number}: {lesson.title}")
-    print(f"  {lesson.path}")
-    print(f"  figures go to {output_dir()}")
-    total = len(snippets(lesson.path))
-
-    def header(snip):
-        print(f"--- snippet {snip.index}/{total} (line {snip.line})", flush=True)
-
-    with contextlib.closing(iter_lesson(n, echo=True, before=header)) as results:
-        for res in results:
-            snip = res.snippet
-            print(f"    {'ok' if res.ok else 'FAILED'} in {res.seconds:.2f} s", flush=True)
-            if not res.ok:
-                print(res.error, file=sys.stderr)
-                print(f"lesson {n}: snippet {snip.index} failed; the ones after it were not run",
-                      file=sys.stderr)
-                return 1
-    print(f"lesson {n}: all {total} snippets ran")
-    return 0
+    return main(n, **options)

@@ -1,17 +1,22 @@
 """Exercise checkers (dmf_edu.exercises): each passes the right answers and rejects planted wrong
-ones with a message that names the fault (E1, E3/E4, E6, effective rank, E4 multiplier, E17)."""
+ones with a message that names the fault (E1, E3/E4, E6, effective rank, E4 multiplier, E12, E17):
+the common wrong answers of each exercise and the hint each must get."""
 
 import numpy as np
 import pytest
 
 import dmf_edu as d
 from dmf_edu import exercises as ex
+from dmf_edu.counterexamples import schatten_profile
 from dmf_edu.landscape import hessian_vector_product
 from dmf_edu.linalg import depth_multiplier, psd_power
 
 LIBRARY = {"layer_gradients": d.layer_gradients, "end_to_end_operator": d.end_to_end_operator,
            "singular_value_velocity": d.singular_value_velocity, "effective_rank": d.effective_rank,
-           "depth_multiplier": depth_multiplier, "hessian_vector_product": hessian_vector_product}
+           "depth_multiplier": depth_multiplier, "hessian_vector_product": hessian_vector_product,
+           "heldout_error": lambda W, M, m: float(d.heldout_error(W, d.MatrixCompletion.from_mask(M, m, reduction="mean"))),
+           "completion_schatten_norm": lambda w, p: (schatten_profile(w, p) if p == np.inf
+                                                     else schatten_profile(w, p) ** (1 / p))}
 
 
 def test_names_cover_the_required_exercises_in_course_order():
@@ -116,7 +121,7 @@ def _eig_power_dropping_zeros(S, p):
 def test_e3_planted_operators_are_rejected_with_hints():
     def rescaled(W, Z, N):
         return d.end_to_end_operator(W, Z, N) / N
-    _failing("end_to_end_operator", rescaled, "depth 2", "0.5 times", "1/N")
+    _failing("end_to_end_operator", rescaled, "depth 2", "divided by N", "a factor N is missing", "1/N")
     _failing("end_to_end_operator", lambda W, Z, N: -d.end_to_end_operator(W, Z, N), "sign is flipped")
 
     def shifted(W, Z, N):
@@ -157,7 +162,14 @@ def test_e6_planted_velocities_are_rejected_with_hints():
     sv = d.singular_value_velocity
     _failing("singular_value_velocity", lambda W, G, N: sv(W, G, N)[::-1], "ascending order")
     _failing("singular_value_velocity", lambda W, G, N: -sv(W, G, N), "sign is flipped")
-    _failing("singular_value_velocity", lambda W, G, N: sv(W, G, N) / N, "depth 2", "1/N")
+    _failing("singular_value_velocity", lambda W, G, N: sv(W, G, N) / N, "depth 2", "a factor N is missing")
+    _failing("singular_value_velocity", lambda W, G, N: sv(W, G, N) * N, "depth 2", "a factor N too many")
+    _failing("singular_value_velocity", lambda W, G, N: 0 * W[0, :min(W.shape)], "all zeros")
+
+    def exponent_swapped(W, G, N):                  # (sigma^2)^{1/N} instead of (sigma^2)^{1-1/N}
+        U, s, Vt = np.linalg.svd(W, full_matrices=False)
+        return -N * (s ** 2) ** (1 / N) * np.einsum("ir,ij,rj->r", U, G, Vt)
+    _failing("singular_value_velocity", exponent_swapped, "the exponent is 1 - 1/N")
 
     def sigma_not_squared(W, G, N):
         U, s, Vt = np.linalg.svd(W, full_matrices=False)
@@ -226,3 +238,84 @@ def test_report_details_give_the_exact_error_of_a_doubled_answer():
     rep = ex.check("depth_multiplier", lambda x, y, N: 2 * depth_multiplier(x, y, N), rng=0)
     assert not rep.passed
     assert rep.details["depth 1"]["max_relative_error"] == pytest.approx(1.0, abs=1e-12)
+
+
+# --------------------------------------------------------------------------- clear messages for common slips
+
+def _clipped_power(S, p):
+    lam, Q = np.linalg.eigh(S)
+    return (Q * np.clip(lam, 0, None) ** p) @ Q.T       # negatives clipped, rounding-level positives kept
+
+
+def test_e3_eigh_with_clipped_eigenvalues_gets_the_rounding_explanation():
+    """The issue's case: eigh + clipping is right up to (1e-16)^(1/N); the hint says why and what to do."""
+    def clipped(W, Z, N):
+        return sum(_clipped_power(W @ W.T, (N - j) / N) @ Z @ _clipped_power(W.T @ W, (j - 1) / N)
+                   for j in range(1, N + 1))
+    for seed in range(3):
+        report = ex.check("end_to_end_operator", clipped, rng=seed)
+        assert not report.passed
+        for fragment in ("rounding noise", "fractional power", "below 1e-12 times the largest",
+                         "clipping negatives at 0 is not enough"):
+            assert fragment in report.message, report.message
+    assert "1e-12 times the largest" in ex.describe("end_to_end_operator")   # the threshold is stated up front
+
+
+def test_all_zero_results_are_named_plainly():
+    for name, fn in (("end_to_end_operator", lambda W, Z, N: np.zeros_like(Z)),
+                     ("layer_gradients", lambda w, G: [np.zeros_like(x) for x in w]),
+                     ("hessian_vector_product", lambda problem, w, V: [np.zeros_like(x) for x in w])):
+        report = _failing(name, fn, "returns all zeros")
+        assert "times the right one" not in report.message
+
+
+def test_mean_versus_sum_is_named_when_the_factor_is_a_count():
+    from dmf_edu.course.checking import _diagnose
+    want = np.arange(1.0, 7.0)
+    assert "a sum where the exercise asks for a mean" in _diagnose(12 * want, want, counts={"observed entries": 12})
+    assert "a mean where the exercise asks for a sum" in _diagnose(want / 12, want, counts={"observed entries": 12})
+    assert "factor N is missing" in _diagnose(want / 3, want, depth=3)
+    assert "exactly 2.5 times" in _diagnose(2.5 * want, want, depth=3, counts={"observed entries": 12})
+    assert _diagnose(want + 1, want) == ""
+
+
+# --------------------------------------------------------------------------- E12 Schatten profile (lesson 5)
+
+def test_schatten_profile_planted_variants_get_their_hints():
+    ref = ex.reference("completion_schatten_norm")
+
+    def sigmas(w):
+        root = np.sqrt(np.asarray(w, float) ** 2 + 4)
+        return (root + np.abs(w)) / 2, (root - np.abs(w)) / 2
+    _failing("completion_schatten_norm", lambda w, p: schatten_profile(w, p), "p = 0.5", "take the 1/p-th root")
+    _failing("completion_schatten_norm",
+             lambda w, p: ref(w, p) if p in (1.0, np.inf) else sum(s ** (1 / p) for s in sigmas(w)) ** p,
+             "exponents p and 1/p are swapped")
+    _failing("completion_schatten_norm", lambda w, p: np.sqrt(np.asarray(w) ** 2 + 4), "nuclear norm")
+    _failing("completion_schatten_norm", lambda w, p: np.sqrt(np.asarray(w) ** 2 + 2), "p = 1", "Frobenius")
+
+    def eigenvalues(w, p):
+        root = np.sqrt(np.asarray(w, float) ** 2 + 4)
+        return ((w + root) / 2) ** p + ((w - root) / 2) ** p
+    _failing("completion_schatten_norm", eigenvalues, "p = 1", "the trace")
+    _failing("completion_schatten_norm", lambda w, p: ref(w, p)[0], "shape")
+    _failing("completion_schatten_norm", lambda w, p: ref(w, p) if p != np.inf else sigmas(w)[1], "p = inf")
+
+
+# --------------------------------------------------------------------------- held-out error (lesson 8)
+
+def test_heldout_error_planted_variants_get_their_hints():
+    def on(W, M, m):
+        return W[m] - M[m]
+    _failing("heldout_error", lambda W, M, m: float(np.sum(on(W, M, m) ** 2)),
+             "times 13, the number of held-out entries", "a sum where the exercise asks for a mean")
+    _failing("heldout_error", lambda W, M, m: float(np.mean((W - M) ** 2)), "the error over all entries")
+    _failing("heldout_error", lambda W, M, m: float(np.mean((W - M)[~m] ** 2)), "outside test_mask")
+    _failing("heldout_error", lambda W, M, m: float(np.sqrt(np.mean(on(W, M, m) ** 2))), "no square root")
+    _failing("heldout_error", lambda W, M, m: 0.5 * float(np.mean(on(W, M, m) ** 2)), "half the mean squared")
+    _failing("heldout_error", lambda W, M, m: float(np.sum(on(W, M, m) ** 2)) / W.size, "size of the matrix")
+    _failing("heldout_error", lambda W, M, m: 0.0, "returns all zeros")
+
+    def nan_safe_only_with_full_data(W, M, m):     # uses the mean of M over all entries: NaN on real data
+        return float(np.mean(on(W, M, m) ** 2) + 0 * np.mean(M))
+    _failing("heldout_error", nan_safe_only_with_full_data, "NaN elsewhere", "NaN")

@@ -1,22 +1,36 @@
-"""The course (dmf_edu.lessons): every snippet of every lesson runs, the figures land outside the
-checkout, each lesson has its parts, and the runner reports failures (a planted broken lesson)."""
+"""The course (dmf_edu.lessons, dmf_edu.course): every lesson has its parts; the committed notebooks
+are exactly the generated ones and every code cell runs in order in one fresh namespace; the
+terminal runner prints the text readably, marks the wrong-on-purpose snippets, saves figures into
+--out and exits non-zero on an unexpected failure; every exercise has a worked solution."""
 
-import os
+import json
 import re
+import subprocess
+import sys
 import time
+import types
 from pathlib import Path
 
 import pytest
 
 from dmf_edu import exercises, lessons
+from dmf_edu.course import figures, notebook, solutions
+from dmf_edu.course.markdown import blocks, latex_to_text, to_terminal
+from dmf_edu.course.runner import lesson_main
 
 CHECKOUT = Path(__file__).resolve().parents[1]
+DOCS = CHECKOUT / "docs" / "lessons"
 LESSONS = lessons.list_lessons()
 E_LABEL = re.compile(r"\bE\d+\b")
+EXERCISE = re.compile(r"^\*\*(\d+\.\d+)\b", re.M)
 
 
-def test_the_course_has_six_to_eight_numbered_lessons_in_the_package():
-    assert 6 <= len(LESSONS) <= 8
+def _exercise_numbers(lesson):
+    return EXERCISE.findall(lesson.path.read_text(encoding="utf-8").split("## Exercises", 1)[1])
+
+
+def test_the_course_has_eight_numbered_lessons_in_the_package():
+    assert 7 <= len(LESSONS) <= 8
     assert [ls.number for ls in LESSONS] == list(range(1, len(LESSONS) + 1))
     for ls in LESSONS:
         assert ls.path.parent == lessons.lesson_dir()
@@ -24,11 +38,14 @@ def test_the_course_has_six_to_eight_numbered_lessons_in_the_package():
         assert not ls.title.startswith("Lesson")
 
 
-def test_docs_index_links_every_lesson_and_is_not_a_second_copy():
-    index = (CHECKOUT / "docs" / "lessons" / "README.md").read_text(encoding="utf-8")
+def test_docs_index_links_every_lesson_and_notebook_and_the_three_ways():
+    index = (DOCS / "README.md").read_text(encoding="utf-8")
     for ls in LESSONS:
         assert f"dmf_edu/lessons_md/{ls.path.name}" in index
-    assert not list((CHECKOUT / "docs" / "lessons").glob("0*.md"))
+        assert f"({notebook.notebook_name(ls.number)})" in index
+    assert not list(DOCS.glob("0*.md"))
+    for way in ("dmf-edu lesson", "--notebook", "dmf-edu check", "--solutions", "--json"):
+        assert way in index, way
 
 
 @pytest.mark.parametrize("lesson", LESSONS, ids=lambda ls: ls.path.stem)
@@ -38,9 +55,9 @@ def test_every_lesson_has_goal_math_snippets_figure_and_exercises(lesson):
     assert E_LABEL.search(text) or re.search(r"\bX\d\b", text)
     code = [s.source for s in lessons.snippets(lesson.number)]
     assert len(code) >= 3
-    assert sum("figure_path(" in c and ".savefig(" in c for c in code) >= 1
-    exercises_part = text.split("## Exercises", 1)[1]
-    assert 1 <= len(re.findall(r"^\*\*\d\.\d", exercises_part, flags=re.M)) <= 3
+    assert sum("show(fig, " in c for c in code) >= 1
+    assert not any(".savefig(" in c for c in code)          # figures go through show(): inline in Jupyter
+    assert 1 <= len(_exercise_numbers(lesson)) <= 3
 
 
 def test_checkable_exercises_are_set_in_their_lessons():
@@ -49,23 +66,97 @@ def test_checkable_exercises_are_set_in_their_lessons():
         assert f'"{name}"' in lessons.lesson_path(number).read_text(encoding="utf-8"), name
 
 
+# --------------------------------------------------------------------------- notebooks
+
 @pytest.mark.parametrize("lesson", LESSONS, ids=lambda ls: ls.path.stem)
-def test_every_snippet_runs_in_seconds_and_figures_go_to_the_output_folder(lesson, tmp_path):
-    def stray_pngs():
-        return set(CHECKOUT.glob("*.png")) | set(Path.cwd().glob("*.png"))
-    before = stray_pngs()
-    start = time.perf_counter()
-    results = lessons.run_lesson(lesson.number, output=tmp_path)
-    elapsed = time.perf_counter() - start
-    failed = [r for r in results if not r.ok]
-    assert not failed, f"snippet {failed[0].snippet.index} (line {failed[0].snippet.line}):\n{failed[0].error}"
-    assert len(results) == len(lessons.snippets(lesson.number))
-    assert max(r.seconds for r in results) < 20, [round(r.seconds, 2) for r in results]
-    assert elapsed < 40
+def test_committed_notebook_is_the_generated_one(lesson):
+    committed = DOCS / notebook.notebook_name(lesson.number)
+    assert committed.is_file(), f"run: dmf-edu lesson {lesson.number} --notebook {committed.relative_to(CHECKOUT)}"
+    assert committed.read_text(encoding="utf-8") == notebook.notebook_json(lesson.number), (
+        f"{committed.name} is stale: regenerate with dmf-edu lesson {lesson.number} --notebook docs/lessons/")
+
+
+@pytest.mark.parametrize("lesson", LESSONS, ids=lambda ls: ls.path.stem)
+def test_notebook_cells_follow_the_lesson_in_order(lesson):
+    nb = json.loads((DOCS / notebook.notebook_name(lesson.number)).read_text(encoding="utf-8"))
+    assert nb["nbformat"] == 4 and nb["metadata"]["kernelspec"]["name"] == "python3"
+    assert len({c["id"] for c in nb["cells"]}) == len(nb["cells"])
+    snippets = lessons.snippets(lesson.number)
+    cells = [c for c in nb["cells"] if c["cell_type"] == "code"]
+    assert len(cells) == len(snippets)
+    for cell, snip in zip(cells, snippets):
+        source = "".join(cell["source"])
+        wrong = "wrong-on-purpose" in cell["metadata"].get("tags", [])
+        assert wrong == snip.wrong_on_purpose
+        assert source == (notebook.WRONG_BANNER if wrong else "") + snip.source.rstrip("\n")
+        assert cell["outputs"] == [] and cell["execution_count"] is None
+    text = "".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown")
+    assert "## Exercises" in text
+    assert "Solution" not in text.replace("solutions", "")      # worked solutions stay out of the notebook
+
+
+@pytest.mark.parametrize("lesson", LESSONS, ids=lambda ls: ls.path.stem)
+def test_notebook_code_cells_run_in_order_in_one_fresh_namespace(lesson, tmp_path, monkeypatch):
+    """As a kernel would: the committed notebook's code cells, in order, one namespace, Agg backend;
+    figures land in the output folder (outside a kernel show() saves instead of displaying)."""
+    monkeypatch.setenv(figures.OUTPUT_ENV, str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    namespace = {"__name__": "__main__"}
+    times = []
+    for k, source in enumerate(notebook.code_cells(DOCS / notebook.notebook_name(lesson.number)), start=1):
+        start = time.perf_counter()
+        exec(compile(source, f"<{lesson.path.stem} cell {k}>", "exec"), namespace)   # noqa: S102
+        times.append(time.perf_counter() - start)
+    assert max(times) < 20 and sum(times) < 40, [round(t, 2) for t in times]
     pngs = list(tmp_path.glob("*.png"))
     assert pngs and all(p.stat().st_size > 5000 for p in pngs)
-    assert stray_pngs() == before                          # no figure written into the checkout
-    assert lessons.OUTPUT_ENV not in os.environ or os.environ[lessons.OUTPUT_ENV] != str(tmp_path)
+
+
+def test_show_displays_inline_in_a_kernel_and_writes_nothing(tmp_path, monkeypatch):
+    from matplotlib.figure import Figure
+
+    shown = []
+    display_module = types.SimpleNamespace(Image=lambda data, format: ("image", format, data),
+                                           display=lambda obj: shown.append(obj))
+    kernel_shell = types.SimpleNamespace(kernel=object())
+    monkeypatch.setitem(sys.modules, "IPython", types.SimpleNamespace(get_ipython=lambda: kernel_shell))
+    monkeypatch.setitem(sys.modules, "IPython.display", display_module)
+    monkeypatch.delenv(figures.OUTPUT_ENV, raising=False)
+    monkeypatch.chdir(tmp_path)
+    fig = Figure()
+    fig.subplots().plot([0, 1], [1, 0])
+    assert figures.show(fig, "x.png") is None
+    assert len(shown) == 1 and shown[0][1] == "png" and shown[0][2][:4] == b"\x89PNG"
+    assert not list(tmp_path.rglob("*.png"))
+    monkeypatch.setenv(figures.OUTPUT_ENV, str(tmp_path / "out"))     # a forced folder wins, even in a kernel
+    assert Path(figures.show(fig, "x.png")).parent == tmp_path / "out"
+
+
+def test_notebook_cli_writes_the_file(tmp_path, capsys):
+    assert lesson_main(2, notebook=str(tmp_path / "two.ipynb")) == 0
+    assert (tmp_path / "two.ipynb").read_text(encoding="utf-8") == notebook.notebook_json(2)
+    assert "two.ipynb" in capsys.readouterr().out
+
+
+# --------------------------------------------------------------------------- the terminal runner
+
+def test_latex_becomes_unicode():
+    assert latex_to_text(r"\dot W = -\mathcal A_{N,W}(G)") == "Ẇ = −𝒜_{N,W}(G)"
+    assert latex_to_text(r"\frac{\partial\varphi}{\partial W_j} = W_{N:j+1}^\top\, G") == "∂φ/∂Wⱼ = W_{N:j+1}ᵀ  G"
+    assert latex_to_text(r"\int_0^1 (x^2)^{1-s}\,ds") == "∫₀¹ (x²)¹⁻ˢ ds"
+    assert latex_to_text(r"\ln x^2 - \ln y^{2/N}") == "ln x² − ln y^(2/N)"
+    assert latex_to_text(r"\sum_{p=1}^N") == "Σₚ₌₁ᴺ"
+
+
+@pytest.mark.parametrize("lesson", LESSONS, ids=lambda ls: ls.path.stem)
+def test_lesson_text_reads_in_a_terminal_without_raw_latex_or_markup(lesson):
+    for block in blocks(lesson.path):
+        if block.kind != "text":
+            continue
+        text = to_terminal(block.text)
+        assert not re.search(r"\\[A-Za-z]+|\$\$|\*\*|`", text), text
+    first = to_terminal(blocks(lesson.path)[0].text).splitlines()
+    assert first[0].startswith("Lesson") and set(first[1]) == {"="}
 
 
 def _planted_lesson(tmp_path, monkeypatch, body):
@@ -76,7 +167,7 @@ def _planted_lesson(tmp_path, monkeypatch, body):
     return folder
 
 
-def test_a_broken_snippet_fails_the_lesson_and_the_cli_exit_code(tmp_path, monkeypatch, capsys):
+def test_a_broken_snippet_fails_the_lesson_and_the_exit_code(tmp_path, monkeypatch, capsys):
     _planted_lesson(tmp_path, monkeypatch,
                     "# Lesson 1 — planted\n\n```python\nx = 1\nprint('first ran')\n```\n\n"
                     "```text\nnot code\n```\n\n```python\nassert x == 2, 'planted failure'\n```\n\n"
@@ -84,21 +175,40 @@ def test_a_broken_snippet_fails_the_lesson_and_the_cli_exit_code(tmp_path, monke
     results = lessons.run_lesson(1)
     assert [r.ok for r in results] == [True, False]
     assert "planted failure" in results[1].error and "01_planted.md" in results[1].error
-    assert results[0].stdout == "first ran\n"
-    assert lessons.lesson_main(1) == 1
+    assert lesson_main(1, out=tmp_path / "out") == 1
     out, err = capsys.readouterr()
-    assert "01_planted.md" in out and "planted failure" in err and "never" not in out
+    assert "first ran" in out and "planted failure" in err and "failed unexpectedly" in err
+    assert "never" not in out.replace("print('never')", "")
     assert [r.ok for r in lessons.run_lesson(1, stop_on_error=False)] == [True, False, True]
 
 
-def test_lesson_main_prints_the_path_and_succeeds_on_a_good_lesson(tmp_path, monkeypatch, capsys):
-    folder = _planted_lesson(tmp_path, monkeypatch, "# Lesson 1 — ok\n\n```python\nprint(2 + 2)\n```\n")
-    monkeypatch.setenv(lessons.OUTPUT_ENV, str(tmp_path / "out"))
-    assert lessons.lesson_main(1) == 0
+def test_runner_prints_text_marks_wrong_snippets_and_saves_figures_into_out(tmp_path, monkeypatch, capsys):
+    _planted_lesson(tmp_path, monkeypatch,
+                    "# Lesson 1 — planted\n\n## Part one\n\nThe flow $\\dot W = -G$ and **bold**.\n\n"
+                    "```python\nfrom matplotlib.figure import Figure\nfrom dmf_edu.course import show\n"
+                    "fig = Figure()\nfig.subplots().plot([0, 1])\nshow(fig, 'planted.png')\n```\n\n"
+                    "```python wrong-on-purpose\nprint('[FAILED] planted: a deliberately wrong answer')\n```\n\n"
+                    "Closing words.\n")
+    monkeypatch.delenv(figures.OUTPUT_ENV, raising=False)
+    assert lesson_main(1, out=tmp_path / "figs") == 0
     out = capsys.readouterr().out
-    assert str(folder / "01_planted.md") in out and "4\n" in out and "all 1 snippets ran" in out
-    assert lessons.lesson_main(9) == 2
-    assert "no lesson 9" in capsys.readouterr().err
+    assert "Part one\n--------" in out and "Ẇ = −G" in out and "**" not in out
+    assert "WRONG ON PURPOSE" in out and "expected failure, the point of this snippet" in out
+    assert "rejected as intended" in out and "1 wrong on purpose" in out and "Closing words." in out
+    assert out.index("Part one") < out.index("snippet 1/2") < out.index("snippet 2/2") < out.index("Closing")
+    assert (tmp_path / "figs" / "planted.png").is_file()
+    assert f"figure: {tmp_path / 'figs' / 'planted.png'}" in out
+    assert lesson_main(9) == 2 and "no lesson 9" in capsys.readouterr().err
+
+
+def test_a_real_lesson_through_the_command_line(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "dmf_edu", "lesson", "2", "--out", str(tmp_path / "o")],
+                          capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "Balancedness" in proc.stdout and "Ḋⱼ" in proc.stdout and "\\frac" not in proc.stdout
+    assert "WRONG ON PURPOSE" in proc.stdout and "[FAILED]" in proc.stdout
+    assert (tmp_path / "o" / "lesson2_balancedness.png").is_file()
+    assert not list(tmp_path.glob("*.png"))
 
 
 def test_unclosed_blocks_and_bad_names_are_clear_errors(tmp_path, monkeypatch):
@@ -113,7 +223,58 @@ def test_unclosed_blocks_and_bad_names_are_clear_errors(tmp_path, monkeypatch):
         lessons.figure_path("../escape.png")
 
 
-def test_figure_path_defaults_to_the_temp_folder(monkeypatch):
-    monkeypatch.delenv(lessons.OUTPUT_ENV, raising=False)
-    path = Path(lessons.figure_path("x.png"))
-    assert not path.is_relative_to(CHECKOUT) and path.parent.is_dir()
+def test_figure_folder_defaults_to_dmf_edu_lessons_in_the_working_directory(tmp_path, monkeypatch):
+    monkeypatch.delenv(figures.OUTPUT_ENV, raising=False)
+    monkeypatch.chdir(tmp_path)
+    assert Path(lessons.figure_path("x.png")).resolve() == tmp_path / "dmf-edu-lessons" / "x.png"
+
+
+# --------------------------------------------------------------------------- worked solutions
+
+@pytest.mark.parametrize("lesson", LESSONS, ids=lambda ls: ls.path.stem)
+def test_every_exercise_has_a_worked_solution_apart_from_the_lesson(lesson):
+    numbers = _exercise_numbers(lesson)
+    found = solutions.sections(lesson.number)
+    assert list(found) == numbers
+    checkable = {n for n in exercises.names() if exercises._REGISTRY[n].lesson == lesson.number}
+    assert {c for _, c in found.values() if c} == checkable
+    for key, (text, name) in found.items():
+        assert len(text.split()) > 60, f"{key}: too short to be a worked solution"
+        if name:
+            assert f"def solution_{name}" in text                # the reference code, filled in
+    assert solutions.solutions_path(lesson.number) != lesson.path
+
+
+@pytest.mark.parametrize("lesson", LESSONS, ids=lambda ls: ls.path.stem)
+def test_solution_code_runs(lesson, monkeypatch, tmp_path):
+    """The python blocks of a solutions page run (blocks fenced ``python slow`` are long experiments)."""
+    monkeypatch.setenv(figures.OUTPUT_ENV, str(tmp_path))
+    code = re.findall(r"^```python\n(.*?)^```", solutions.solutions_text(lesson.number), flags=re.M | re.S)
+    namespace = {"__name__": "__main__"}
+    for k, source in enumerate(code):
+        if "def solution_" in source:
+            continue
+        exec(compile(source, f"<solutions {lesson.number} block {k}>", "exec"), namespace)   # noqa: S102
+
+
+def test_solution_by_number_and_by_name(capsys):
+    text = exercises.solution("1.2")
+    assert isinstance(text, str) and "W_2ᵀ G" in capsys.readouterr().out
+    ref = exercises.solution("1.1")
+    assert exercises.check("layer_gradients", ref).passed
+    assert "def solution_layer_gradients" in capsys.readouterr().out
+    with pytest.raises(ValueError, match="no exercise 1.9"):
+        exercises.solution("1.9")
+    with pytest.raises(ValueError, match="unknown exercise"):
+        exercises.solution("gradient")
+
+
+def test_solutions_cli_prints_readable_text(capsys):
+    assert lesson_main(5, solutions=True) == 0
+    out = capsys.readouterr().out
+    assert "5.1" in out and "5.2" in out and "5.3" in out and "def solution_completion_schatten_norm" in out
+    assert "{{reference" not in out
+    for lesson in LESSONS:
+        text = to_terminal(solutions.solutions_text(lesson.number))
+        prose = re.sub(r"^    .*$", "", text, flags=re.M)          # code blocks are indented
+        assert not re.search(r"\\[A-Za-z]+|\$\$|\*\*[A-Za-z]|`", prose), lesson.number      # (x ** 2 is code)
