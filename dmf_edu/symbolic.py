@@ -49,7 +49,7 @@ from sympy.polys.matrices import DomainMatrix
 
 __all__ = [
     "Disproved", "Page", "Planted", "Proof", "PageResult",
-    "symbol_matrix", "symbolic_weights", "chain_product", "identity_like", "rotation", "cayley", "field_matrix",
+    "symbol_matrix", "symbolic_weights", "chain_product", "identity_like", "rotation", "cayley", "orthogonal", "field_matrix",
     "function_field", "random_rational_point", "is_zero", "power_simplify", "at_point",
     "to_float_array", "pages", "labels", "select", "prove", "run_variant", "audit_table",
     "prove_main", "run_page",
@@ -94,23 +94,43 @@ def rotation(t):
     return sp.Matrix([[(1 - t ** 2) / d, -2 * t / d], [2 * t / d, (1 - t ** 2) / d]])
 
 
-def cayley(params, n):
-    r"""Rational ``n x n`` rotation ``(I - K)(I + K)^{-1}``, ``K`` skew with the ``n(n-1)/2`` entries ``params``.
+def cayley(params, n, K=None):
+    r"""Rational ``n x n`` rotation ``(I - S)(I + S)^{-1}``, ``S`` skew with the ``n(n-1)/2`` entries ``params``.
 
-    Orthogonal with determinant 1 for every real ``params`` (``I + K`` is invertible since
-    ``K`` is skew); ``n = 2`` is :func:`rotation` up to the sign of the angle.
+    Orthogonal with determinant 1 for every real ``params`` (``I + S`` is invertible since ``S``
+    is skew); ``n = 2`` is :func:`rotation` up to the sign of the angle.  With a field ``K``
+    (:func:`function_field`) the result is a ``DomainMatrix`` over ``K`` computed there (faster).
     """
     params = list(params)
     if len(params) != n * (n - 1) // 2:
         raise ValueError(f"cayley needs n(n-1)/2 = {n * (n - 1) // 2} params for n = {n}, got {len(params)}")
-    K = sp.zeros(n, n)
+    S = sp.zeros(n, n)
     it = iter(params)
     for i in range(n):
         for j in range(i + 1, n):
-            K[i, j] = next(it)
-            K[j, i] = -K[i, j]
-    inv = (sp.eye(n) + K).adjugate() / (sp.eye(n) + K).det()
-    return ((sp.eye(n) - K) * inv).applyfunc(sp.cancel)
+            S[i, j] = next(it)
+            S[j, i] = -S[i, j]
+    if K is not None:
+        Sk, I = field_matrix(S, K), DomainMatrix.eye(n, K)
+        return (I - Sk) * (I + Sk).inv()
+    inv = (sp.eye(n) + S).adjugate() / (sp.eye(n) + S).det()
+    return ((sp.eye(n) - S) * inv).applyfunc(sp.cancel)
+
+
+def orthogonal(n, name, rng=None):
+    """A rational ``n x n`` rotation :func:`cayley` ``(params)``: symbolic in the real symbols
+    ``name0, name1, ...`` (``rng`` None), or exact at a random rational point (``rng`` given).
+
+    Returns ``(Q, params)``: ``Q`` a ``sympy.Matrix``, ``params`` the symbols (``()`` when exact).
+    """
+    count = n * (n - 1) // 2
+    if rng is None:
+        params = sp.symbols(f"{name}0:{count}", real=True) if count else ()
+        return (cayley(params, n) if count else sp.eye(n)), tuple(params)
+    rng = np.random.default_rng(rng)
+    values = [sp.Rational(int(rng.choice([-1, 1]) * rng.integers(1, 10)), int(rng.integers(1, 8)))
+              for _ in range(count)]
+    return (cayley(values, n) if count else sp.eye(n)), ()
 
 
 def function_field(symbols):
@@ -171,6 +191,11 @@ def to_float_array(M):
 
 def at_point(M, point):
     """Float array of a symbolic Matrix/DomainMatrix (or scalar) at an exact rational ``point``."""
+    if isinstance(M, DomainMatrix) and hasattr(M.domain, "symbols"):      # evaluate in the field
+        K = M.domain
+        values = [K.domain.convert(point[x]) for x in K.symbols]
+        rows = [[e.numer(*values) / e.denom(*values) for e in row] for row in M.to_list()]
+        return np.array([[float(v) for v in row] for row in rows], dtype=float).reshape(M.shape)
     if isinstance(M, DomainMatrix):
         M = M.to_Matrix()
     if not isinstance(M, sp.MatrixBase):
@@ -279,9 +304,12 @@ class Proof:
             if not is_zero(e, simplifier):
                 raise Disproved(f"{what}: not identically zero (entry {k}: {_short(e)})", step=step)
 
-    def close(self, step, numeric, exact, rtol=1e-10, what=""):
+    def close(self, step, numeric, exact, rtol=1e-10, what="", scale=None):
         """Tie-in step: the library's ``numeric`` value equals the ``exact`` sympy value (Matrix,
-        DomainMatrix, array or number without free symbols) to relative error ``rtol`` (max-norm)."""
+        DomainMatrix, array or number without free symbols) to relative error ``rtol`` (max-norm).
+
+        The error is relative to ``max |exact|``, or to ``scale`` when given (for an exact 0).
+        """
         self._step(step)
         if isinstance(exact, (sp.MatrixBase, DomainMatrix)):
             exact = to_float_array(exact)
@@ -291,7 +319,9 @@ class Proof:
         if numeric.shape != exact.shape:
             raise Disproved(f"{what}: library returned shape {numeric.shape}, exact value has {exact.shape}",
                             step=step)
-        scale = max(float(np.max(np.abs(exact), initial=0.0)), 1e-300)
+        if scale is None:
+            scale = float(np.max(np.abs(exact), initial=0.0))
+        scale = max(float(scale), 1e-300)
         err = float(np.max(np.abs(numeric - exact), initial=0.0)) / scale
         if not err <= rtol:
             raise Disproved(f"{what}: library deviates from the exact value by {err:.2e} (relative, "
