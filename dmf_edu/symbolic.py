@@ -50,7 +50,7 @@ from sympy.polys.matrices import DomainMatrix
 __all__ = [
     "Disproved", "Page", "Planted", "Proof", "PageResult",
     "symbol_matrix", "symbolic_weights", "chain_product", "identity_like", "rotation", "cayley", "orthogonal", "field_matrix",
-    "function_field", "random_rational_point", "is_zero", "power_simplify", "at_point",
+    "function_field", "hadamard", "random_rational_point", "is_zero", "power_simplify", "at_point",
     "to_float_array", "pages", "labels", "select", "prove", "run_variant", "audit_table",
     "prove_main", "run_page",
 ]
@@ -141,6 +141,14 @@ def function_field(symbols):
 def field_matrix(M, K):
     """``sympy.Matrix`` (or nested list) of rational functions -> ``DomainMatrix`` over the field ``K``."""
     return DomainMatrix.from_Matrix(sp.Matrix(M)).convert_to(K)
+
+
+def hadamard(A, B):
+    """Entrywise product of two DomainMatrices over the same field (or two ``sympy.Matrix``)."""
+    if isinstance(A, DomainMatrix):
+        rows = [[a * b for a, b in zip(ra, rb)] for ra, rb in zip(A.to_list(), B.to_list())]
+        return DomainMatrix(rows, A.shape, A.domain)
+    return A.multiply_elementwise(B)
 
 
 def random_rational_point(symbols, rng=None, positive=()):
