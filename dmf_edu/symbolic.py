@@ -30,7 +30,9 @@ function).
 
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
+import functools
 import importlib
 import importlib.util
 import inspect
@@ -173,8 +175,13 @@ def random_rational_point(symbols, rng=None, positive=()):
     return point
 
 
+@functools.lru_cache(maxsize=4096)
 def is_zero(e, simplifier=None):
-    """Exact zero test of a scalar: ``expand``, then the numerator of ``together``; or ``simplifier(e) == 0``."""
+    """Exact zero test of a scalar: ``expand``, then the numerator of ``together``; or ``simplifier(e) == 0``.
+
+    Memoised (a planted variant often meets the claim's residuals again).
+    """
+    e = sp.sympify(e)
     if simplifier is not None:
         return simplifier(e) == 0
     e = sp.expand(e)
@@ -426,8 +433,10 @@ class PageResult:
         return dataclasses.asdict(self)
 
 
-def _page_rng(label, seed, variant=0):
-    return np.random.default_rng([int(seed), zlib.crc32(label.encode()), variant])
+def _page_rng(label, seed):
+    """The page's generator: the claim and each planted variant draw the same points, so a
+    variant differs from the claim only by what it plants (and can reuse memoised work)."""
+    return np.random.default_rng([int(seed), zlib.crc32(label.encode())])
 
 
 def _attempt(module, quick, rng, overrides):
@@ -456,7 +465,6 @@ def run_variant(module, name, seed=0):
     ``"rejected"`` (Disproved at its named step) or ``"rejected at X"``, ``"NOT rejected"``,
     ``"crashed"``; ``ok`` says whether it counts."""
     planted = module.PLANTED[name]
-    index = list(module.PLANTED).index(name) + 1
     start = time.perf_counter()
     try:
         overrides, why = planted.make(), "make() returned None"
@@ -465,7 +473,7 @@ def run_variant(module, name, seed=0):
     if overrides is None:
         return dict(name=name, step=planted.step, ok=False, result="crashed", seconds=0.0, overrides=[],
                     reason=why)
-    _, exc = _attempt(module, True, _page_rng(module.PAGE.label, seed, index), overrides)
+    _, exc = _attempt(module, True, _page_rng(module.PAGE.label, seed), overrides)
     out = dict(name=name, step=planted.step, seconds=time.perf_counter() - start, overrides=sorted(overrides))
     if exc is None:
         return dict(out, ok=False, result="NOT rejected", reason="the proof accepted the wrong variant")
@@ -528,9 +536,22 @@ def run_one(module, quick=False, seed=0, planted=True):
                       list(proof.notes), variants, str(pathlib.Path(module.__file__).resolve()))
 
 
-def prove(wanted=None, quick=False, seed=0, planted=True):
-    """Run the pages for the labels ``wanted`` (default all): a list of :class:`PageResult`."""
-    return [run_one(m, quick=quick, seed=seed, planted=planted) for m in select(wanted).values()]
+def _run_label(label, quick, seed, planted):
+    return run_one(pages()[label], quick=quick, seed=seed, planted=planted)
+
+
+def prove(wanted=None, quick=False, seed=0, planted=True, jobs=1):
+    """Run the pages for the labels ``wanted`` (default all): a list of :class:`PageResult`, in label order.
+
+    ``jobs > 1`` runs pages in that many worker processes (results do not depend on ``jobs``:
+    each page draws its points from its own generator, seeded by ``seed`` and its label).
+    """
+    chosen = list(select(wanted))
+    if jobs <= 1 or len(chosen) <= 1:
+        return [_run_label(label, quick, seed, planted) for label in chosen]
+    with concurrent.futures.ProcessPoolExecutor(max_workers=min(int(jobs), len(chosen))) as pool:
+        futures = [pool.submit(_run_label, label, quick, seed, planted) for label in chosen]
+        return [f.result() for f in futures]
 
 
 def audit_table(results):
@@ -560,11 +581,11 @@ def audit_table(results):
     return "\n".join(out)
 
 
-def prove_main(wanted=None, json_output=False, quick=False, seed=0):
+def prove_main(wanted=None, json_output=False, quick=False, seed=0, jobs=1):
     """Entry point of ``dmf-edu prove [LABEL ...] [--quick] [--json] [--seed S]``.
 
     Prints the audit table (or a JSON list of :class:`PageResult` dicts).  Exit code 0 when every
-    selected page is proved, 1 otherwise, 2 for an unknown label or a negative seed.
+    selected page is proved, 1 otherwise, 2 for an unknown label, a negative seed or ``jobs < 1``.
     """
     if int(seed) < 0:
         print(f"dmf-edu prove: --seed must be >= 0, got {seed}", file=sys.stderr)
@@ -574,7 +595,10 @@ def prove_main(wanted=None, json_output=False, quick=False, seed=0):
     except ValueError as exc:
         print(f"dmf-edu prove: {exc}", file=sys.stderr)
         return 2
-    results = prove(wanted, quick=quick, seed=seed)
+    if int(jobs) < 1:
+        print(f"dmf-edu prove: --jobs must be >= 1, got {jobs}", file=sys.stderr)
+        return 2
+    results = prove(wanted, quick=quick, seed=seed, jobs=jobs)
     if json_output:
         print(json.dumps([r.to_dict() for r in results], indent=2))
     else:

@@ -36,6 +36,8 @@ T1  Library: ``dynamics.singular_value_velocity(W, G, N)`` equals the exact velo
     rational points (2x2, 3x2, 3x3; N = 2, 3 and ``numpy.inf``), relative 1e-10.
 """
 
+import functools
+
 import numpy as np
 import sympy as sp
 
@@ -63,8 +65,12 @@ FULL = [(3, 2, 2, "rational"), (3, 3, 2, "rational"), (3, 2, 3, "rational"), (2,
 
 # --------------------------------------------------------------------------- construction
 
-def svd_case(m, n, N, frames="symbolic", rng=None):
+@functools.lru_cache(maxsize=32)
+def svd_case(m, n, N, frames="symbolic", seed=0):
     """``W = Q_out diag(s^N) Q_in^T`` over ``QQ(params, s, g)`` with ``G`` free and ``A = A_{N,W}(G)`` (E3).
+
+    ``frames="rational"``: exact rotations drawn with ``numpy.random.default_rng(seed)``.  Memoised
+    (the planted variants meet the same cases); treat the result as read-only.
 
     Returns a dict: ``U`` (m x k), ``V`` (n x k), ``Q_out``, ``Q_in``, ``S = diag(s^N)``, ``s``,
     ``G``, ``A``, ``W``, ``K``, ``symbols``, ``label``.
@@ -80,6 +86,7 @@ def svd_case(m, n, N, frames="symbolic", rng=None):
     else:
         symbols = [*s, *g]
         K = function_field(symbols)
+        rng = np.random.default_rng(seed)
         Q_out, Q_in = (field_matrix(orthogonal(d, "q", rng)[0], K) for d in (m, n))
     padded = lambda size: [s[r] ** 2 if r < k else 0 for r in range(size)]  # noqa: E731
     D_out, D_in = field_matrix(sp.diag(*padded(m)), K), field_matrix(sp.diag(*padded(n)), K)
@@ -151,7 +158,7 @@ def prove(proof, quick=False, velocity=singular_value_velocity_formula, infinite
                    f"{m}x{n}: determinant of the SVD-velocity map")
     built = []
     for m, n, N, frames in cases:
-        c = svd_case(m, n, N, frames, proof.rng)
+        c = svd_case(m, n, N, frames, int(proof.rng.integers(2 ** 31)))
         Gt = (c["U"].transpose() * c["G"] * c["V"]).to_Matrix()
         dW = -(c["U"].transpose() * c["A"] * c["V"]).to_Matrix()
         claimed = velocity(N, c["s"], Gt)

@@ -83,7 +83,7 @@ def prove(proof, quick=False, formula=singular_vector_velocity_formula, library=
     proof.sizes("; ".join(f"{m}x{n} N={N}" + (" (rational rotations)" if f == "rational" else "")
                           for m, n, N, f in cases))
     for m, n, N, frames in cases:
-        c = svd_case(m, n, N, frames, proof.rng)
+        c = svd_case(m, n, N, frames, int(proof.rng.integers(2 ** 31)))
         U, V, S, K = c["U"], c["V"], c["S"], c["K"]
         dU, dV = formula(c)
         proof.zero("S1", U.transpose() * dU + dU.transpose() * U, f"{c['label']}: U^T dU skew")

@@ -41,10 +41,20 @@ T2  Library: ``dynamics.scalar_trajectory`` (N = 2) equals the closed form at a 
 T3  Library: ``dynamics.escape_time_asymptotic`` (N = 2, 3, 4) equals the law at a rational point.
 """
 
+import functools
+
 import sympy as sp
 
 from dmf_edu import dynamics
 from dmf_edu.symbolic import Page, Planted, power_simplify, random_rational_point, run_page
+
+# sympy's limit/summation/... are deterministic and not cached by sympy: memoised here, so a
+# planted variant reuses the claim's work for the parts it does not change
+_limit = functools.lru_cache(maxsize=256)(sp.limit)
+_summation = functools.lru_cache(maxsize=256)(sp.summation)
+_solve = functools.lru_cache(maxsize=256)(sp.solve)
+_hyperexpand = functools.lru_cache(maxsize=256)(sp.hyperexpand)
+_simplify = functools.lru_cache(maxsize=256)(sp.simplify)
 
 PAGE = Page(
     label="E10", title="one-mode closed forms and escape times",
@@ -121,7 +131,7 @@ def prove(proof, quick=False, trajectory=trajectory_depth2, coefficient=series_c
                simplifier=sp.simplify)
     proof.zero("S2", sp.diff(coefficient(b, k) * z ** (b + k), z) - b * z ** (b + k - 1), "term-wise derivative",
                simplifier=sp.simplify)
-    series = sp.piecewise_fold(sp.summation(b * z ** (b + k - 1), (k, 0, sp.oo)))     # branch |z| < 1
+    series = sp.piecewise_fold(_summation(b * z ** (b + k - 1), (k, 0, sp.oo)))     # branch |z| < 1
     generic = [e for e, cond in series.args if cond != sp.true] if isinstance(series, sp.Piecewise) else [series]
     proof.zero("S2", generic[0] - b * z ** (b - 1) / (1 - z), "geometric sum of y'", simplifier=sp.simplify)
     target = 1 / (N * a ** (2 - 2 / N) * (s - a))
@@ -130,16 +140,16 @@ def prove(proof, quick=False, trajectory=trajectory_depth2, coefficient=series_c
         proof.fail("S3", "the primitive is not built from 2F1(1, b; b+1; a/s), b = 2/N - 1")
     proof.zero("S3", dT - target, "symbolic N: dT/da = 1/(N a^(2-2/N) (s-a))", simplifier=power_simplify)
     for n in ((3,) if quick else (3, 4, 5)):                       # independent cross-check
-        proof.zero("S3", sp.hyperexpand(sp.diff(primitive(a, s, n), a)) - target.subs(N, n),
+        proof.zero("S3", _hyperexpand(sp.diff(primitive(a, s, n), a)) - target.subs(N, n),
                    f"N={n}: hyperexpand of dT/da", simplifier=sp.simplify)
-    t_half = sp.solve(sp.Eq(trajectory(t, s, a0), s / 2), t)
+    t_half = _solve(sp.Eq(trajectory(t, s, a0), s / 2), t)
     if len(t_half) != 1:
         proof.fail("S4", f"expected one time to reach s/2, got {t_half}")
-    proof.zero("S4", sp.limit(t_half[0].subs(a0, alpha ** 2) / escape(s, alpha, 2), alpha, 0, "+") - 1,
+    proof.zero("S4", _limit(t_half[0].subs(a0, alpha ** 2) / escape(s, alpha, 2), alpha, 0, "+") - 1,
                "escape time / (log(1/alpha)/s) -> 1")
     q = sp.Symbol("q", positive=True)                              # N = 2 + q > 2
     law = escape(s, alpha, N)
-    proof.zero("S5", sp.limit((1 / law).subs(N, 2 + q), alpha, 0, "+"), "1/law -> 0 (T(s/2) negligible)")
+    proof.zero("S5", _limit((1 / law).subs(N, 2 + q), alpha, 0, "+"), "1/law -> 0 (T(s/2) negligible)")
     piece = -primitive(alpha ** N, s, N) / law
     h = piece.atoms(sp.hyper).pop()
     Y = sp.Symbol("Y", positive=True)
@@ -188,8 +198,8 @@ def worked_example():
     """N = 2 residual of the ODE, and N = 3 dT/da after hyperexpand."""
     t, s, a0, a = sp.symbols("t s a0 a", positive=True)
     x = trajectory_depth2(t, s, a0)
-    print("N=2: da/dt - 2a(s-a) =", sp.simplify(sp.diff(x, t) - 2 * x * (s - x)))
-    print("N=3: dT/da =", sp.simplify(sp.hyperexpand(sp.diff(primitive_formula(a, s, 3), a))))
+    print("N=2: da/dt - 2a(s-a) =", _simplify(sp.diff(x, t) - 2 * x * (s - x)))
+    print("N=3: dT/da =", _simplify(_hyperexpand(sp.diff(primitive_formula(a, s, 3), a))))
 
 
 if __name__ == "__main__":
