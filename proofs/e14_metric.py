@@ -14,7 +14,8 @@ matrices), and E3, ``dW/dt = -A_{N,W}(G)``, is the gradient flow of ``l`` for ``
 
 Scope.  Balanced factors ``W_j = Q_j Sigma_j Q_{j-1}^T`` with ``Sigma_j = diag(s)`` (padded to the
 shape of ``W_j``), so ``W = Q_N diag(s^N) Q_0^T``.  2x2 with symbolic rotations ``Q_j = R(t_j)``,
-symbolic ``s`` and ``Z`` (every rotation but the half-turn), ``N = 2, 3`` (``N = 2`` quick); 3x2 with
+symbolic ``s`` and ``Z`` (every rotation but the half-turn), ``N = 2, 3`` (quick: ``N = 2`` at rational
+rotations, exact in ``s`` and ``Z``); 3x2 with
 hidden width 2, ``N = 2``, at exact rational orthogonal ``Q_j`` (Cayley, seeded), symbolic ``s``
 and ``Z`` (full run).  S1 holds for arbitrary (not balanced) factors and is checked at
 rectangular sizes with free symbols.  Not covered: rank-deficient ``W`` (the metric is infinite
@@ -138,17 +139,19 @@ def rational_orthogonal(d, rng):
 
 
 def settings(quick, rng):
-    """The symbolic settings: ``(name, dims, Q, s, Z, K, N)``."""
+    """The symbolic settings: ``(name, dims, Q, s, Z, K, N)`` (quick: 2x2 N = 2 at rational rotations)."""
     out = []
     s = sp.symbols("s1 s2", positive=True)
-    for N in ((2,) if quick else (2, 3)):
+    Z = symbol_matrix("z", 2, 2)
+    if quick:
+        Q = [rotation(sp.Rational(int(rng.integers(-5, 6)), int(rng.integers(1, 5)))) for _ in range(3)]
+        return [("2x2 N=2 (rational rotations)", [2, 2, 2], Q, s, Z, function_field([*s, *Z]), 2)]
+    for N in (2, 3):
         t = sp.symbols(f"t0:{N + 1}", real=True)
-        Z = symbol_matrix("z", 2, 2)
         out.append((f"2x2 N={N}", [2] * (N + 1), [rotation(x) for x in t], s, Z, function_field([*t, *s, *Z]), N))
-    if not quick:
-        Z = symbol_matrix("z", 3, 2)
-        Q = [rational_orthogonal(2, rng), rational_orthogonal(2, rng), rational_orthogonal(3, rng)]
-        out.append(("3x2 N=2 (width 2)", [2, 2, 3], Q, s, Z, function_field([*s, *Z]), 2))
+    Z = symbol_matrix("z", 3, 2)
+    Q = [rational_orthogonal(2, rng), rational_orthogonal(2, rng), rational_orthogonal(3, rng)]
+    out.append(("3x2 N=2 (width 2)", [2, 2, 3], Q, s, Z, function_field([*s, *Z]), 2))
     return out
 
 

@@ -12,7 +12,7 @@ Euclidean metric ``sum_j ||dW_j||_F^2`` of the factor space, the volume density 
 
 so the Boltzmann entropy is ``S_N(W) = const + 1/2 sum_{i<j} log a_N(sigma_i, sigma_j)``.
 
-Scope.  S1 with symbolic rotations (``d = 2``) and symbolic factors; S2 exactly at ``d = 2``
+Scope.  S1 with symbolic rotations (``d = 2``, ``N = 3``; quick ``N = 2``) and symbolic factors; S2 exactly at ``d = 2``
 (``N = 2, 3, 4``) and ``d = 3`` (``N = 2, 3``) (quick: ``d = 2``, ``N = 2, 3``; S1's tangent
 also at ``d = 3``, ``N = 2`` in the full run); S3 for symbolic ``N``
 (the tridiagonal recurrence).  The Gram matrix is computed at the factorization ``W_j = diag(s)``
@@ -116,17 +116,18 @@ def tridiagonal_determinant(n, x, y):
 
 def prove(proof, quick=False, tangent=orbit_tangent, volume=volume_squared, recurrence=tridiagonal_determinant,
           entropy=geometry.fibre_entropy):
-    # S1: d = 2, N = 3, symbolic rotations R_1, R_2 and symbolic factors
-    t = sp.symbols("t1 t2", real=True)
-    weights = [symbol_matrix(f"w{j}", 2, 2) for j in (1, 2, 3)]
+    # S1: d = 2, symbolic rotations R_1 .. R_{N-1} and symbolic factors (N = 3; quick: N = 2)
+    M = 2 if quick else 3
+    t = sp.symbols(f"t1:{M}", real=True)
+    weights = [symbol_matrix(f"w{j}", 2, 2) for j in range(1, M + 1)]
     K = function_field([*t, *set().union(*(w.free_symbols for w in weights))])
-    R = [sp.eye(2), rotation(t[0]), rotation(t[1]), sp.eye(2)]
-    moved = [R[j + 1] * weights[j] * R[j].T for j in range(3)]
-    fm = lambda M: field_matrix(M, K)  # noqa: E731
-    proof.zero("S1", fm(chain_product(moved)) - fm(chain_product(weights)), "d=2 N=3: W_3 W_2 W_1 is invariant")
-    for j in range(2):
+    R = [sp.eye(2)] + [rotation(x) for x in t] + [sp.eye(2)]
+    moved = [R[j + 1] * weights[j] * R[j].T for j in range(M)]
+    fm = lambda X: field_matrix(X, K)  # noqa: E731
+    proof.zero("S1", fm(chain_product(moved)) - fm(chain_product(weights)), f"d=2 N={M}: W_N ... W_1 is invariant")
+    for j in range(M - 1):
         D = lambda ws: ws[j + 1].T * ws[j + 1] - ws[j] * ws[j].T  # noqa: E731
-        proof.zero("S1", fm(D(moved)) - fm(R[j + 1]) * fm(D(weights)) * fm(R[j + 1].T), f"d=2 N=3: D_{j + 1} -> R D R^T")
+        proof.zero("S1", fm(D(moved)) - fm(R[j + 1]) * fm(D(weights)) * fm(R[j + 1].T), f"d=2 N={M}: D_{j + 1} -> R D R^T")
     for d, N in ((2, 3),) if quick else ((2, 3), (3, 2)):   # tangent along Cayley curves R_j = C(eps k_j / 2)
         eps = sp.Symbol("eps", real=True)
         ks = [sp.symbols(f"k{j}_1:{d * (d - 1) // 2 + 1}", real=True) for j in range(1, N)]
@@ -137,7 +138,7 @@ def prove(proof, quick=False, tangent=orbit_tangent, volume=volume_squared, recu
             + [sp.zeros(d, d)]
         for j, (c, claim) in enumerate(zip(curve, tangent(gens, ws))):
             proof.zero("S1", c.diff(eps).xreplace({eps: 0}).applyfunc(sp.cancel) - claim, f"d={d} N={N}: tangent of W_{j + 1}")
-    proof.sizes("S1 at d=2 N=3 (rotations), tangents d=2 N=3" + ("" if quick else ", d=3 N=2"))
+    proof.sizes(f"S1 at d=2 N={M} (rotations), tangents d=2 N=3" + ("" if quick else ", d=3 N=2"))
     # S2: the Gram determinant at W_j = diag(s), explicit N
     cases = ((2, 2), (2, 3)) if quick else ((2, 2), (2, 3), (2, 4), (3, 2), (3, 3))
     for d, N in cases:
