@@ -47,7 +47,7 @@ def main(argv=None):
         demo_main(out=args.out, seed=args.seed, quick=args.quick, jobs=args.jobs)
         return 0
     if args.command == "prove":
-        from .symbolic import prove_main
+        from .prover import prove_main
 
         return prove_main(args.labels, json_output=args.json, quick=args.quick, seed=args.seed, jobs=args.jobs)
     if args.command == "lesson":

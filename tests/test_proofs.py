@@ -15,17 +15,18 @@ import numpy as np
 import pytest
 import sympy as sp
 
+from dmf_edu import prover as P
 from dmf_edu import symbolic as S
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-PAGES = S.pages()
+PAGES = P.pages()
 VARIANTS = [(label, name) for label, module in PAGES.items() for name in module.PLANTED]
 
 
 @pytest.fixture(scope="module")
 def quick_results():
     """Each page proved once at its quick sizes (seed 0), without its variants."""
-    return {label: S.run_one(module, quick=True, seed=0, planted=False) for label, module in PAGES.items()}
+    return {label: P.run_one(module, quick=True, seed=0, planted=False) for label, module in PAGES.items()}
 
 
 @pytest.mark.parametrize("label", list(PAGES))
@@ -39,7 +40,7 @@ def test_page_proved_quick(quick_results, label):
 
 @pytest.mark.parametrize("label, name", VARIANTS)
 def test_planted_variant_rejected_at_its_step(label, name):
-    v = S.run_variant(PAGES[label], name, seed=0)
+    v = P.run_variant(PAGES[label], name, seed=0)
     assert v["ok"], f"{name!r}: {v['result']} ({v['reason']})"
 
 
@@ -52,7 +53,7 @@ def test_step_coverage(quick_results, label):
     proof = S.Proof(module.PAGE, rng=0, quick=True)
     module.prove(proof, quick=True)
     variants = [dict(name=n, step=p.step, overrides=sorted(p.make())) for n, p in module.PLANTED.items()]
-    assert S._coverage(module, proof, variants) == []
+    assert P._coverage(module, proof, variants) == []
     assert proof.errors, f"{label} has no library tie-in (proof.close)"
 
 
@@ -77,34 +78,34 @@ def test_coverage_rule_catches_an_untested_step():
     module.prove(proof, quick=True)
     variants = [dict(name=n, step=p.step, overrides=sorted(p.make())) for n, p in module.PLANTED.items()
                 if p.step != "S2"]
-    assert "no planted variant targets step S2" in "; ".join(S._coverage(module, proof, variants))
+    assert "no planted variant targets step S2" in "; ".join(P._coverage(module, proof, variants))
     no_library = [v for v in variants if v["step"] != "T1"]
-    assert "tie-in step T1 has no planted library bug" in "; ".join(S._coverage(module, proof, no_library))
+    assert "tie-in step T1 has no planted library bug" in "; ".join(P._coverage(module, proof, no_library))
 
 
 def test_variant_rejected_at_the_wrong_step_counts_as_failure(monkeypatch):
     module = PAGES["E1"]
     monkeypatch.setitem(module.PLANTED, "mislabelled", S.Planted("S2", module.PLANTED["dropped transpose"].make))
-    v = S.run_variant(module, "mislabelled")
+    v = P.run_variant(module, "mislabelled")
     assert not v["ok"] and v["result"] == "rejected at S1"
     monkeypatch.setitem(module.PLANTED, "harmless", S.Planted("S1", lambda: {}))
-    assert S.run_variant(module, "harmless")["result"] == "NOT rejected"
+    assert P.run_variant(module, "harmless")["result"] == "NOT rejected"
 
 
 def test_label_selection_and_unknown_label(capsys):
-    assert list(S.select(["e1"])) == ["E1"]
+    assert list(P.select(["e1"])) == ["E1"]
     with pytest.raises(ValueError, match="unknown proof label 'E99'; the labels are: E1"):
-        S.select(["E99"])
-    assert S.prove_main(["E99"]) == 2
+        P.select(["E99"])
+    assert P.prove_main(["E99"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "E1" in err
 
 
 def test_label_prefix_selects_suffixed_pages_not_longer_numbers(monkeypatch):
     fake = {lab: PAGES["E1"] for lab in ("E1", "E5", "E5inv", "E50")}
-    monkeypatch.setattr(S, "pages", lambda: fake)
-    assert list(S.select(["E5"])) == ["E5", "E5inv"]
-    assert list(S.select(["E50"])) == ["E50"]
+    monkeypatch.setattr(P, "pages", lambda: fake)
+    assert list(P.select(["E5"])) == ["E5", "E5inv"]
+    assert list(P.select(["E50"])) == ["E50"]
 
 
 def test_same_seed_same_results_other_seed_other_points():
@@ -117,10 +118,10 @@ def test_same_seed_same_results_other_seed_other_points():
                 v.pop("seconds")
             out.append(d)
         return out
-    a, b = S.prove(["E1"], quick=True, seed=3), S.prove(["E1"], quick=True, seed=3)
+    a, b = P.prove(["E1"], quick=True, seed=3), P.prove(["E1"], quick=True, seed=3)
     assert strip(a) == strip(b)
-    p0 = S.random_rational_point(sp.symbols("x y"), S._page_rng("E1", 0))
-    p1 = S.random_rational_point(sp.symbols("x y"), S._page_rng("E1", 1))
+    p0 = S.random_rational_point(sp.symbols("x y"), P._page_rng("E1", 0))
+    p1 = S.random_rational_point(sp.symbols("x y"), P._page_rng("E1", 1))
     assert p0 != p1
 
 
