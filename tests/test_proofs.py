@@ -24,18 +24,18 @@ VARIANTS = [(label, name) for label, module in PAGES.items() for name in module.
 
 
 @pytest.fixture(scope="module")
-def quick_results():
-    """Each page proved once at its quick sizes (seed 0), without its variants."""
-    return {label: P.run_one(module, quick=True, seed=0, planted=False) for label, module in PAGES.items()}
+def quick_proofs():
+    """Each page proved once at its quick sizes (seed 0): ``{label: (Proof, exception or None)}``."""
+    return {label: P._attempt(module, True, P._page_rng(label, 0), {}) for label, module in PAGES.items()}
 
 
 @pytest.mark.parametrize("label", list(PAGES))
-def test_page_proved_quick(quick_results, label):
-    res = quick_results[label]
-    assert res.status == "proved", res.detail
-    assert res.sizes and res.seconds > 0
-    assert all(s["checks"] > 0 for s in res.steps), [s["step"] for s in res.steps if not s["checks"]]
-    assert pathlib.Path(res.proof_file).exists() and res.proof_file.endswith(".py")
+def test_page_proved_quick(quick_proofs, label):
+    proof, exc = quick_proofs[label]
+    assert exc is None, f"{type(exc).__name__}: {exc}"
+    assert proof.covered, "the page records no sizes"
+    assert all(proof.checks[s] > 0 for s in PAGES[label].PAGE.steps), proof.checks
+    assert pathlib.Path(PAGES[label].__file__).exists()
 
 
 @pytest.mark.parametrize("label, name", VARIANTS)
@@ -45,13 +45,12 @@ def test_planted_variant_rejected_at_its_step(label, name):
 
 
 @pytest.mark.parametrize("label", list(PAGES))
-def test_step_coverage(quick_results, label):
+def test_step_coverage(quick_proofs, label):
     """Every step is named by a planted variant; every tie-in step has a planted library bug."""
     module = PAGES[label]
     named = {p.step for p in module.PLANTED.values()}
     assert named == set(module.PAGE.steps), (set(module.PAGE.steps) - named, named - set(module.PAGE.steps))
-    proof = S.Proof(module.PAGE, rng=0, quick=True)
-    module.prove(proof, quick=True)
+    proof, _ = quick_proofs[label]
     variants = [dict(name=n, step=p.step, overrides=sorted(p.make())) for n, p in module.PLANTED.items()]
     assert P._coverage(module, proof, variants) == []
     assert proof.errors, f"{label} has no library tie-in (proof.close)"
@@ -72,10 +71,9 @@ def test_page_is_a_textbook_page(label, capsys):
     assert capsys.readouterr().out.strip()
 
 
-def test_coverage_rule_catches_an_untested_step():
+def test_coverage_rule_catches_an_untested_step(quick_proofs):
     module = PAGES["E1"]
-    proof = S.Proof(module.PAGE, rng=0, quick=True)
-    module.prove(proof, quick=True)
+    proof, _ = quick_proofs["E1"]
     variants = [dict(name=n, step=p.step, overrides=sorted(p.make())) for n, p in module.PLANTED.items()
                 if p.step != "S2"]
     assert "no planted variant targets step S2" in "; ".join(P._coverage(module, proof, variants))
@@ -118,8 +116,8 @@ def test_same_seed_same_results_other_seed_other_points():
                 v.pop("seconds")
             out.append(d)
         return out
-    a, b = P.prove(["E1"], quick=True, seed=3), P.prove(["E1"], quick=True, seed=3)
-    assert strip(a) == strip(b)
+    a, b = P.prove(["E1", "E12"], quick=True, seed=3), P.prove(["E1", "E12"], quick=True, seed=3, jobs=2)
+    assert strip(a) == strip(b) and [r.label for r in a] == ["E1", "E12"]
     p0 = S.random_rational_point(sp.symbols("x y"), P._page_rng("E1", 0))
     p1 = S.random_rational_point(sp.symbols("x y"), P._page_rng("E1", 1))
     assert p0 != p1
@@ -190,3 +188,16 @@ def test_import_dmf_edu_does_not_import_sympy():
     out = subprocess.run([sys.executable, "-c", "import sys, dmf_edu; print('sympy' in sys.modules)"],
                          cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_e07_complement_bug_needs_the_rectangular_cases(monkeypatch):
+    """Issue 11: a 1% error in singular_vector_velocity's (I - UU^T) term is invisible on square
+    W (the term vanishes) and caught on the rectangular cases of the E7 page."""
+    E7 = PAGES["E7"]
+    buggy = E7.PLANTED["library: complement term x1.01"].make()
+    monkeypatch.setattr(E7, "QUICK", [(3, 3, 2, "rational")])
+    proof, exc = P._attempt(E7, True, P._page_rng("E7", 0), buggy)
+    assert exc is None                                           # square: blind
+    monkeypatch.setattr(E7, "QUICK", [(3, 2, 2, "rational")])
+    proof, exc = P._attempt(E7, True, P._page_rng("E7", 0), buggy)
+    assert isinstance(exc, S.Disproved) and exc.step == "T1" and "dU 3x2" in str(exc)
