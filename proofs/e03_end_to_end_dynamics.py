@@ -34,12 +34,13 @@ T1  Library: ``dynamics.end_to_end_operator(W, G, N)`` equals the exact ``A_{N,W
 T2  Library: ``dynamics.induced_velocity(weights, G)`` equals the exact pushforward at rational points.
 """
 
+import numpy as np
 import sympy as sp
 
 from dmf_edu import dynamics, factorization
 from dmf_edu.proofs.e01_layer_gradients import layer_gradient_formula
-from dmf_edu.symbolic import (Page, Planted, at_point, cayley, chain_product, field_matrix, function_field, identity_like,
-                              orthogonal, random_rational_point, run_page)
+from dmf_edu.symbolic import (Page, Planted, at_point, cayley, chain_product, field_matrix, function_field,
+                              identity_like, orthogonal, random_rational_point, run_page)
 
 PAGE = Page(
     label="E3", title="balanced factor flow = -A_{N,W}(G)",
@@ -99,6 +100,34 @@ def balanced_case(m, n, N, frames="symbolic", rng=None):
     return dict(weights=weights, Q=Q, D_out=diag(m), D_in=diag(n), G=field_matrix(sp.Matrix(m, n, g), K), K=K,
                 symbols=symbols, s=s, label=f"{m}x{n} N={N}" + (" (rotations at a rational point)"
                                                                  if frames == "rational" else ""))
+
+
+def singular_frames(m, n, frames="symbolic", seed=0, name="g"):
+    """Full SVD frames of a rank-``min(m, n)`` ``m x n`` matrix over ``QQ(params, s, name)``.
+
+    ``Q_out`` (``m x m``), ``Q_in`` (``n x n``): Cayley rotations in free symbols, or
+    (``frames="rational"``) exact rotations drawn with ``numpy.random.default_rng(seed)``;
+    ``s`` the positive symbols with ``(W W^T)^{1/N} = Q_out D_out Q_out^T``, ``D_out = diag(s^2, 0)``
+    and ``D_in`` likewise; ``Z`` an ``m x n`` matrix of free symbols ``name1, name2, ...``.
+    Returns a dict with these and ``K``, ``symbols``.
+    """
+    k = min(m, n)
+    s = sp.symbols(f"s1:{k + 1}", positive=True)
+    z = sp.symbols(f"{name}1:{m * n + 1}", real=True)
+    if frames == "symbolic":
+        a, b = sp.symbols(f"a0:{m * (m - 1) // 2}", real=True), sp.symbols(f"b0:{n * (n - 1) // 2}", real=True)
+        symbols = [*a, *b, *s, *z]
+        K = function_field(symbols)
+        Q_out, Q_in = cayley(a, m, K), cayley(b, n, K)
+    else:
+        symbols = [*s, *z]
+        K = function_field(symbols)
+        rng = np.random.default_rng(seed)
+        Q_out, Q_in = (field_matrix(orthogonal(d, "q", rng)[0], K) for d in (m, n))
+    padded = lambda size: [s[r] ** 2 if r < k else 0 for r in range(size)]  # noqa: E731
+    return dict(Q_out=Q_out, Q_in=Q_in, D_out=field_matrix(sp.diag(*padded(m)), K),
+                D_in=field_matrix(sp.diag(*padded(n)), K), s=s, Z=field_matrix(sp.Matrix(m, n, z), K), K=K,
+                symbols=symbols)
 
 
 def factor_flow_pushforward(weights, G, formula=layer_gradient_formula):

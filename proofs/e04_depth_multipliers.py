@@ -33,9 +33,8 @@ import functools
 import sympy as sp
 
 from dmf_edu import linalg
-from dmf_edu.proofs.e03_end_to_end_dynamics import end_to_end_operator_formula
-from dmf_edu.symbolic import (Page, Planted, cayley, field_matrix, function_field, orthogonal, power_simplify,
-                              random_rational_point, run_page)
+from dmf_edu.proofs.e03_end_to_end_dynamics import end_to_end_operator_formula, singular_frames
+from dmf_edu.symbolic import Page, Planted, field_matrix, power_simplify, random_rational_point, run_page
 
 # sympy's limit/summation/... are deterministic and not cached by sympy: memoised here, so a
 # planted variant reuses the claim's work for the parts it does not change
@@ -74,23 +73,12 @@ def diagonal_value(u, N):
     return N * u ** (2 * (N - 1))
 
 
-def _singular_basis(m, n, N, frames, rng, basis_multiplier):
+def _singular_basis(m, n, N, frames, seed, basis_multiplier):
     """``U^T A(Z) V - a_N o (U^T Z V)`` as a DomainMatrix, full SVD frames ``U`` (m x m), ``V`` (n x n)."""
-    k = min(m, n)
-    s = sp.symbols(f"s1:{k + 1}", positive=True)
-    z = sp.symbols(f"z1:{m * n + 1}", real=True)
-    if frames == "symbolic":
-        a, b = sp.symbols(f"a0:{m * (m - 1) // 2}", real=True), sp.symbols(f"b0:{n * (n - 1) // 2}", real=True)
-        K = function_field([*a, *b, *s, *z])
-        U, V = cayley(a, m, K), cayley(b, n, K)
-    else:
-        K = function_field([*s, *z])
-        U, V = (field_matrix(orthogonal(d, "q", rng)[0], K) for d in (m, n))
-    padded = lambda size: [s[r] if r < k else sp.Integer(0) for r in range(size)]  # noqa: E731
-    D_out = field_matrix(sp.diag(*[x ** 2 for x in padded(m)]), K)
-    D_in = field_matrix(sp.diag(*[x ** 2 for x in padded(n)]), K)
-    Z = field_matrix(sp.Matrix(m, n, z), K)
-    lhs = U.transpose() * end_to_end_operator_formula(U, D_out, V, D_in, N, Z) * V
+    f = singular_frames(m, n, frames, seed, name="z")
+    U, V, Z, K, k = f["Q_out"], f["Q_in"], f["Z"], f["K"], min(m, n)
+    padded = lambda size: [f["s"][r] if r < k else sp.Integer(0) for r in range(size)]  # noqa: E731
+    lhs = U.transpose() * end_to_end_operator_formula(U, f["D_out"], V, f["D_in"], N, Z) * V
     a_N = sp.Matrix(m, n, lambda i, j: basis_multiplier(padded(m)[i], padded(n)[j], N))
     return lhs - field_matrix(a_N.multiply_elementwise((U.transpose() * Z * V).to_Matrix()), K)
 
@@ -115,7 +103,7 @@ def prove(proof, quick=False, summand=multiplier_summand, closed_form=multiplier
         proof.zero("S2", _limit(closed_form(u, v, N), v, u) - diagonal(u, N), f"N={N}: limit y -> x")
     cases = [(3, 2, 2, "rational"), (2, 2, 2, "symbolic")] + ([] if quick else [(2, 2, 3, "symbolic")])
     for m, n, N, frames in cases:
-        proof.zero("S3", _singular_basis(m, n, N, frames, proof.rng, basis_multiplier),
+        proof.zero("S3", _singular_basis(m, n, N, frames, int(proof.rng.integers(2 ** 31)), basis_multiplier),
                    f"{m}x{n} N={N} ({frames} rotations): U^T A(Z) V = a_N o (U^T Z V)")
     proof.sizes(f"N=1..{depths[-1]} and symbolic N; matrix: " + ", ".join(f"{m}x{n} N={N} ({f} rotations)"
                                                                         for m, n, N, f in cases))

@@ -42,9 +42,8 @@ import numpy as np
 import sympy as sp
 
 from dmf_edu import dynamics
-from dmf_edu.proofs.e03_end_to_end_dynamics import end_to_end_operator_formula
-from dmf_edu.symbolic import (Page, Planted, at_point, cayley, field_matrix, function_field, orthogonal,
-                              random_rational_point, run_page)
+from dmf_edu.proofs.e03_end_to_end_dynamics import end_to_end_operator_formula, singular_frames
+from dmf_edu.symbolic import Page, Planted, at_point, field_matrix, random_rational_point, run_page
 
 PAGE = Page(
     label="E6", title="singular-value ODE under E3",
@@ -75,22 +74,9 @@ def svd_case(m, n, N, frames="symbolic", seed=0):
     Returns a dict: ``U`` (m x k), ``V`` (n x k), ``Q_out``, ``Q_in``, ``S = diag(s^N)``, ``s``,
     ``G``, ``A``, ``W``, ``K``, ``symbols``, ``label``.
     """
-    k = min(m, n)
-    s = sp.symbols(f"s1:{k + 1}", positive=True)
-    g = sp.symbols(f"g1:{m * n + 1}", real=True)
-    if frames == "symbolic":
-        a, b = sp.symbols(f"a0:{m * (m - 1) // 2}", real=True), sp.symbols(f"b0:{n * (n - 1) // 2}", real=True)
-        symbols = [*a, *b, *s, *g]
-        K = function_field(symbols)
-        Q_out, Q_in = cayley(a, m, K), cayley(b, n, K)
-    else:
-        symbols = [*s, *g]
-        K = function_field(symbols)
-        rng = np.random.default_rng(seed)
-        Q_out, Q_in = (field_matrix(orthogonal(d, "q", rng)[0], K) for d in (m, n))
-    padded = lambda size: [s[r] ** 2 if r < k else 0 for r in range(size)]  # noqa: E731
-    D_out, D_in = field_matrix(sp.diag(*padded(m)), K), field_matrix(sp.diag(*padded(n)), K)
-    G = field_matrix(sp.Matrix(m, n, g), K)
+    f = singular_frames(m, n, frames, seed)
+    Q_out, Q_in, s, G, K, k = f["Q_out"], f["Q_in"], f["s"], f["Z"], f["K"], min(m, n)
+    D_out, D_in, symbols = f["D_out"], f["D_in"], f["symbols"]
     S = field_matrix(sp.diag(*[x ** N for x in s]), K)
     U, V = Q_out[:, :k], Q_in[:, :k]
     return dict(U=U, V=V, Q_out=Q_out, Q_in=Q_in, S=S, s=s, G=G, K=K, symbols=symbols, N=N,
@@ -158,7 +144,7 @@ def prove(proof, quick=False, velocity=singular_value_velocity_formula, infinite
                    f"{m}x{n}: determinant of the SVD-velocity map")
     built = []
     for m, n, N, frames in cases:
-        c = svd_case(m, n, N, frames, int(proof.rng.integers(2 ** 31)))
+        c = svd_case(m, n, N, frames, int(proof.rng.integers(2 ** 31)) if frames == "rational" else 0)
         Gt = (c["U"].transpose() * c["G"] * c["V"]).to_Matrix()
         dW = -(c["U"].transpose() * c["A"] * c["V"]).to_Matrix()
         claimed = velocity(N, c["s"], Gt)

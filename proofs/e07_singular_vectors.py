@@ -83,7 +83,7 @@ def prove(proof, quick=False, formula=singular_vector_velocity_formula, library=
     proof.sizes("; ".join(f"{m}x{n} N={N}" + (" (rational rotations)" if f == "rational" else "")
                           for m, n, N, f in cases))
     for m, n, N, frames in cases:
-        c = svd_case(m, n, N, frames, int(proof.rng.integers(2 ** 31)))
+        c = svd_case(m, n, N, frames, int(proof.rng.integers(2 ** 31)) if frames == "rational" else 0)
         U, V, S, K = c["U"], c["V"], c["S"], c["K"]
         dU, dV = formula(c)
         proof.zero("S1", U.transpose() * dU + dU.transpose() * U, f"{c['label']}: U^T dU skew")
@@ -130,7 +130,8 @@ PLANTED = {
     "S on the wrong side in dU's bracket": Planted(
         "S2", lambda: dict(formula=lambda c: singular_vector_velocity_formula(c, U_bracket_sides=False))),
     "complement terms x1.01": Planted(
-        "S2", lambda: dict(formula=lambda c: singular_vector_velocity_formula(c, complement_scale=sp.Rational(101, 100)))),
+        "S2", lambda: dict(formula=lambda c: singular_vector_velocity_formula(
+            c, complement_scale=sp.Rational(101, 100)))),
     "complement terms dropped (the square-matrix formula)": Planted(
         "S2", lambda: dict(formula=lambda c: singular_vector_velocity_formula(c, complement_scale=0))),
     "library: complement term x1.01": Planted("T1", lambda: dict(library=_library_complement_off(1.01))),

@@ -110,7 +110,8 @@ PLANTED = {
         "S4", lambda: dict(excess=lambda w: (w - w ** 2 / (sp.sqrt(w ** 2 + 4) + 2)) / 2)),
     "library: Schatten-p without the 1/p power": Planted(
         "T1", lambda: dict(library=lambda W, p: metrics.schatten_norm(W, p) ** (p if np.isfinite(p) else 1))),
-    "library: nuclear_norm x1.01": Planted("T2", lambda: dict(nuclear_library=lambda W: 1.01 * metrics.nuclear_norm(W))),
+    "library: nuclear_norm x1.01": Planted(
+        "T2", lambda: dict(nuclear_library=lambda W: 1.01 * metrics.nuclear_norm(W))),
 }
 
 
