@@ -16,7 +16,6 @@ from __future__ import annotations
 import concurrent.futures
 import dataclasses
 import importlib
-import importlib.util
 import inspect
 import json
 import pathlib
@@ -40,19 +39,7 @@ _PACKAGE = "dmf_edu.proofs"
 
 
 def _proofs_package():
-    """Import ``dmf_edu.proofs``: the installed package, or a checkout's top-level ``proofs/``
-    next to the ``dmf_edu`` folder (so a source tree runs its own pages, never an installed copy)."""
-    if _PACKAGE in sys.modules:
-        return sys.modules[_PACKAGE]
-    here = pathlib.Path(__file__).resolve().parent
-    folder = here.parent / "proofs"
-    if (folder / "__init__.py").exists() and not (here / "proofs").exists():
-        spec = importlib.util.spec_from_file_location(_PACKAGE, folder / "__init__.py",
-                                                      submodule_search_locations=[str(folder)])
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[_PACKAGE] = module
-        spec.loader.exec_module(module)
-        return module
+    """``dmf_edu.proofs``: installed by ``package_dir``, or a checkout's ``proofs/`` (``dmf_edu/__init__.py``)."""
     return importlib.import_module(_PACKAGE)
 
 

@@ -142,6 +142,20 @@ def test_page_runs_alone_as_a_script(tmp_path):
     assert "1 pages, 1 proved, 0 failed" in out.stdout and "phi = " in out.stdout
 
 
+def test_page_importing_another_page_uses_this_checkout(tmp_path):
+    """E2 imports E1's formula: both must come from this tree's proofs/, not another installed copy."""
+    out = subprocess.run([sys.executable, "-m", "dmf_edu.proofs.e02_balancedness", "--quick", "--json"],
+                         cwd=tmp_path, capture_output=True, text=True, timeout=300,
+                         env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+    assert out.returncode == 0, out.stderr
+    (res,) = json.loads(out.stdout)
+    assert res["status"] == "proved" and res["proof_file"] == str(ROOT / "proofs" / "e02_balancedness.py")
+    e1 = subprocess.run([sys.executable, "-c", "import dmf_edu.proofs.e02_balancedness as m, sys; "
+                         "print(sys.modules['dmf_edu.proofs.e01_layer_gradients'].__file__)"],
+                        cwd=tmp_path, capture_output=True, text=True, env={"PYTHONPATH": str(ROOT)})
+    assert e1.stdout.strip() == str(ROOT / "proofs" / "e01_layer_gradients.py"), e1.stderr
+
+
 def test_setup_cfg_ships_every_package_and_maps_the_pages():
     cfg = configparser.ConfigParser()
     cfg.read(ROOT / "setup.cfg")
