@@ -56,6 +56,9 @@ def pages():
         if re.fullmatch(r"e\d+\w*", info.name):
             module = importlib.import_module(f"{_PACKAGE}.{info.name}")
             if hasattr(module, "PAGE"):
+                if module.PAGE.label in found:
+                    raise ValueError(f"two proof pages claim the label {module.PAGE.label}: "
+                                     f"{found[module.PAGE.label].__name__} and {module.__name__}")
                 found[module.PAGE.label] = module
     return {label: found[label] for label in sorted(found, key=_label_key)}
 
