@@ -38,11 +38,12 @@ T1  library: ``dynamics.end_to_end_operator_inverse`` equals the exact inverse a
 
 import numpy as np
 import sympy as sp
-
-from dmf_edu import dynamics
 from sympy.polys.matrices import DomainMatrix
 
-from dmf_edu.symbolic import (Page, Planted, cayley, field_matrix, function_field, random_rational_point,
+from dmf_edu import dynamics
+from dmf_edu.proofs.e03_end_to_end_dynamics import end_to_end_operator_formula
+from dmf_edu.proofs.e04_depth_multipliers import multiplier
+from dmf_edu.symbolic import (Page, Planted, field_matrix, function_field, orthogonal, random_rational_point,
                               rotation, run_page, symbol_matrix, to_float_array)
 
 PAGE = Page(
@@ -60,13 +61,8 @@ PAGE = Page(
 
 # --------------------------------------------------------------------------- construction
 
-def multiplier(x, y, N):
-    r"""``a_N`` of E4 in the variables ``x = sigma_i^{1/N}``: ``sum_p x^{2(N-p)} y^{2(p-1)}`` (``0^0 = 1``)."""
-    return sp.Add(*(x ** (2 * (N - p)) * y ** (2 * (p - 1)) for p in range(1, N + 1)))
-
-
 def inverse_multiplier(x, y, N):
-    """Claimed multiplier of ``A_N^{-1}``: ``1/a_N``."""
+    """Claimed multiplier of ``A_N^{-1}``: ``1/a_N`` (``a_N`` the finite sum of page E4, in ``x = sigma^{1/N}``)."""
     return 1 / multiplier(x, y, N)
 
 
@@ -76,21 +72,11 @@ def padded(s, size):
 
 
 def operator_sum(U, V, s, N, Z):
-    r"""E3 with explicit powers: :math:`\sum_j U D_m^{N-j} U^\top Z V D_n^{j-1} V^\top`, ``D = diag(s^2)`` padded.
-
-    For ``W = U diag(s^N) V^T``: ``(W W^T)^{k/N} = U D_m^k U^T`` (``0^0 = 1``).  ``U, V, Z`` are
-    ``DomainMatrix`` over one field ``K``; the sum does not use ``a_N``.
-    """
+    r"""E3 with explicit powers (page E3's ``end_to_end_operator_formula``) for ``W = U diag(s^N) V^T``:
+    :math:`\sum_j U D_m^{N-j} U^\top Z V D_n^{j-1} V^\top`, ``D = diag(s^2)`` padded with zeros; no ``a_N``."""
     K, (m, n) = Z.domain, Z.shape
-
-    def power(Q, size, k):                      # U D^k U^T with D = diag(s^2) padded; 0^0 = 1
-        return Q * field_matrix(sp.diag(*[x ** (2 * k) for x in padded(s, size)]), K) * Q.transpose()
-
-    out = None
-    for j in range(1, N + 1):
-        term = power(U, m, N - j) * Z * power(V, n, j - 1)
-        out = term if out is None else out + term
-    return out
+    D = lambda size: field_matrix(sp.diag(*[x ** 2 for x in padded(s, size)]), K)  # noqa: E731
+    return end_to_end_operator_formula(U, D(m), V, D(n), N, Z)
 
 
 def inverse_formula(U, V, s, N, Z, inv=inverse_multiplier):
@@ -103,8 +89,8 @@ def inverse_formula(U, V, s, N, Z, inv=inverse_multiplier):
 
 
 def rational_orthogonal(d, rng):
-    """Exact rational orthogonal ``d x d`` matrix: :func:`cayley` at random rationals from ``rng``."""
-    return cayley([sp.Rational(int(rng.integers(-5, 6)), int(rng.integers(1, 5))) for _ in range(d * (d - 1) // 2)], d)
+    """Exact rational ``d x d`` rotation (:func:`dmf_edu.symbolic.orthogonal` at a random rational point)."""
+    return orthogonal(d, "q", rng)[0]
 
 
 def log_mean(x, y):

@@ -13,13 +13,12 @@ matrices), and E3, ``dW/dt = -A_{N,W}(G)``, is the gradient flow of ``l`` for ``
 ``g^N_W(A_{N,W}(G), X) = <G, X>`` for every ``X``.
 
 Scope.  Balanced factors ``W_j = Q_j Sigma_j Q_{j-1}^T`` with ``Sigma_j = diag(s)`` (padded to the
-shape of ``W_j``), so ``W = Q_N diag(s^N) Q_0^T``.  2x2 with symbolic rotations ``Q_j = R(t_j)``,
-symbolic ``s`` and ``Z`` (every rotation but the half-turn), ``N = 2, 3`` (quick: ``N = 2`` at rational
-rotations, exact in ``s`` and ``Z``); 3x2 with
-hidden width 2, ``N = 2``, at exact rational orthogonal ``Q_j`` (Cayley, seeded), symbolic ``s``
-and ``Z`` (full run).  S1 holds for arbitrary (not balanced) factors and is checked at
-rectangular sizes with free symbols.  Not covered: rank-deficient ``W`` (the metric is infinite
-off the rank stratum), ``N = inf`` (no factorization; ``geometry.metric(..., inf)`` is the
+shape of ``W_j``), so ``W = Q_N diag(s^N) Q_0^T`` (the construction of page E3).  2x2 with
+symbolic Cayley rotations ``Q_j`` (every rotation but a half-turn), symbolic ``s`` and ``Z``,
+``N = 2, 3``; 3x2 with hidden width 2, ``N = 2``, at exact rational rotations (seeded), symbolic
+``s`` and ``Z``; quick: 2x2 ``N = 2`` at rational rotations.  S1 holds for arbitrary (not
+balanced) factors and is checked at rectangular sizes with free symbols.  Not covered:
+rank-deficient ``W`` (the metric is infinite off the rank stratum), ``N = inf`` (no factorization; ``geometry.metric(..., inf)`` is the
 limit ``lim N g^N`` and is not tied in here).
 
 Steps
@@ -45,9 +44,11 @@ import sympy as sp
 from sympy.polys.matrices import DomainMatrix
 
 from dmf_edu import dynamics, geometry
-from dmf_edu.symbolic import (Page, Planted, cayley, chain_product, field_matrix, function_field, identity_like,
-                              random_rational_point, rotation, run_page, symbol_matrix, symbolic_weights,
-                              to_float_array)
+from dmf_edu.proofs.e01_layer_gradients import layer_gradient_formula
+from dmf_edu.proofs.e03_end_to_end_dynamics import balanced_case, end_to_end_operator_formula
+from dmf_edu.proofs.e04_depth_multipliers import multiplier
+from dmf_edu.symbolic import (Page, Planted, chain_product, field_matrix, function_field, identity_like,
+                              random_rational_point, run_page, symbol_matrix, symbolic_weights, to_float_array)
 
 PAGE = Page(
     label="E14", title="metric g^N: min-norm lift, E3 = gradient flow",
@@ -66,28 +67,11 @@ PAGE = Page(
 
 
 # --------------------------------------------------------------------------- construction
-
-def multiplier(x, y, N):
-    r"""``a_N(sigma_i, sigma_j)`` of E4 in ``x = sigma_i^{1/N}``: ``sum_p x^{2(N-p)} y^{2(p-1)}`` (``0^0 = 1``)."""
-    return sp.Add(*(x ** (2 * (N - p)) * y ** (2 * (p - 1)) for p in range(1, N + 1)))
-
-
-def padded_diag(s, rows, cols):
-    """``rows x cols`` matrix with ``s`` on the diagonal."""
-    return sp.Matrix(rows, cols, lambda i, j: s[i] if i == j and i < len(s) else 0)
-
-
-def balanced_factors(Q, s, dims, K):
-    """``W_j = Q_j diag(s) Q_{j-1}^T`` (``DomainMatrix`` over ``K``), ``Q = [Q_0, ..., Q_N]``, ``dims = [d_0..d_N]``."""
-    return [field_matrix(Q[j + 1] * padded_diag(s, dims[j + 1], dims[j]) * Q[j].T, K) for j in range(len(dims) - 1)]
-
-
-def lift(weights, Y):
-    """``J^*(Y) = [W_{N:j+1}^T Y W_{j-1:1}^T]_j`` (the E1 map)."""
-    m, n = Y.shape
-    return [chain_product(weights[j + 1:], identity_like(Y, m)).transpose() * Y
-            * chain_product(weights[:j], identity_like(Y, n)).transpose() for j in range(len(weights))]
-
+#
+# Shared with other pages: the E1 map (``layer_gradient_formula``, page E1) is ``J^*``; the E3 sum
+# ``end_to_end_operator_formula`` and the balanced factors ``balanced_case`` (page E3:
+# ``W_j = Q_j diag(s) Q_{j-1}^T`` over the field ``QQ(rotation params, s, g)``, ``W = Q_N diag(s^N) Q_0^T``,
+# ``D_out, D_in = diag(s^2)`` padded); the multiplier ``a_N`` as a finite sum in ``s`` (page E4).
 
 def push(weights, R):
     """``J(R) = sum_j W_{N:j+1} R_j W_{j-1:1}`` (first-order change of ``W_N ... W_1``)."""
@@ -95,16 +79,6 @@ def push(weights, R):
     terms = [chain_product(weights[j + 1:], identity_like(R[0], m)) * R[j]
              * chain_product(weights[:j], identity_like(R[0], n)) for j in range(len(weights))]
     return sum(terms[1:], terms[0])
-
-
-def operator_sum(U, V, s, N, Z):
-    r"""E3 with explicit powers: ``sum_j U D_m^{N-j} U^T Z V D_n^{j-1} V^T``, ``D = diag(s^2)`` padded (``0^0 = 1``)."""
-    K, (m, n) = Z.domain, Z.shape
-
-    def power(Q, size, k):
-        return Q * field_matrix(sp.diag(*[x ** (2 * k) for x in list(s) + [0] * (size - len(s))]), K) * Q.transpose()
-
-    return sum((power(U, m, N - j) * Z * power(V, n, j - 1) for j in range(2, N + 1)), power(U, m, N - 1) * Z)
 
 
 def in_basis(U, V, X):
@@ -145,33 +119,18 @@ def decide(proof, step, R, what):
     proof.zero(step, R.to_Matrix(), what, point=random_rational_point(R.domain.symbols, proof.rng))
 
 
-def rational_orthogonal(d, rng):
-    """Exact rational orthogonal ``d x d`` matrix (:func:`cayley` at random rationals)."""
-    return cayley([sp.Rational(int(rng.integers(-5, 6)), int(rng.integers(1, 5))) for _ in range(d * (d - 1) // 2)], d)
-
-
 def settings(quick, rng):
-    """The symbolic settings: ``(name, dims, Q, s, Z, K, N)`` (quick: 2x2 N = 2 at rational rotations)."""
-    out = []
-    s = sp.symbols("s1 s2", positive=True)
-    Z = symbol_matrix("z", 2, 2)
+    """The balanced settings of page E3 (quick: 2x2 N = 2 with rotations at a rational point)."""
     if quick:
-        Q = [rotation(sp.Rational(int(rng.integers(-5, 6)), int(rng.integers(1, 5)))) for _ in range(3)]
-        return [("2x2 N=2 (rational rotations)", [2, 2, 2], Q, s, Z, function_field([*s, *Z]), 2)]
-    for N in (2, 3):
-        t = sp.symbols(f"t0:{N + 1}", real=True)
-        out.append((f"2x2 N={N}", [2] * (N + 1), [rotation(x) for x in t], s, Z, function_field([*t, *s, *Z]), N))
-    Z = symbol_matrix("z", 3, 2)
-    Q = [rational_orthogonal(2, rng), rational_orthogonal(2, rng), rational_orthogonal(3, rng)]
-    out.append(("3x2 N=2 (width 2)", [2, 2, 3], Q, s, Z, function_field([*s, *Z]), 2))
-    return out
+        return [balanced_case(2, 2, 2, "rational", rng)]
+    return [balanced_case(2, 2, 2), balanced_case(2, 2, 3), balanced_case(3, 2, 2, "rational", rng)]
 
 
 # --------------------------------------------------------------------------- the proof
 
-def prove(proof, quick=False, operator=operator_sum, lift_map=lift, mult=multiplier, gradient=operator_sum,
-          metric=geometry.metric, min_lift=geometry.minimum_norm_lift,
-          inverse=dynamics.end_to_end_operator_inverse):
+def prove(proof, quick=False, operator=end_to_end_operator_formula, lift_map=layer_gradient_formula,
+          mult=multiplier, gradient=end_to_end_operator_formula, metric=geometry.metric,
+          min_lift=geometry.minimum_norm_lift, inverse=dynamics.end_to_end_operator_inverse):
     rng = proof.rng
     # S1 (any factors): adjointness <J^*(Y), R> = <Y, J(R)>, free symbols, rectangular
     for dims in ([2, 3], [3, 4, 2]) if quick else ([2, 3], [3, 4, 2], [2, 3, 1, 2]):
@@ -182,53 +141,54 @@ def prove(proof, quick=False, operator=operator_sum, lift_map=lift, mult=multipl
         rhs = sum(a * b for a, b in zip(Y, push(weights, R)))
         proof.zero("S1", lhs - rhs, f"d={tuple(dims)}: <J^*(Y), R> - <Y, J(R)>")
     proof.sizes("S1 (any factors) at d=(2,3), (3,4,2)" + ("" if quick else ", (2,3,1,2)"))
-    for name, dims, Q, s, Zs, K, N in settings(quick, rng):
-        weights = balanced_factors(Q, s, dims, K)
-        U, V, Y = field_matrix(Q[-1], K), field_matrix(Q[0], K), field_matrix(Zs, K)
+    cases = settings(quick, rng)
+    for c in cases:
+        name, weights, K, s, N = c["label"], c["weights"], c["K"], c["s"], len(c["weights"])
+        U, V, Dm, Dn, Yt = c["Q"][-1], c["Q"][0], c["D_out"], c["D_in"], c["G"]
         # S2: J J^* = A (the E3 sum), Y free
-        decide(proof, "S2", push(weights, lift_map(weights, Y)) - operator(U, V, s, N, Y), f"{name}: J J^*(Y) - A(Y)")
+        decide(proof, "S2", push(weights, lift_map(weights, Yt)) - operator(U, Dm, V, Dn, N, Yt), f"{name}: J J^*(Y) - A(Y)")
         # S3: Y = U Yt V^T with free Yt and Z = U (a_N o Yt) V^T, i.e. Y = A^{-1}(Z) (a_N != 0):
         #     J J^*(Y) = Z and the cost sum ||J^*(Y)_j||^2 = sum Zt^2 / a_N (no division by a_N needed)
-        Yt = field_matrix(Zs, K)
         Y = U * Yt * V.transpose()
         Z = U * scaled(Yt, s, N, mult) * V.transpose()
         dW = lift_map(weights, Y)
         decide(proof, "S3", push(weights, dW) - Z, f"{name}: J J^*(A^-1 Z) - Z")
         cost = sum((inner(d, d) for d in dW), K.zero) - metric_formula(U, V, s, N, Z, Z, mult)
         decide(proof, "S3", DomainMatrix([[cost]], (1, 1), K), f"{name}: sum ||J^*(Y)_j||^2 - sum (U^T Z V)^2 / a_N")
-        # S4: g(A(G), X) = <G, X> for free G and X
-        Xs = symbol_matrix("x", *Zs.shape)
+        # S4: g(A(G), X) = <G, X> for free G (= Yt) and X
+        Xs = symbol_matrix("x", *Yt.shape)
         K2 = function_field([*K.symbols, *Xs])
         X, G, U2, V2 = field_matrix(Xs, K2), Yt.convert_to(K2), U.convert_to(K2), V.convert_to(K2)
-        residual = metric_formula(U2, V2, s, N, gradient(U2, V2, s, N, G), X, mult) - inner(G, X)
+        A_G = gradient(U2, Dm.convert_to(K2), V2, Dn.convert_to(K2), N, G)
+        residual = metric_formula(U2, V2, s, N, A_G, X, mult) - inner(G, X)
         decide(proof, "S4", DomainMatrix([[residual]], (1, 1), K2), f"{name}: g(A(G), X) - <G, X>")
         proof.sizes(name)
-        # T1-T3 at a rational point of this setting, exact over QQ without multipliers
-        _tie_in(proof, name, dims, Q, s, Zs, N, metric, min_lift, inverse)
+    for c in cases:                      # T1-T3 at a rational point, exact over QQ without multipliers
+        _tie_in(proof, c, metric, min_lift, inverse)
     proof.note("the tie-in values come from an exact solve of J J^*(Y) = Z over QQ: no multiplier enters, "
                "so a wrong multiplier shared by the library's operator and metric is still seen")
 
 
-def _tie_in(proof, name, dims, Q, s, Zs, N, metric, min_lift, inverse):
-    free = set().union(*(q.free_symbols for q in Q), s, Zs.free_symbols)
-    pt = random_rational_point(free, proof.rng)
-    if pt[s[0]] < pt[s[1]]:
-        pt[s[0]], pt[s[1]] = pt[s[1]], pt[s[0]]
+def _tie_in(proof, c, metric, min_lift, inverse):
+    s = c["s"]
+    pt = random_rational_point(c["symbols"], proof.rng)
+    values = sorted((pt[x] for x in s), reverse=True)     # descending, as the library orders them
+    pt.update(zip(s, values))
     QQ = sp.QQ
-    Qp = [q.xreplace(pt) for q in Q]
-    weights = balanced_factors(Qp, [x.xreplace(pt) for x in s], dims, QQ)
-    Z = field_matrix(Zs.xreplace(pt), QQ)
+    weights = [field_matrix(w.to_Matrix().xreplace(pt), QQ) for w in c["weights"]]
+    Z = field_matrix(c["G"].to_Matrix().xreplace(pt), QQ)
     m, n = Z.shape
-    # the minimum-lift value without multipliers: solve J J^*(Y) = Z over QQ, column by column of vec
+    N, name = len(weights), c["label"]
+    # the minimum-lift value without multipliers: solve J J^*(Y) = Z over QQ (vec(Y) row-major)
     cols = []
     for k in range(m * n):
         E = DomainMatrix([[QQ.one if i * n + j == k else QQ.zero for j in range(n)] for i in range(m)], (m, n), QQ)
-        cols.append(sum(push(weights, lift(weights, E)).to_list(), []))
+        cols.append(sum(push(weights, layer_gradient_formula(weights, E)).to_list(), []))
     M = DomainMatrix([list(r) for r in zip(*cols)], (m * n, m * n), QQ)
-    y = M.lu_solve(DomainMatrix([[e] for e in sum(Z.to_list(), [])], (m * n, 1), QQ))
-    Y = DomainMatrix([[y.to_list()[i * n + j][0] for j in range(n)] for i in range(m)], (m, n), QQ)
+    y = M.lu_solve(DomainMatrix([[e] for e in sum(Z.to_list(), [])], (m * n, 1), QQ)).to_list()
+    Y = DomainMatrix([[y[i * n + j][0] for j in range(n)] for i in range(m)], (m, n), QQ)
     value = QQ.to_sympy(inner(Y, Z))                    # = sum ||J^*(Y)||^2 = <Y, J J^* Y>
-    dW = lift(weights, Y)
+    dW = layer_gradient_formula(weights, Y)
     W, Zf = to_float_array(chain_product(weights)), to_float_array(Z)
     proof.close("T1", metric(W, Zf, N), value, rtol=1e-10, what=f"geometry.metric {name}")
     proof.close("T1", metric(W, Zf, N, rescaled=True), N * value, rtol=1e-10, what=f"geometry.metric rescaled {name}")
@@ -239,22 +199,23 @@ def _tie_in(proof, name, dims, Q, s, Zs, N, metric, min_lift, inverse):
 
 
 def _lift_mean(weights, Y):
-    return [X * sp.Rational(1, len(weights)) if isinstance(X, sp.MatrixBase) else X.scalarmul(X.domain.convert(
-        sp.Rational(1, len(weights)))) for X in lift(weights, Y)]
+    """Planted: ``J^*`` averaged over the layers (a factor ``1/N``)."""
+    c = sp.Rational(1, len(weights))
+    return [X * c if isinstance(X, sp.MatrixBase) else X.scalarmul(X.domain.convert(c))
+            for X in layer_gradient_formula(weights, Y)]
 
 
-def _operator_shifted(U, V, s, N, Z):
-    """E3 sum with exponents (N-j+1)/N on the left: a wrong A."""
-    K, (m, n) = Z.domain, Z.shape
-    D = field_matrix(sp.diag(*[x ** 2 for x in list(s) + [0] * (m - len(s))]), K)
-    return U * D * U.transpose() * operator_sum(U, V, s, N, Z)
+def _operator_shifted(Q_out, D_out, Q_in, D_in, N, Z):
+    """Planted: the E3 sum with exponents ``(N-j+1)/N`` on the left."""
+    return Q_out * D_out * Q_out.transpose() * end_to_end_operator_formula(Q_out, D_out, Q_in, D_in, N, Z)
 
 
 PLANTED = {
     "S1: J^* averaged over layers (1/N)": Planted("S1", lambda: dict(lift_map=_lift_mean)),
     "S2: A with exponents (N-j+1)/N": Planted("S2", lambda: dict(operator=_operator_shifted)),
     "S3: multiplier a_N^2": Planted("S3", lambda: dict(mult=lambda x, y, N: multiplier(x, y, N) ** 2)),
-    "S4: Riemannian gradient = Euclidean gradient G": Planted("S4", lambda: dict(gradient=lambda U, V, s, N, G: G)),
+    "S4: Riemannian gradient = Euclidean gradient G": Planted("S4", lambda: dict(
+        gradient=lambda Q_out, D_out, Q_in, D_in, N, G: G)),
     "library: metric x1.01": Planted("T1", lambda: dict(metric=lambda *a, **k: 1.01 * geometry.metric(*a, **k))),
     "library: metric of depth N + 1": Planted("T1", lambda: dict(
         metric=lambda W, Z, N, **k: geometry.metric(W, Z, N + 1, **k) * (N + 1) / N)),

@@ -43,6 +43,7 @@ import sympy as sp
 from sympy.polys.matrices import DomainMatrix
 
 from dmf_edu import geometry
+from dmf_edu.proofs.e04_depth_multipliers import multiplier
 from dmf_edu.symbolic import (Page, Planted, cayley, chain_product, field_matrix, function_field, power_simplify,
                               random_rational_point, rotation, run_page, symbol_matrix)
 
@@ -62,15 +63,10 @@ PAGE = Page(
 
 # --------------------------------------------------------------------------- construction
 
-def skew_basis(d):
-    """Generators ``K = E_ji - E_ij`` (``i < j``): the derivative of ``cayley(t/2)`` along each param."""
-    out = []
-    for i in range(d):
-        for j in range(i + 1, d):
-            K = sp.zeros(d, d)
-            K[i, j], K[j, i] = -1, 1
-            out.append(K)
-    return out
+def generators(d):
+    """The skew generators ``E_ji - E_ij`` (``i < j``): derivatives of :func:`cayley` curves ``C(eps k / 2)`` at 0."""
+    pairs = [(i, j) for i in range(d) for j in range(i + 1, d)]
+    return [sp.Matrix(d, d, lambda a, b: int(a == j and b == i) - int(a == i and b == j)) for i, j in pairs]
 
 
 def orbit_tangent(K, weights):
@@ -78,13 +74,8 @@ def orbit_tangent(K, weights):
     return [K[j + 1] * weights[j] - weights[j] * K[j] for j in range(len(weights))]
 
 
-def multiplier(x, y, N):
-    """``a_N(sigma_i, sigma_j)`` in ``x = sigma_i^{1/N}``: ``sum_p x^{2(N-p)} y^{2(p-1)}``."""
-    return sp.Add(*(x ** (2 * (N - p)) * y ** (2 * (p - 1)) for p in range(1, N + 1)))
-
-
 def volume_squared(s, N):
-    """Claimed S2: ``det Gram = 2^{(N-1)P} prod_{i<j} a_N(sigma_i, sigma_j)``."""
+    """Claimed S2: ``det Gram = 2^{(N-1)P} prod_{i<j} a_N(sigma_i, sigma_j)`` (``a_N`` in ``s = sigma^{1/N}``, page E4)."""
     d = len(s)
     pairs = [(i, j) for i in range(d) for j in range(i + 1, d)]
     return 2 ** ((N - 1) * len(pairs)) * sp.Mul(*(multiplier(s[i], s[j], N) for i, j in pairs))
@@ -93,7 +84,7 @@ def volume_squared(s, N):
 def orbit_gram(s, N):
     """Gram matrix of the orbit tangents at ``W_j = diag(s)``, coordinates ``(layer j = 1..N-1, pair)``."""
     d = len(s)
-    basis = skew_basis(d)
+    basis = generators(d)
     S = sp.diag(*s)
     coords = [(j, p) for j in range(1, N) for p in range(len(basis))]
 
@@ -134,7 +125,7 @@ def prove(proof, quick=False, tangent=orbit_tangent, volume=volume_squared, recu
         ws = [symbol_matrix(f"w{j}", d, d) for j in range(1, N + 1)]
         Rs = [sp.eye(d)] + [cayley([eps * k / 2 for k in kj], d) for kj in ks] + [sp.eye(d)]
         curve = [Rs[j + 1] * ws[j] * Rs[j].T for j in range(N)]
-        gens = [sp.zeros(d, d)] + [sum((k * B for k, B in zip(kj, skew_basis(d))), sp.zeros(d, d)) for kj in ks] \
+        gens = [sp.zeros(d, d)] + [sum((k * B for k, B in zip(kj, generators(d))), sp.zeros(d, d)) for kj in ks] \
             + [sp.zeros(d, d)]
         for j, (c, claim) in enumerate(zip(curve, tangent(gens, ws))):
             proof.zero("S1", c.diff(eps).xreplace({eps: 0}).applyfunc(sp.cancel) - claim, f"d={d} N={N}: tangent of W_{j + 1}")
