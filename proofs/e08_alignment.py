@@ -38,8 +38,8 @@ import sympy as sp
 from sympy.polys.matrices import DomainMatrix
 
 from dmf_edu import dynamics
-from dmf_edu.symbolic import (Page, Planted, cayley, field_matrix, function_field, random_rational_point, rotation,
-                              run_page, symbol_matrix, to_float_array)
+from dmf_edu.symbolic import (Page, Planted, field_matrix, function_field, orthogonal, random_rational_point,
+                              rotation, run_page, symbol_matrix, to_float_array)
 
 PAGE = Page(
     label="E8", title="singular vectors at rest iff U^T G V diagonal",
@@ -83,11 +83,6 @@ def claimed_determinant(s, N, F, c, m, n):
     return pairs * sp.Mul(*((-c[r, r]) ** (m + n - 2 * k) for r in range(k)))
 
 
-def rational_orthogonal(d, rng):
-    """Exact rational orthogonal ``d x d`` (:func:`cayley` at random rationals)."""
-    return cayley([sp.Rational(int(rng.integers(-5, 6)), int(rng.integers(1, 5))) for _ in range(d * (d - 1) // 2)], d)
-
-
 def settings(quick, rng):
     """``(name, Q_U, Q_V, N, extra symbols)``."""
     out = []
@@ -96,7 +91,7 @@ def settings(quick, rng):
         out += [(f"2x2 N={N}", rotation(t[0]), rotation(t[1]), N, t) for N in (2, 3)]
     for (m, n), depths in (((3, 2), (3,) if quick else (1, 2, 3)), ((2, 3), (3,)), ((3, 3), () if quick else (2,))):
         for N in depths:
-            out.append((f"{m}x{n} N={N}", rational_orthogonal(m, rng), rational_orthogonal(n, rng), N, ()))
+            out.append((f"{m}x{n} N={N}", orthogonal(m, "q", rng)[0], orthogonal(n, "q", rng)[0], N, ()))
     return out
 
 
