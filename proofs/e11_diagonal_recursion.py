@@ -37,7 +37,8 @@ import sympy as sp
 
 from dmf_edu import dynamics, factorization, training
 from dmf_edu.problems import MatrixCompletion
-from dmf_edu.symbolic import (Page, Planted, cayley, chain_product, field_matrix, function_field, identity_like,
+from dmf_edu.proofs.e01_layer_gradients import layer_gradient_formula as layer_gradients
+from dmf_edu.symbolic import (Page, Planted, cayley, chain_product, field_matrix, function_field,
                               rotation, run_page, to_float_array)
 
 PAGE = Page(
@@ -56,13 +57,6 @@ PAGE = Page(
 
 
 # --------------------------------------------------------------------------- construction
-
-def layer_gradients(weights, G):
-    """E1: ``[W_{N:j+1}^T G W_{j-1:1}^T]_j``."""
-    d = G.shape[0]
-    return [chain_product(weights[j + 1:], identity_like(G, d)).transpose() * G
-            * chain_product(weights[:j], identity_like(G, d)).transpose() for j in range(len(weights))]
-
 
 def claimed_gradient(x, lam, N):
     """S1: the eigenvalues of every layer gradient, ``x^{N-1}(x^N - lambda)``."""
@@ -107,7 +101,8 @@ def prove(proof, quick=False, grad=claimed_gradient, step=recursion, init=scalar
             proof.zero("S1", g - Q * D(grad(x, lam, N)) * Q.transpose(), f"d=2 N={N}: layer {j + 1} gradient")
         for j, (w, g) in enumerate(zip(ws, grads)):                # S2
             new = w - g.scalarmul(K.convert(eta))
-            proof.zero("S2", new - Q * D(step(x, lam, N, eta)) * Q.transpose(), f"d=2 N={N}: layer {j + 1} after one step")
+            proof.zero("S2", new - Q * D(step(x, lam, N, eta)) * Q.transpose(),
+                       f"d=2 N={N}: layer {j + 1} after one step")
         proof.sizes(f"d=2 symbolic N={N}")
     # S3: exact rational GD on full matrices, no structure used
     rng = proof.rng
@@ -140,7 +135,8 @@ def _tie_in(proof, records, steps, diag_rec, descent, layer_grads):
         problem = MatrixCompletion((d, d), rows, cols, to_float_array(Ar).ravel(), reduction="sum")
         run = descent(problem, [float(alpha) * np.eye(d)] * N, lr=float(eta_r), max_steps=steps)
         for j, w in enumerate(run.weights):
-            proof.close("T2", w, Qr * sp.diag(*xs[-1]) * Qr.T, rtol=1e-12, what=f"gradient_descent d={d} N={N} layer {j + 1}")
+            proof.close("T2", w, Qr * sp.diag(*xs[-1]) * Qr.T, rtol=1e-12,
+                        what=f"gradient_descent d={d} N={N} layer {j + 1}")
         ws = [to_float_array(Qr * sp.diag(*xs[1]) * Qr.T)] * N
         G = np.linalg.multi_dot(ws) - to_float_array(Ar) if N > 1 else ws[0] - to_float_array(Ar)
         exact = Qr * sp.diag(*claimed_gradient(xs[1], lam_r, N)) * Qr.T
@@ -168,7 +164,8 @@ def worked_example():
     """d = 1 view: lambda = 1, alpha = 1/2, N = 2, eta = 1/8: x_1 = 1/2 + (1/8)(1/2)(1 - 1/4) = 35/64."""
     x1 = recursion([sp.Rational(1, 2)], [1], 2, sp.Rational(1, 8))[0]
     print("x_1 = 1/2 + (1/8) (1/2) (1 - (1/2)^2) =", x1)
-    print("dynamics.diagonal_recursion([1.0], 0.5, 2, 0.125, 1) =", dynamics.diagonal_recursion([1.0], 0.5, 2, 0.125, 1)[:, 0])
+    print("dynamics.diagonal_recursion([1.0], 0.5, 2, 0.125, 1) =",
+          dynamics.diagonal_recursion([1.0], 0.5, 2, 0.125, 1)[:, 0])
 
 
 if __name__ == "__main__":

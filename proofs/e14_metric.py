@@ -18,8 +18,8 @@ symbolic Cayley rotations ``Q_j`` (every rotation but a half-turn), symbolic ``s
 ``N = 2, 3``; 3x2 with hidden width 2, ``N = 2``, at exact rational rotations (seeded), symbolic
 ``s`` and ``Z``; quick: 2x2 ``N = 2`` at rational rotations.  S1 holds for arbitrary (not
 balanced) factors and is checked at rectangular sizes with free symbols.  Not covered:
-rank-deficient ``W`` (the metric is infinite off the rank stratum), ``N = inf`` (no factorization; ``geometry.metric(..., inf)`` is the
-limit ``lim N g^N`` and is not tied in here).
+rank-deficient ``W`` (the metric is infinite off the rank stratum), ``N = inf`` (no
+factorization; ``geometry.metric(..., inf)`` is the limit ``lim N g^N`` and is not tied in here).
 
 Steps
 -----
@@ -99,7 +99,8 @@ def scaled(Yt, s, N, mult=multiplier):
     K, (m, n) = Yt.domain, Yt.shape
     pad = list(s) + [0] * (max(m, n) - len(s))
     y = Yt.to_list()
-    return DomainMatrix([[y[i][j] * K.from_sympy(mult(pad[i], pad[j], N)) for j in range(n)] for i in range(m)], (m, n), K)
+    rows = [[y[i][j] * K.from_sympy(mult(pad[i], pad[j], N)) for j in range(n)] for i in range(m)]
+    return DomainMatrix(rows, (m, n), K)
 
 
 def inner(X, Y):
@@ -146,7 +147,8 @@ def prove(proof, quick=False, operator=end_to_end_operator_formula, lift_map=lay
         name, weights, K, s, N = c["label"], c["weights"], c["K"], c["s"], len(c["weights"])
         U, V, Dm, Dn, Yt = c["Q"][-1], c["Q"][0], c["D_out"], c["D_in"], c["G"]
         # S2: J J^* = A (the E3 sum), Y free
-        decide(proof, "S2", push(weights, lift_map(weights, Yt)) - operator(U, Dm, V, Dn, N, Yt), f"{name}: J J^*(Y) - A(Y)")
+        decide(proof, "S2", push(weights, lift_map(weights, Yt)) - operator(U, Dm, V, Dn, N, Yt),
+               f"{name}: J J^*(Y) - A(Y)")
         # S3: Y = U Yt V^T with free Yt and Z = U (a_N o Yt) V^T, i.e. Y = A^{-1}(Z) (a_N != 0):
         #     J J^*(Y) = Z and the cost sum ||J^*(Y)_j||^2 = sum Zt^2 / a_N (no division by a_N needed)
         Y = U * Yt * V.transpose()
@@ -220,7 +222,8 @@ PLANTED = {
     "library: metric of depth N + 1": Planted("T1", lambda: dict(
         metric=lambda W, Z, N, **k: geometry.metric(W, Z, N + 1, **k) * (N + 1) / N)),
     "library: minimum_norm_lift, last layer x1.01": Planted("T2", lambda: dict(
-        min_lift=lambda ws, Z: geometry.minimum_norm_lift(ws, Z)[:-1] + [1.01 * geometry.minimum_norm_lift(ws, Z)[-1]])),
+        min_lift=lambda ws, Z: [(1.01 if j == len(ws) - 1 else 1.0) * d
+                                for j, d in enumerate(geometry.minimum_norm_lift(ws, Z))])),
     "library: inverse x1.01": Planted("T3", lambda: dict(
         inverse=lambda W, Z, N: 1.01 * dynamics.end_to_end_operator_inverse(W, Z, N))),
 }
@@ -234,7 +237,8 @@ def worked_example():
     d = geometry.minimum_norm_lift(w, Z)
     print("W = diag(2, 1), N = 2, Z = E_12; a_2(2, 1) = 2 + 1 = 3")
     print("minimum-norm lift:", [x.round(4).tolist() for x in d])
-    print("sum ||dW_j||^2 =", sum(float(np.sum(x * x)) for x in d), " metric g(Z, Z) =", float(geometry.metric(W, Z, 2)),
+    print("sum ||dW_j||^2 =", sum(float(np.sum(x * x)) for x in d),
+          " metric g(Z, Z) =", float(geometry.metric(W, Z, 2)),
           " (1/3)")
 
 

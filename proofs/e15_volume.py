@@ -108,7 +108,8 @@ def gram_determinant(sigma, m):
     """Claimed S2: ``prod_i m_ii^{-1} prod_{i<j} (sigma_i^2 - sigma_j^2)^2 / m_ij^2``."""
     d = len(sigma)
     out = sp.Mul(*(1 / m[i, i] for i in range(d)))
-    return out * sp.Mul(*((sigma[i] ** 2 - sigma[j] ** 2) ** 2 / m[i, j] ** 2 for i in range(d) for j in range(i + 1, d)))
+    pairs = [(i, j) for i in range(d) for j in range(i + 1, d)]
+    return out * sp.Mul(*((sigma[i] ** 2 - sigma[j] ** 2) ** 2 / m[i, j] ** 2 for i, j in pairs))
 
 
 def rescaled_multiplier(x, y, N):

@@ -75,7 +75,8 @@ def orbit_tangent(K, weights):
 
 
 def volume_squared(s, N):
-    """Claimed S2: ``det Gram = 2^{(N-1)P} prod_{i<j} a_N(sigma_i, sigma_j)`` (``a_N`` in ``s = sigma^{1/N}``, page E4)."""
+    """Claimed S2: ``det Gram = 2^{(N-1)P} prod_{i<j} a_N(sigma_i, sigma_j)`` (``a_N`` in ``s = sigma^{1/N}``,
+    page E4)."""
     d = len(s)
     pairs = [(i, j) for i in range(d) for j in range(i + 1, d)]
     return 2 ** ((N - 1) * len(pairs)) * sp.Mul(*(multiplier(s[i], s[j], N) for i, j in pairs))
@@ -118,7 +119,8 @@ def prove(proof, quick=False, tangent=orbit_tangent, volume=volume_squared, recu
     proof.zero("S1", fm(chain_product(moved)) - fm(chain_product(weights)), f"d=2 N={M}: W_N ... W_1 is invariant")
     for j in range(M - 1):
         D = lambda ws: ws[j + 1].T * ws[j + 1] - ws[j] * ws[j].T  # noqa: E731
-        proof.zero("S1", fm(D(moved)) - fm(R[j + 1]) * fm(D(weights)) * fm(R[j + 1].T), f"d=2 N={M}: D_{j + 1} -> R D R^T")
+        proof.zero("S1", fm(D(moved)) - fm(R[j + 1]) * fm(D(weights)) * fm(R[j + 1].T),
+                   f"d=2 N={M}: D_{j + 1} -> R D R^T")
     for d, N in ((2, 3),) if quick else ((2, 3), (3, 2)):   # tangent along Cayley curves R_j = C(eps k_j / 2)
         eps = sp.Symbol("eps", real=True)
         ks = [sp.symbols(f"k{j}_1:{d * (d - 1) // 2 + 1}", real=True) for j in range(1, N)]
@@ -128,7 +130,8 @@ def prove(proof, quick=False, tangent=orbit_tangent, volume=volume_squared, recu
         gens = [sp.zeros(d, d)] + [sum((k * B for k, B in zip(kj, generators(d))), sp.zeros(d, d)) for kj in ks] \
             + [sp.zeros(d, d)]
         for j, (c, claim) in enumerate(zip(curve, tangent(gens, ws))):
-            proof.zero("S1", c.diff(eps).xreplace({eps: 0}).applyfunc(sp.cancel) - claim, f"d={d} N={N}: tangent of W_{j + 1}")
+            proof.zero("S1", c.diff(eps).xreplace({eps: 0}).applyfunc(sp.cancel) - claim,
+                       f"d={d} N={N}: tangent of W_{j + 1}")
     proof.sizes(f"S1 at d=2 N={M} (rotations), tangents d=2 N=3" + ("" if quick else ", d=3 N=2"))
     # S2: the Gram determinant at W_j = diag(s), explicit N
     cases = ((2, 2), (2, 3)) if quick else ((2, 2), (2, 3), (2, 4), (3, 2), (3, 3))
@@ -194,7 +197,8 @@ PLANTED = {
     "S3: D_n = 2^n (x^n - y^n)/(x - y)": Planted("S3", lambda: dict(
         recurrence=lambda n, x, y: 2 ** n * (x ** n - y ** n) / (x - y))),
     "library: entropy x1.01": Planted("T1", lambda: dict(entropy=lambda s, N: 1.01 * geometry.fibre_entropy(s, N))),
-    "library: entropy of depth N + 1": Planted("T1", lambda: dict(entropy=lambda s, N: geometry.fibre_entropy(s, N + 1))),
+    "library: entropy of depth N + 1": Planted("T1", lambda: dict(
+        entropy=lambda s, N: geometry.fibre_entropy(s, N + 1))),
     "library: constant log N dropped": Planted("T2", lambda: dict(
         entropy=lambda s, N: geometry.fibre_entropy(s, N) + (0.0 if N == np.inf else
                                                              np.shape(s)[-1] * (np.shape(s)[-1] - 1) / 4 * np.log(N)))),

@@ -17,8 +17,8 @@ matrices).  S1 at ``d = (2,3,2)``, ``(2,3,2,3)``; S2 for completion (a fixed rec
 sensing (two symbolic ``A_k``), both reductions; S3 against ``sympy.hessian`` of ``phi`` at depth 2
 (``d = (2,3,2)``) and depth 3 (``d = (2,3,2,3)``), completion with symbolic targets, plus sensing
 with one symbolic ``A`` at depth 2 (quick: completion at ``d = (2,3,2)`` and ``(1,2,2,3)``; the
-sensing Hessian of ``l`` is still checked in S2).  Not covered: non-quadratic losses (the recursion uses only ``G`` and ``H_l``, but
-only these losses are checked), batched factors.
+sensing Hessian of ``l`` is still checked in S2).  Not covered: non-quadratic losses (the
+recursion uses only ``G`` and ``H_l``, but only these losses are checked), batched factors.
 
 Steps
 -----
@@ -170,7 +170,8 @@ def prove(proof, quick=False, tangent=forward_tangent, hess=loss_hessian, hvp=hv
         else:
             problem = MatrixSensing(np.array([at_point(a, pt) for a in A]), yn)
             num = library(problem, wn, vn)
-            proof.close("T1", np.concatenate([x.ravel() for x in num]), [float(sp.N(e.xreplace(pt), 30)) for e in exact],
+            proof.close("T1", np.concatenate([x.ravel() for x in num]),
+                        [float(sp.N(e.xreplace(pt), 30)) for e in exact],
                         rtol=1e-10, what=f"hessian_vector_product N={len(ws)} sensing")
     proof.note("the mean reduction multiplies the Hessian of the sum loss by 2/K (c_g), checked in S2 and T1")
 
@@ -215,7 +216,8 @@ def worked_example():
     print("Hessian of (w2 w1 - y)^2/2:", H.tolist())
     ws, V = [sp.Matrix([[w1]]), sp.Matrix([[w2]])], [sp.Matrix([[v1]]), sp.Matrix([[v2]])]
     out = hvp_formula(ws, sp.Matrix([[w2 * w1 - y]]), V, lambda Z: Z)
-    print("recursion:", [sp.expand(o[0]) for o in out], " Hessian . V:", [sp.expand(e) for e in H * sp.Matrix([v1, v2])])
+    print("recursion:", [sp.expand(o[0]) for o in out])
+    print("Hessian . V:", [sp.expand(e) for e in H * sp.Matrix([v1, v2])])
 
 
 if __name__ == "__main__":

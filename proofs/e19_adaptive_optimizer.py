@@ -39,7 +39,8 @@ import sympy as sp
 
 from dmf_edu import training
 from dmf_edu.problems import MatrixCompletion
-from dmf_edu.symbolic import (Page, Planted, chain_product, identity_like, random_rational_point, run_page,
+from dmf_edu.proofs.e01_layer_gradients import layer_gradient_formula as layer_gradients
+from dmf_edu.symbolic import (Page, Planted, chain_product, random_rational_point, run_page,
                               symbol_matrix, symbolic_weights)
 
 PAGE = Page(
@@ -74,13 +75,6 @@ def mean_loss_gradient(W, mask, M, K):
     return (W - M).multiply_elementwise(mask) * 2 / K
 
 
-def layer_gradients(weights, G):
-    """E1: ``[W_{N:j+1}^T G W_{j-1:1}^T]_j``."""
-    m, n = G.shape
-    return [chain_product(weights[j + 1:], identity_like(G, m)).T * G * chain_product(weights[:j], identity_like(G, n)).T
-            for j in range(len(weights))]
-
-
 def adaptive_steps(weights, mask, M, lr, beta, eps, steps, gradient=mean_loss_gradient, eta=step_size):
     """The E19 iteration with the step sizes kept as symbols ``eta_1, eta_2, ...``.
 
@@ -105,7 +99,8 @@ def adaptive_steps(weights, mask, M, lr, beta, eps, steps, gradient=mean_loss_gr
 def prove(proof, quick=False, corr=correction, gradient=mean_loss_gradient, eta=step_size,
           descent=training.gradient_descent):
     # S1: the unrolled recursion and the weights of the bias-corrected mean
-    beta, t, k = sp.Symbol("beta", positive=True), sp.Symbol("t", integer=True, positive=True), sp.Symbol("k", integer=True)
+    beta = sp.Symbol("beta", positive=True)
+    t, k = sp.Symbol("t", integer=True, positive=True), sp.Symbol("k", integer=True)
     q = sp.symbols("q1:4", positive=True)
     s = sp.Integer(0)
     for T in (1, 2, 3):
@@ -113,7 +108,8 @@ def prove(proof, quick=False, corr=correction, gradient=mean_loss_gradient, eta=
         proof.zero("S1", sp.expand(s - (1 - beta) * sum(beta ** (T - i) * q[i - 1] for i in range(1, T + 1))),
                    f"t={T}: unrolled s_t")
     weights_sum = sp.summation((1 - beta) * beta ** (t - k), (k, 1, t))
-    proof.zero("S1", sp.simplify(weights_sum / corr(t, beta) - 1), "sum_k (1-beta) beta^(t-k) = 1 - beta^t (symbolic t)")
+    proof.zero("S1", sp.simplify(weights_sum / corr(t, beta) - 1),
+               "sum_k (1-beta) beta^(t-k) = 1 - beta^t (symbolic t)")
     proof.sizes("S1 symbolic t")
     # S2: gradients of the mean loss by sympy.diff
     for dims in ([2, 3, 2],) if quick else ([2, 3, 2], [2, 2, 3, 2]):
@@ -152,9 +148,11 @@ def _tie_in(proof, quick, gradient, eta, descent):
                                    np.array([float(M[i, j]) for i, j in MASK]), reduction="mean")
         start = [np.array(w.tolist(), dtype=float) for w in w0]
         for k in (1, 2):
-            run = descent(problem, start, lr=float(lr), max_steps=k, optimizer="adaptive", beta=float(beta), eps=float(eps))
+            run = descent(problem, start, lr=float(lr), max_steps=k, optimizer="adaptive", beta=float(beta),
+                          eps=float(eps))
             for j, (wn, we) in enumerate(zip(run.weights, traj[k])):
-                proof.close("T1", wn, we.xreplace(values), rtol=1e-12, what=f"adaptive step {k}, d={tuple(dims)}, layer {j + 1}")
+                proof.close("T1", wn, we.xreplace(values), rtol=1e-12,
+                            what=f"adaptive step {k}, d={tuple(dims)}, layer {j + 1}")
                 proof.close("T1", wn - start[j], (we - w0[j]).xreplace(values), rtol=1e-9,
                             what=f"adaptive step {k}, d={tuple(dims)}, layer {j + 1}: displacement")
         proof.close("T1", run.state["s"], s2.xreplace(values), rtol=1e-12, what=f"state s_2, d={tuple(dims)}")
