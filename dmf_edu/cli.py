@@ -23,7 +23,8 @@ def build_parser():
     prove.add_argument("--quick", action="store_true", help="small sizes (seconds)")
     prove.add_argument("--seed", type=int, default=0,
                        help="seed of the random rational points (default 0; same seed, same results)")
-    prove.add_argument("--jobs", type=int, default=2, help="pages proved in parallel processes (default 2)")
+    prove.add_argument("--jobs", type=int, default=2,
+                       help="worker processes proving pages in parallel (default 2)")
     les = sub.add_parser("lesson", help="run lesson N of the course (docs/lessons/README.md)")
     les.add_argument("n", type=int, help="lesson number (1-7)")
     sub.add_parser("list", help="list the published experiments X1...")

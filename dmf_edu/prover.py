@@ -18,6 +18,8 @@ import dataclasses
 import importlib
 import inspect
 import json
+import multiprocessing
+import os
 import pathlib
 import pkgutil
 import re
@@ -218,18 +220,30 @@ def _run_label(label, quick, seed, planted):
     return run_one(pages()[label], quick=quick, seed=seed, planted=planted)
 
 
-def prove(wanted=None, quick=False, seed=0, planted=True, jobs=1):
+def prove(wanted=None, quick=False, seed=0, planted=True, jobs=None):
     """Run the pages for the labels ``wanted`` (default all): a list of :class:`PageResult`, in label order.
 
-    ``jobs > 1`` runs pages in that many worker processes (results do not depend on ``jobs``:
-    each page draws its points from its own generator, seeded by ``seed`` and its label).
+    ``jobs=None`` runs them in this process.  ``jobs=J`` runs them in ``J`` fresh worker
+    processes started with ``PYTHONHASHSEED=0``: sympy's internal orderings then do not vary
+    from run to run, so two runs give the same results (times aside) whatever the caller's
+    hash seed.  Each page draws its points from its own generator (``seed`` and its label), so
+    the results do not depend on ``jobs`` either.
     """
     chosen = list(select(wanted))
-    if jobs <= 1 or len(chosen) <= 1:
+    if jobs is None:
         return [_run_label(label, quick, seed, planted) for label in chosen]
-    with concurrent.futures.ProcessPoolExecutor(max_workers=min(int(jobs), len(chosen))) as pool:
-        futures = [pool.submit(_run_label, label, quick, seed, planted) for label in chosen]
-        return [f.result() for f in futures]
+    previous = os.environ.get("PYTHONHASHSEED")
+    os.environ["PYTHONHASHSEED"] = "0"                   # inherited by the spawned workers
+    try:
+        with concurrent.futures.ProcessPoolExecutor(max_workers=max(1, min(int(jobs), len(chosen))),
+                                                    mp_context=multiprocessing.get_context("spawn")) as pool:
+            futures = [pool.submit(_run_label, label, quick, seed, planted) for label in chosen]
+            return [f.result() for f in futures]
+    finally:
+        if previous is None:
+            del os.environ["PYTHONHASHSEED"]
+        else:
+            os.environ["PYTHONHASHSEED"] = previous
 
 
 def audit_table(results):
@@ -259,7 +273,7 @@ def audit_table(results):
     return "\n".join(out)
 
 
-def prove_main(wanted=None, json_output=False, quick=False, seed=0, jobs=1):
+def prove_main(wanted=None, json_output=False, quick=False, seed=0, jobs=None):
     """Entry point of ``dmf-edu prove [LABEL ...] [--quick] [--json] [--seed S]``.
 
     Prints the audit table (or a JSON list of :class:`PageResult` dicts).  Exit code 0 when every
@@ -273,7 +287,7 @@ def prove_main(wanted=None, json_output=False, quick=False, seed=0, jobs=1):
     except ValueError as exc:
         print(f"dmf-edu prove: {exc}", file=sys.stderr)
         return 2
-    if int(jobs) < 1:
+    if jobs is not None and int(jobs) < 1:
         print(f"dmf-edu prove: --jobs must be >= 1, got {jobs}", file=sys.stderr)
         return 2
     results = prove(wanted, quick=quick, seed=seed, jobs=jobs)

@@ -337,7 +337,7 @@ def run_page(name, argv=None):
     return run(name, argv)
 
 
-def prove_main(wanted=None, json_output=False, quick=False, seed=0, jobs=1):
+def prove_main(wanted=None, json_output=False, quick=False, seed=0, jobs=None):
     """``dmf-edu prove``: see :func:`dmf_edu.prover.prove_main`."""
     from .prover import prove_main as main
     return main(wanted, json_output=json_output, quick=quick, seed=seed, jobs=jobs)

@@ -123,6 +123,25 @@ def test_same_seed_same_results_other_seed_other_points():
     assert p0 != p1
 
 
+def _without_times(results):
+    for r in results:
+        r.pop("seconds")
+        for v in r["planted"]:
+            v.pop("seconds")
+    return results
+
+
+def test_cli_two_runs_identical_whatever_the_hash_seed(tmp_path):
+    runs = []
+    for hash_seed in ("1", "2"):
+        out = subprocess.run([sys.executable, "-m", "dmf_edu", "prove", "E1", "E12", "--quick", "--json"],
+                             cwd=tmp_path, capture_output=True, text=True, timeout=300,
+                             env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "PYTHONHASHSEED": hash_seed})
+        assert out.returncode == 0, out.stderr
+        runs.append(_without_times(json.loads(out.stdout)))
+    assert runs[0] == runs[1]
+
+
 def test_cli_prove_one_page_json(tmp_path):
     out = subprocess.run([sys.executable, "-m", "dmf_edu", "prove", "E1", "--quick", "--json", "--seed", "1"],
                          cwd=tmp_path, capture_output=True, text=True, timeout=300,
