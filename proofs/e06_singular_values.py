@@ -18,9 +18,9 @@ is explicit.  A velocity of the thin SVD is ``dU = U Om_U + U_perp X_U``, ``dV =
 the ``m n`` unknowns ``(Om_U, dS, Om_V, X_U, X_V)``.
 
 Scope: S1, S2 for symbolic ``Om, X, s`` at each size.  S3 exactly over ``QQ(rotations, s, g)``
-at 2x2 (N = 2, 3; quick N = 2) and 3x2 (N = 2, full run); at 3x3 and 3x2 (N = 2, 3) the
-rotations are exact rational rotations at a random point and S3 is exact in ``s`` and ``G``
-only (fully symbolic 3x3 is over the time budget).  Repeated or zero singular values are
+at 2x2 (N = 2; full run also 3) and 3x2 (N = 2, full run); at 3x3 (N = 2), 3x2 (N = 2; full
+run also 3) and 2x3 (N = 2, full run) the rotations are exact rational rotations at a random
+point and S3 is exact in ``s`` and ``G`` only (fully symbolic 3x3 is over the time budget).  Repeated or zero singular values are
 not covered (the velocity is not unique there: S2).
 
 Steps
