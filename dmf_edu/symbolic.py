@@ -284,11 +284,11 @@ class Proof:
         """
         self._step(step)
         if isinstance(residual, DomainMatrix):
-            if not residual.is_zero_matrix:
-                M = residual.to_Matrix()
-                i = next(k for k, e in enumerate(M) if e != 0)
-                raise Disproved(f"{what}: not identically zero; entry {divmod(i, M.cols)} is "
-                                f"{_short(sp.factor(M[i]))}", step=step)
+            if not residual.is_zero_matrix:          # report one nonzero entry (never factored: slow)
+                (i, j), e = next(((i, j), e) for i, row in enumerate(residual.to_list())
+                                 for j, e in enumerate(row) if e)
+                raise Disproved(f"{what}: not identically zero; entry {(i, j)} is "
+                                f"{_short(residual.domain.to_sympy(e))}", step=step)
             return
         entries = list(residual) if isinstance(residual, sp.MatrixBase) else [residual]
         if point is not None:
