@@ -26,6 +26,30 @@ from .landscape import *  # noqa: F401,F403
 
 __version__ = "0.1.0"
 
+
+def _checkout_proofs():
+    """In a source checkout, register the top-level ``proofs/`` folder as ``dmf_edu.proofs``.
+
+    Installed packages map it there with setuptools' ``package_dir``; a checkout used through
+    ``PYTHONPATH`` must run its own pages, never the ones of another installed copy.  No-op in
+    a wheel install (there is no ``proofs/`` next to the package).
+    """
+    import importlib.util
+    import pathlib
+    import sys
+
+    folder = pathlib.Path(__file__).resolve().parent.parent / "proofs"
+    if "dmf_edu.proofs" in sys.modules or not (folder / "__init__.py").exists():
+        return
+    spec = importlib.util.spec_from_file_location("dmf_edu.proofs", folder / "__init__.py",
+                                                  submodule_search_locations=[str(folder)])
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["dmf_edu.proofs"] = module
+    spec.loader.exec_module(module)
+
+
+_checkout_proofs()
+
 __all__ = [
     "end_to_end", "layer_gradients", "init_weights", "hidden_widths", "balancedness",
     "balancedness_residuals",

@@ -67,9 +67,15 @@ def build_parser():
     demo.add_argument("--seed", type=_seed, default=0, help="random seed >= 0 (default 0)")
     demo.add_argument("--quick", action="store_true", help="a 30x30 version that runs in seconds")
     demo.add_argument("--jobs", type=_jobs, default=2, help="worker processes (default 2)")
-    prove = sub.add_parser("prove", help="run the sympy proofs and print an audit table")
-    prove.add_argument("--json", action="store_true", help="print a JSON list of claims instead")
-    prove.add_argument("--quick", action="store_true", help="only the fast claims")
+    prove = sub.add_parser("prove", help="run the sympy proof pages and print an audit table")
+    prove.add_argument("labels", nargs="*", metavar="LABEL",
+                       help="pages to run, e.g. E7 (E5 runs E5 and E5inv); default: all")
+    prove.add_argument("--json", action="store_true", help="print a JSON list of pages instead")
+    prove.add_argument("--quick", action="store_true", help="small sizes (seconds)")
+    prove.add_argument("--seed", type=_seed, default=0,
+                       help="seed of the random rational points (default 0; same seed, same results)")
+    prove.add_argument("--jobs", type=_jobs, default=2,
+                       help="worker processes proving pages in parallel (default 2)")
     les = sub.add_parser("lesson", help="run lesson N of the course (docs/lessons/README.md)")
     les.add_argument("n", type=int, help="lesson number (1-8)")
     les.add_argument("--out", default=None, help="folder for the figures (default: ./dmf-edu-lessons)")
@@ -136,9 +142,9 @@ def main(argv=None):
             parser.exit(1, f"dmf-edu demo: {exc}\n")
         return 0
     if args.command == "prove":
-        from .symbolic import prove_main
+        from .prover import prove_main
 
-        return prove_main(json_output=args.json, quick=args.quick)
+        return prove_main(args.labels, json_output=args.json, quick=args.quick, seed=args.seed, jobs=args.jobs)
     if args.command == "lesson":
         from .lessons import lesson_main
 

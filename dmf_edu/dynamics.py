@@ -40,7 +40,7 @@ from .problems import Problem
 from .training import DivergenceError, Run, _Recorder
 
 __all__ = [
-    "end_to_end_operator", "end_to_end_operator_sum", "induced_velocity",
+    "end_to_end_operator", "end_to_end_operator_sum", "end_to_end_operator_inverse", "induced_velocity",
     "singular_value_velocity", "singular_vector_velocity", "svd_velocity_fd",
     "check_end_to_end_dynamics", "check_svd_velocities",
     "gradient_flow", "end_to_end_flow",
@@ -166,6 +166,62 @@ def end_to_end_operator_sum(W, Z, depth, n_nodes=64):
         s, w = (x + 1.0) / 2.0, w / 2.0                      # nodes and weights on [0, 1]
         return sum(wi * psd_power(left, 1.0 - si) @ Z @ psd_power(right, si) for si, wi in zip(s, w))
     return sum(psd_power(left, (N - j) / N) @ Z @ psd_power(right, (j - 1) / N) for j in range(1, N + 1))
+
+
+def end_to_end_operator_inverse(W, Z, depth):
+    r"""The inverse ``A_{N,W}^{-1}(Z)`` of the end-to-end operator (E5), in the singular basis.
+
+    Parameters
+    ----------
+    W : array, shape ``(..., m, n)``
+        End-to-end matrix of full rank ``min(m, n)``; square or rectangular for finite depth,
+        square for ``depth=inf``.  ``depth=1`` (``A_1`` is the identity) accepts any ``W``.
+    Z : array, shape ``(..., m, n)``
+        Matrix to map (e.g. a velocity ``dW/dt``); leading axes broadcast with W's.
+    depth : int >= 1 or numpy.inf
+        ``N``.  ``numpy.inf`` inverts the infinite-depth operator ``A_{inf,W} = lim (1/N) A_{N,W}``
+        of the rescaled time ``tau = N t``, as :func:`end_to_end_operator` does.
+
+    Returns
+    -------
+    ndarray, shape ``broadcast(...) + (m, n)``
+        ``Y`` with ``end_to_end_operator(W, Y, depth) = Z``.
+
+    Raises
+    ------
+    ValueError
+        If ``W`` is rank deficient (for ``N >= 2`` the multiplier ``a_N(0, 0)`` is 0), or
+        rectangular at ``depth=inf`` (``L(sigma^2, 0) = 0``: ``A_{inf,W}`` cannot leave the row
+        and column spaces of ``W``); bad shapes or depth as in :func:`end_to_end_operator`.
+
+    Notes
+    -----
+    **E5 (inverse)**: with the full SVD ``W = U Sigma V^T`` (``sigma`` padded with zeros),
+    :math:`U^\top A_{N,W}^{-1}(Z) V = (U^\top Z V) / a_N` entry by entry, ``a_N[i, j] =
+    a_N(sigma_i, sigma_j)`` (E4; ``L(sigma_i^2, sigma_j^2)`` for ``N = inf``), so that
+
+    .. math:: A_{\infty,W}^{-1}(Z) = \int_0^\infty (s + WW^\top)^{-1} Z (s + W^\top W)^{-1} ds,
+              \qquad A_{N,W}^{-1}(Z) = \frac{\sin(\pi/N)}{\pi} \int_0^\infty s^{1/N}
+              (s + WW^\top)^{-1} Z (s + W^\top W)^{-1} ds \;(N \ge 2),
+
+    since ``1/a_N(x, y) = (x^{2/N} - y^{2/N})/(x^2 - y^2)`` and ``1/L = (ln x^2 - ln y^2)/(x^2 - y^2)``.
+    Singular values below ``max(m, n) * eps * sigma_max`` count as zero, as in
+    :func:`end_to_end_operator`; a nearly rank-deficient ``W`` gives a large, ill-conditioned
+    result.  One full SVD of ``W``.
+    """
+    N = resolve_depth(depth)
+    W, Z = _pair(W, Z, "Z")
+    m, n = W.shape[-2:]
+    if N == np.inf and m != n:
+        raise ValueError(f"W is {m}x{n}: at depth=inf the operator is only invertible for square W "
+                         "(L(sigma^2, 0) = 0 outside the row and column spaces); use a finite depth")
+    U, s, Vt = _svd(W, full_matrices=True)
+    a = multiplier_matrix(_pad(s, m), _pad(s, n), N)
+    if np.any(a <= 0):
+        raise ValueError(f"W is rank deficient (rank {int(np.min(np.sum(s > 0, axis=-1)))} "
+                         f"< {min(m, n)} in some trial): A_{{N,W}} is not invertible there "
+                         "(a_N(0, 0) = 0 for N >= 2); pass a full-rank W")
+    return U @ ((_T(U) @ Z @ _T(Vt)) / a) @ Vt
 
 
 def induced_velocity(weights, G):

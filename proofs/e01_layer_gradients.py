@@ -2,61 +2,145 @@ r"""E1 — the layer gradients of a deep matrix factorization.
 
 Statement (THEORY.md E1)
 ------------------------
-For ``phi(W_1, ..., W_N) = l(W_N ... W_1)`` and ``G = grad l(W)`` at ``W = W_N ... W_1``,
+For ``phi(W_1, ..., W_N) = l(W_N ... W_1)`` and ``G = grad l(W)`` at ``W = W_N ... W_1``::
 
     d phi / d W_j  =  W_{N:j+1}^T  G  W_{j-1:1}^T ,        W_{j:i} = W_j ... W_i  (empty = I).
 
-Construction
-------------
-Explicit ``sympy.Matrix`` factors of free real symbols, depths 1 to 4, with hidden widths
-different from the outer dimensions (``d = (3,4,2)``, ``(3,1,4,2)``, ``(2,3,4,1,3)``) plus
-one square case ``d = (2,2,2)`` (where a dropped transpose is shape-compatible and must be
-caught by value).  Two losses:
+Scope: proved exactly, as polynomial identities in free (generic) symbols, for depths 1 to 4 at
+the sizes ``d = (2,2,2)`` (square: a dropped transpose is shape-compatible and must be caught by
+value), ``(3,2)``, ``(3,4,2)``, ``(3,1,4,2)`` and ``(2,3,4,1,3)`` (full run only), hidden widths
+different from the outer ones.  No structure (balanced, square, commuting) is assumed.  The
+argument is the same at every size, but only these sizes are machine-checked.
 
-(a) the linear functional ``<G, W>`` with ``G`` a matrix of *free* symbols held fixed.
-    By the chain rule, ``d phi/d(W_j)_ab = sum_ik G_ik dW_ik/d(W_j)_ab`` with ``G = grad l``
-    frozen at the point, so this single identity is E1 for every differentiable loss;
-(b) the masked quadratic loss ``1/2 sum_ik m_ik (W_ik - y_ik)^2`` (mask and targets free
-    symbols; matrix completion is the 0/1 mask), whose ``G = m o (W - Y)`` depends on the
-    weights — the case a numerical code actually meets.
-
-Check
+Steps
 -----
-Every entry of ``sympy.diff(loss, (W_j)_ab)`` minus the formula is expanded and must be the
-zero polynomial (after a pre-check at a random rational point, which also yields a witness
-when a variant is wrong).  Tie-in: ``dmf_edu.layer_gradients`` at a random rational point
-of every size against the exact derivative (relative error <= 1e-12).
-
-Commentary
-----------
-Proved exactly as polynomial identities at the listed sizes, for free (generic) weights,
-so no special structure (balanced, square, commuting) is assumed; the argument is the same
-at every size but only these sizes are machine-checked.  Planted variants — a dropped
-transpose, the product taken in the wrong order, a factor 2, and a library bug that halves
-the last layer's gradient — are all rejected.
+S1  For the linear loss ``<G, W>`` with ``G`` a matrix of free symbols held fixed, every
+    entry of ``sympy.diff`` equals the formula.  By the chain rule,
+    ``d phi/d(W_j)_ab = sum_ik G_ik dW_ik/d(W_j)_ab`` with ``G = grad l`` frozen at the point,
+    so this one identity is E1 for every differentiable loss.
+S2  For the masked quadratic loss ``1/2 sum_ik m_ik (W_ik - y_ik)^2`` (mask and targets free;
+    matrix completion is the 0/1 mask) the formula holds with ``G = m o (W - Y)``, a gradient
+    that depends on the weights: the case numerical code meets.
+T1  Library: ``dmf_edu.factorization.layer_gradients`` at a random rational point of every
+    size equals the exact derivative of S1 (relative error <= 1e-12).
 """
 
-import pathlib
-import sys
+import sympy as sp
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))   # run from a checkout
+from dmf_edu import factorization
+from dmf_edu.symbolic import (Page, Planted, at_point, chain_product, identity_like, random_rational_point,
+                              run_page, symbol_matrix, symbolic_weights)
 
-import sympy as sp  # noqa: E402
+PAGE = Page(
+    label="E1", title="layer gradients dphi/dW_j",
+    statement="d/dW_j l(W_N...W_1) = W_{N:j+1}^T G W_{j-1:1}^T, G = grad l(W), for every differentiable l",
+    method="exact expansion (sympy.diff)",
+    steps={"S1": "loss <G, W>, G free: sympy.diff = W_{N:j+1}^T G W_{j-1:1}^T (every loss, by the chain rule)",
+           "S2": "masked quadratic loss: the formula with G = m o (W - Y)",
+           "T1": "library: factorization.layer_gradients equals the exact derivative at rational points"})
 
-from dmf_edu import symbolic as S  # noqa: E402
+DIMS = ([2, 2, 2], [3, 2], [3, 4, 2], [3, 1, 4, 2], [2, 3, 4, 1, 3])
 
+
+# --------------------------------------------------------------------------- the formula
+
+def layer_gradient_formula(weights, G):
+    r"""E1 on symbolic factors: ``[W_{N:j+1}^T G W_{j-1:1}^T for j = 1..N]``.
+
+    Parameters
+    ----------
+    weights : list ``[W_1, ..., W_N]`` of ``sympy.Matrix`` or ``DomainMatrix``, ``W_j`` of shape ``(d_j, d_{j-1})``
+    G : same kind, shape ``(d_N, d_0)``
+
+    Returns
+    -------
+    list of matrices, the ``j``-th of shape ``(d_j, d_{j-1})`` (empty products are identities)
+    """
+    m, n = G.shape
+    return [chain_product(weights[j + 1:], identity_like(G, m)).transpose() * G
+            * chain_product(weights[:j], identity_like(G, n)).transpose() for j in range(len(weights))]
+
+
+def masked_quadratic_gradient(W, mask, Y):
+    """``G = m o (W - Y)``, the gradient of ``1/2 sum m (W - Y)^2`` with respect to ``W``."""
+    return mask.multiply_elementwise(W - Y)
+
+
+def gradient_matrix(f, M):
+    """Matrix of partial derivatives ``df/dM_ab``, entry by entry with plain ``sympy.diff``."""
+    return sp.Matrix(M.shape[0], M.shape[1], lambda a, b: sp.diff(f, M[a, b]))
+
+
+# --------------------------------------------------------------------------- the proof
+
+def prove(proof, quick=False, formula=layer_gradient_formula, masked_gradient=masked_quadratic_gradient,
+          library=factorization.layer_gradients):
+    """Check S1, S2 at every size of :data:`DIMS` (the first four when ``quick``), T1 at a rational point."""
+    dims_list = DIMS[:4] if quick else DIMS
+    proof.sizes(", ".join(f"N={len(d) - 1} d=({','.join(map(str, d))})" for d in dims_list))
+    for dims in dims_list:
+        weights = symbolic_weights(dims)
+        m, n = dims[-1], dims[0]
+        W = chain_product(weights)
+        G, mask, Y = symbol_matrix("g", m, n), symbol_matrix("m", m, n), symbol_matrix("y", m, n)
+        free = set().union(*(w.free_symbols for w in weights), G.free_symbols, mask.free_symbols, Y.free_symbols)
+        point = random_rational_point(free, proof.rng)
+        # S1: the linear functional <G, W> with G held fixed
+        phi = sp.expand(sum(G[i, k] * W[i, k] for i in range(m) for k in range(n)))
+        exact = [gradient_matrix(phi, Wj) for Wj in weights]
+        for j, (e, c) in enumerate(zip(exact, formula(weights, G))):
+            proof.zero("S1", e - c, f"dims {dims}, layer {j + 1}, loss <G, W>", point)
+        # S2: the masked quadratic loss, whose G depends on the weights
+        loss = sum(mask[i, k] * (W[i, k] - Y[i, k]) ** 2 for i in range(m) for k in range(n)) / 2
+        for j, c in enumerate(formula(weights, masked_gradient(W, mask, Y))):
+            proof.zero("S2", gradient_matrix(loss, weights[j]) - c, f"dims {dims}, layer {j + 1}, masked loss",
+                       point)
+        # T1: the library at the same rational point
+        numeric = library([at_point(w, point) for w in weights], at_point(G, point))
+        for j, e in enumerate(exact):
+            proof.close("T1", numeric[j], at_point(e, point), rtol=1e-12,
+                        what=f"layer_gradients, dims {dims}, layer {j + 1}")
+    proof.note("the loss <G, W> with free G covers every loss (chain rule)")
+
+
+# --------------------------------------------------------------------------- planted wrong variants
+
+def _dropped_transpose(weights, G):
+    m, n = G.shape
+    return [chain_product(weights[j + 1:], identity_like(G, m)).transpose() * G
+            * chain_product(weights[:j], identity_like(G, n)) for j in range(len(weights))]
+
+
+def _last_layer_halved(weights, G):
+    grads = factorization.layer_gradients(weights, G)
+    return grads[:-1] + [0.5 * grads[-1]]
+
+
+def _square_layers_transposed(weights, G):
+    return [g.T if g.shape[0] == g.shape[1] else g for g in factorization.layer_gradients(weights, G)]
+
+
+PLANTED = {
+    "dropped transpose": Planted("S1", lambda: dict(formula=_dropped_transpose)),
+    "reversed product order": Planted("S1", lambda: dict(formula=lambda ws, G: layer_gradient_formula(ws[::-1], G))),
+    "wrong factor 2": Planted("S1", lambda: dict(formula=lambda ws, G: [g + g for g in layer_gradient_formula(ws, G)])),
+    "masked loss: mask forgotten, G = W - Y": Planted("S2", lambda: dict(masked_gradient=lambda W, m, Y: W - Y)),
+    "library: last layer halved": Planted("T1", lambda: dict(library=_last_layer_halved)),
+    "library: square layers transposed": Planted("T1", lambda: dict(library=_square_layers_transposed)),
+}
+
+
+# --------------------------------------------------------------------------- worked example
 
 def worked_example():
-    """Depth 2, d = (1, 2, 1): W = W_2 W_1 is 1x1; print both sides of E1."""
-    W1, W2 = S.symbolic_weights([1, 2, 1])
-    G = S.symbol_matrix("g", 1, 1)
-    phi = sp.expand((G.T * S.chain_product([W1, W2]))[0, 0])
+    """Depth 2, d = (1, 2, 1): W = W_2 W_1 is 1x1; both sides of E1."""
+    W1, W2 = symbolic_weights([1, 2, 1])
+    G = symbol_matrix("g", 1, 1)
+    phi = sp.expand((G.T * chain_product([W1, W2]))[0, 0])
     print("phi = <G, W_2 W_1> =", phi)
-    for j, (Wj, formula) in enumerate(zip([W1, W2], S.layer_gradient_formula([W1, W2], G)), start=1):
-        exact = sp.Matrix(Wj.shape[0], Wj.shape[1], lambda a, b: sp.diff(phi, Wj[a, b]))
-        print(f"dphi/dW_{j}: sympy.diff = {list(exact)}   E1 = {list(formula)}")
+    for j, (Wj, formula) in enumerate(zip([W1, W2], layer_gradient_formula([W1, W2], G)), start=1):
+        print(f"dphi/dW_{j}: sympy.diff = {list(gradient_matrix(phi, Wj))}   E1 = {list(formula)}")
 
 
 if __name__ == "__main__":
-    worked_example()
-    raise SystemExit(S.proof_page_main("E1"))
+    raise SystemExit(run_page(__name__))

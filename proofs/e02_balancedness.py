@@ -6,51 +6,114 @@ Under ``dW_j/dt = -d phi/d W_j`` every ``D_j = W_{j+1}^T W_{j+1} - W_j W_j^T`` (
 is constant.  With weight decay, ``dW_j/dt = -d phi/d W_j - lambda W_j``, it decays:
 ``dD_j/dt = -2 lambda D_j``.
 
-Construction
-------------
-Free symbolic factors (depths 2 to 4, rectangular with hidden widths unlike the outer ones,
-and the square ``d = (2,2,2)``), a free symbolic ``G`` and a free ``lambda``.  The velocities
-are the E1 formula (proved in ``e01_layer_gradients.py``) minus ``lambda W_j``, and
+Scope: exact polynomial identities in free symbolic factors (depths 2 to 4, rectangular with
+hidden widths unlike the outer ones, and the square ``d = (2,2,2)``), a free ``G`` and a free
+``lambda``.  Because ``G`` is free the identity holds at every state for *any* loss.  Gradient
+*descent* does not conserve ``D_j`` exactly (the drift is O(step), THEORY.md E2): that is tested
+numerically elsewhere, not here.  The gradients are E1 (proved on the E1 page).
 
-    dD_j/dt = Wdot_{j+1}^T W_{j+1} + W_{j+1}^T Wdot_{j+1} - Wdot_j W_j^T - W_j Wdot_j^T .
-
-Check
+Steps
 -----
-``dD_j/dt + 2 lambda D_j`` is expanded and must be the zero polynomial.  Tie-in: the same
-rate computed from ``dmf_edu.layer_gradients`` at rational points is zero to rounding
-(relative 1e-12).
-
-Commentary
-----------
-Because ``G`` is a free symbol, the identity holds pointwise for *any* loss and any state,
-not only along a particular trajectory: the two terms ``W_{j+1}^T (W_{N:j+2}^T G W_{j:1}^T)``
-and ``(W_{N:j+1}^T G W_{j-1:1}^T) W_j^T`` are the same matrix.  Gradient *descent* does not
-conserve ``D_j`` exactly (the drift is O(step), THEORY.md E2); that is tested numerically
-elsewhere, not here.  Planted variants (a dropped transpose, one layer's gradient doubled,
-a decay rate of ``-lambda D`` instead of ``-2 lambda D``, a library bug) are rejected.
+S1  The key cancellation: ``W_{j+1}^T (dphi/dW_{j+1}) = (dphi/dW_j) W_j^T`` — both are
+    ``W_{N:j+1}^T G W_{j:1}^T`` — for every ``j`` and every ``G``.
+S2  Hence, with ``Wdot_j = -dphi/dW_j - lambda W_j``,
+    ``dD_j/dt = Wdot_{j+1}^T W_{j+1} + W_{j+1}^T Wdot_{j+1} - Wdot_j W_j^T - W_j Wdot_j^T = -2 lambda D_j``.
+T1  Library: ``factorization.balancedness_residuals`` equals the exact ``D_j`` at rational points.
+T2  Library: the rate ``dD_j/dt`` computed from ``factorization.layer_gradients`` (lambda = 0)
+    is zero to rounding (relative to ``sum ||Wdot|| ||W||``, tolerance 1e-12).
 """
 
-import pathlib
-import sys
+import numpy as np
+import sympy as sp
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+from dmf_edu import factorization
+from dmf_edu.proofs.e01_layer_gradients import layer_gradient_formula
+from dmf_edu.symbolic import (Page, Planted, at_point, random_rational_point, run_page, symbol_matrix,
+                              symbolic_weights)
 
-import sympy as sp  # noqa: E402
+PAGE = Page(
+    label="E2", title="balancedness D_j conserved by the flow",
+    statement="D_j = W_{j+1}^T W_{j+1} - W_j W_j^T satisfies dD_j/dt = -2 lambda D_j under "
+              "dW_j/dt = -dphi/dW_j - lambda W_j (lambda = 0: conserved)",
+    method="exact expansion",
+    steps={"S1": "W_{j+1}^T dphi/dW_{j+1} = dphi/dW_j W_j^T for every G",
+           "S2": "dD_j/dt + 2 lambda D_j = 0 under the flow with weight decay",
+           "T1": "library: factorization.balancedness_residuals equals D_j at rational points",
+           "T2": "library: dD_j/dt from factorization.layer_gradients is zero to rounding"})
 
-from dmf_edu import symbolic as S  # noqa: E402
+DIMS = ([2, 2, 2], [3, 4, 2], [3, 1, 4, 2], [2, 3, 4, 1, 3])
+
+
+def balancedness_rate(weights, velocities, j):
+    """``dD_j/dt`` for ``D_j = W_{j+1}^T W_{j+1} - W_j W_j^T`` (0-based ``j``), sympy or numpy."""
+    A, B = weights[j + 1], weights[j]
+    dA, dB = velocities[j + 1], velocities[j]
+    return dA.T @ A + A.T @ dA - dB @ B.T - B @ dB.T
+
+
+def prove(proof, quick=False, formula=layer_gradient_formula, decay_rate=2,
+          residuals=factorization.balancedness_residuals, library=factorization.layer_gradients):
+    """S1, S2 exactly at every size of :data:`DIMS` (three when ``quick``); T1, T2 at a rational point."""
+    lam = sp.Symbol("lambda", real=True)
+    dims_list = DIMS[:3] if quick else DIMS
+    proof.sizes(", ".join(f"N={len(d) - 1} d=({','.join(map(str, d))})" for d in dims_list))
+    for dims in dims_list:
+        weights = symbolic_weights(dims)
+        G = symbol_matrix("g", dims[-1], dims[0])
+        grads = formula(weights, G)
+        point = random_rational_point(set().union(*(w.free_symbols for w in weights), G.free_symbols, {lam}),
+                                      proof.rng)
+        velocities = [-g - lam * w for g, w in zip(grads, weights)]
+        D = [weights[j + 1].T * weights[j + 1] - weights[j] * weights[j].T for j in range(len(weights) - 1)]
+        for j in range(len(weights) - 1):
+            proof.zero("S1", weights[j + 1].T * grads[j + 1] - grads[j] * weights[j].T,
+                       f"dims {dims}, j = {j + 1}", point)
+            proof.zero("S2", balancedness_rate(weights, velocities, j) + decay_rate * lam * D[j],
+                       f"dims {dims}, D_{j + 1}", point)
+        ws = [at_point(w, point) for w in weights]
+        for j, Dj in enumerate(residuals(ws)):
+            proof.close("T1", Dj, at_point(D[j], point), rtol=1e-12, what=f"balancedness_residuals D_{j + 1}, "
+                                                                          f"dims {dims}")
+        vel = [-g for g in library(ws, at_point(G, point))]
+        for j in range(len(ws) - 1):
+            scale = sum(np.linalg.norm(v) * np.linalg.norm(w) for v, w in zip(vel[j:j + 2], ws[j:j + 2]))
+            proof.close("T2", balancedness_rate(ws, vel, j), np.zeros((dims[j + 1],) * 2), rtol=1e-12,
+                        what=f"dD_{j + 1}/dt from layer_gradients, dims {dims}", scale=scale)
+
+
+def _first_layer_doubled(weights, G):
+    grads = layer_gradient_formula(weights, G)
+    return [grads[0] + grads[0]] + grads[1:]
+
+
+def _dropped_transpose(weights, G):
+    return [g.T if g.shape[0] == g.shape[1] else g for g in layer_gradient_formula(weights, G)]
+
+
+def _library_first_layer_doubled(weights, G):
+    grads = factorization.layer_gradients(weights, G)
+    return [2 * grads[0]] + grads[1:]
+
+
+PLANTED = {
+    "dropped transpose (square layers)": Planted("S1", lambda: dict(formula=_dropped_transpose)),
+    "first layer gradient doubled": Planted("S1", lambda: dict(formula=_first_layer_doubled)),
+    "wrong decay rate (-lambda D)": Planted("S2", lambda: dict(decay_rate=1)),
+    "library: D_j with the sides swapped": Planted(
+        "T1", lambda: dict(residuals=lambda ws: [-D for D in factorization.balancedness_residuals(ws)])),
+    "library: D_j x1.01": Planted(
+        "T1", lambda: dict(residuals=lambda ws: [1.01 * D for D in factorization.balancedness_residuals(ws)])),
+    "library: first layer gradient doubled": Planted("T2", lambda: dict(library=_library_first_layer_doubled)),
+}
 
 
 def worked_example():
-    """Depth 2, d = (1, 2, 1): the two terms of dD_1/dt cancel."""
-    W1, W2 = S.symbolic_weights([1, 2, 1])
-    G = S.symbol_matrix("g", 1, 1)
-    g1, g2 = S.layer_gradient_formula([W1, W2], G)
-    print("W_2^T (dphi/dW_2) =", list(W2.T * g2))
-    print("(dphi/dW_1) W_1^T =", list(g1 * W1.T))
-    rate = (-g2).T * W2 + W2.T * (-g2) - (-g1) * W1.T - W1 * (-g1).T
-    print("dD_1/dt expanded  =", list(rate.applyfunc(sp.expand)))
+    """Depth 2, scalars (d = (1,1,1)): D = w2^2 - w1^2 and its rate under the flow."""
+    w1, w2, g, lam = sp.symbols("w1 w2 g lambda", real=True)
+    d1, d2 = -(g * w2) - lam * w1, -(g * w1) - lam * w2          # -dphi/dw - lambda w, phi = g w2 w1
+    rate = sp.expand(2 * w2 * d2 - 2 * w1 * d1)
+    print("D = w2^2 - w1^2;  dD/dt =", rate, "=", sp.factor(rate))
 
 
 if __name__ == "__main__":
-    worked_example()
-    raise SystemExit(S.proof_page_main("E2"))
+    raise SystemExit(run_page(__name__))

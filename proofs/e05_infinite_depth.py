@@ -3,51 +3,109 @@ r"""E5 — infinite depth: a_N / N tends to the logarithmic mean.
 Statement (THEORY.md E5)
 ------------------------
 In the rescaled time ``tau = N t``, ``(1/N) a_N(x, y) -> L(x^2, y^2) = (x^2 - y^2)/(log x^2 - log y^2)``
-as ``N -> oo``, with ``L(x^2, x^2) = x^2`` and ``L(x^2, 0) = 0``; the error is O(1/N).
+as ``N -> oo``, with ``L(x^2, x^2) = x^2`` and ``L(x^2, 0) = 0``; the error is O(1/N), precisely
+``N (a_N/N - L) -> -L(x^2, y^2) log(xy)``.
 
-Construction
-------------
-``x, y`` positive symbols, ``N`` a positive real symbol, ``a_N`` in closed form (E4).
+Construction: ``x, y`` positive symbols, ``N`` a positive real symbol, ``a_N`` in the closed form
+of E4 (proved on the E4 page), ``(x^2 - y^2)/(x^{2/N} - y^{2/N})``.
 
-Check
+Scope: limits by sympy's Gruntz algorithm for symbolic ``x != y > 0`` (not a numerical
+extrapolation).  The convergence is exactly first order unless ``xy = 1``.  The inverse
+operator and the integral forms of E5 are on the E5inv page and in the tests, not here.
+
+Steps
 -----
-``sympy.limit`` as ``N -> oo`` of ``a_N/N`` (compared with ``L`` after ``expand_log``), of the
-diagonal value ``N x^{2(N-1)/N} / N`` (-> ``x^2``), of ``L`` as ``y -> 0+`` and ``y -> x``, and of
-the first-order term ``N (a_N/N - L)``, which is ``-L(x^2, y^2) log(xy)``: the convergence is
-exactly first order unless ``xy = 1``.  Tie-in: ``dmf_edu.linalg.log_mean`` and
-``depth_multiplier(x, y, numpy.inf)`` at rational points against ``L`` (30-digit evaluation).
-
-Commentary
-----------
-Limits computed by sympy's Gruntz algorithm for symbolic ``x != y > 0`` (not a numerical
-extrapolation).  The O(1/N) rate of THEORY.md (relative error 2e-1, 2e-2, 2.5e-3 at
-N = 10, 100, 1000 for some x, y) is here made precise: the relative error is
-``|log(xy)|/N + O(1/N^2)``.  Planted variants (``log x - log y``, the wrong sign of the 1/N
-term, a library log mean of ``x, y`` instead of ``x^2, y^2``) are rejected.
+S1  ``lim_{N -> oo} a_N(x, y)/N = L(x^2, y^2)`` for ``x != y``.
+S2  The diagonal: ``a_N(x, x)/N = x^{2(N-1)/N} -> x^2``, and ``L(x^2, y^2) -> x^2`` as ``y -> x``.
+S3  ``L(x^2, y^2) -> 0`` as ``y -> 0+`` (directions outside the row/column space are not recruited).
+S4  The rate: ``N (a_N/N - L) -> -L(x^2, y^2) log(xy)``.
+T1  Library: ``linalg.log_mean(x^2, y^2)`` equals ``L`` at rational points (``x != y`` and ``x = y``).
+T2  Library: ``linalg.depth_multiplier(x, y, numpy.inf)`` equals ``L(x^2, y^2)`` there.
 """
 
-import pathlib
-import sys
+import numpy as np
+import functools
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+import sympy as sp
 
-import sympy as sp  # noqa: E402
+from dmf_edu import linalg
+from dmf_edu.symbolic import Page, Planted, random_rational_point, run_page
 
-from dmf_edu import symbolic as S  # noqa: E402
+# sympy's limit/summation/... are deterministic and not cached by sympy: memoised here, so a
+# planted variant reuses the claim's work for the parts it does not change
+_limit = functools.lru_cache(maxsize=256)(sp.limit)
+
+PAGE = Page(
+    label="E5", title="a_N/N -> logarithmic mean as N -> oo",
+    statement="lim_{N->oo} a_N(x,y)/N = L(x^2,y^2) = (x^2-y^2)/(log x^2 - log y^2), L(x^2,x^2) = x^2, "
+              "L(x^2,0) = 0, and N (a_N/N - L) -> -L log(xy)  (rate O(1/N))",
+    method="limit (sympy)",
+    steps={"S1": "lim a_N/N = L(x^2, y^2) for x != y",
+           "S2": "diagonal: a_N(x,x)/N -> x^2 = lim_{y->x} L(x^2, y^2)",
+           "S3": "L(x^2, 0) = 0",
+           "S4": "N (a_N/N - L) -> -L log(xy): first-order convergence",
+           "T1": "library: linalg.log_mean equals L at rational points",
+           "T2": "library: linalg.depth_multiplier(x, y, inf) equals L at rational points"})
 
 
-def worked_example():
-    """The limit and the 1/N term, printed."""
+def log_mean_form(x, y):
+    r"""``L(x^2, y^2) = (x^2 - y^2)/(log x^2 - log y^2)``."""
+    return (x ** 2 - y ** 2) / (sp.log(x ** 2) - sp.log(y ** 2))
+
+
+def first_order_term(x, y, L):
+    """The claimed limit of ``N (a_N/N - L)``: ``-L log(xy)``."""
+    return -L * sp.log(x * y)
+
+
+def _log_simplify(e):
+    return sp.simplify(sp.expand_log(sp.together(e), force=True))
+
+
+def prove(proof, quick=False, limit_form=log_mean_form, rate=first_order_term, diagonal=lambda x: x ** 2,
+          at_zero=lambda x: 0,
+          library=linalg.log_mean, multiplier=linalg.depth_multiplier):
+    """S1-S4 by sympy limits (symbolic x, y); T1, T2 at a rational point."""
     x, y = sp.symbols("x y", positive=True)
     N = sp.Symbol("N", positive=True)
     a_over_N = (x ** 2 - y ** 2) / (x ** (2 / N) - y ** (2 / N)) / N
-    print("lim a_N/N        :", sp.limit(a_over_N, N, sp.oo))
-    L = S.log_mean_form(x, y)
-    first = sp.limit(N * (a_over_N - L), N, sp.oo)
-    print("lim N(a_N/N - L) + L log(xy), simplified:",
-          sp.simplify(sp.expand_log(first + L * sp.log(x * y), force=True)))
+    L = limit_form(x, y)
+    proof.zero("S1", _limit(a_over_N, N, sp.oo) - L, "lim a_N/N = L(x^2, y^2)", simplifier=_log_simplify)
+    proof.zero("S2", _limit(x ** (2 * (N - 1) / N), N, sp.oo) - diagonal(x), "a_N(x,x)/N -> x^2")
+    proof.zero("S2", _limit(L, y, x) - diagonal(x), "L(x^2, y^2) -> x^2 as y -> x")
+    proof.zero("S3", _limit(L, y, 0, "+") - at_zero(x), "L(x^2, y^2) -> 0 as y -> 0+")
+    proof.zero("S4", _limit(N * (a_over_N - L), N, sp.oo) - rate(x, y, L), "N (a_N/N - L) -> -L log(xy)",
+               simplifier=_log_simplify)
+    proof.sizes("symbolic x, y > 0, N -> oo")
+    pt = random_rational_point([x, y], proof.rng)
+    for xx, yy in ((pt[x], pt[y]), (pt[x], pt[x])):
+        exact = L.subs({x: xx, y: yy}) if xx != yy else xx ** 2
+        proof.close("T1", library(float(xx) ** 2, float(yy) ** 2), exact, rtol=1e-12, what="log_mean")
+        proof.close("T2", multiplier(float(xx), float(yy), np.inf), exact, rtol=1e-12,
+                    what="depth_multiplier(., ., inf)")
+
+
+PLANTED = {
+    "missing factor 2 in the log (log x - log y)": Planted(
+        "S1", lambda: dict(limit_form=lambda x, y: (x ** 2 - y ** 2) / (sp.log(x) - sp.log(y)))),
+    "diagonal value x instead of x^2": Planted("S2", lambda: dict(diagonal=lambda x: x)),
+    "L(x^2, 0) = x^2/2 (arithmetic mean)": Planted("S3", lambda: dict(at_zero=lambda x: x ** 2 / 2)),
+    "wrong sign of the 1/N term": Planted("S4", lambda: dict(rate=lambda x, y, L: L * sp.log(x * y))),
+    "library: log mean of x, y instead of x^2, y^2": Planted(
+        "T1", lambda: dict(library=lambda a, b: linalg.log_mean(np.sqrt(a), np.sqrt(b)))),
+    "library: depth_multiplier(inf) x1.01": Planted(
+        "T2", lambda: dict(multiplier=lambda a, b, N: 1.01 * linalg.depth_multiplier(a, b, N))),
+}
+
+
+def worked_example():
+    """a_N(2, 1)/N for N = 10, 100, 1000 against L(4, 1) and the predicted first-order error."""
+    L = float(log_mean_form(sp.Integer(2), sp.Integer(1)))
+    for n in (10, 100, 1000):
+        a = (4 - 1) / (2 ** (2 / n) - 1) / n
+        print(f"N = {n:4d}: a_N/N = {a:.6f}, L(4, 1) = {L:.6f}, N (a_N/N - L) = {n * (a - L):+.4f} "
+              f"(limit -L log 2 = {-L * np.log(2):+.4f})")
 
 
 if __name__ == "__main__":
-    worked_example()
-    raise SystemExit(S.proof_page_main("E5"))
+    raise SystemExit(run_page(__name__))

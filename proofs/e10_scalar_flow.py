@@ -8,9 +8,7 @@ One mode with target ``s > 0``, ``da/dt = N a^{2-2/N} (s - a)``, ``a(0) = a0 = a
 * N >= 3: ``t(a) = T(a) - T(a0)``, ``T(a) = a^b 2F1(1, b; b+1; a/s) / (N s b)``, ``b = 2/N - 1``;
 * the time to reach ``s/2`` is ``~ log(1/alpha)/s`` (N = 2) and ``~ 1/((N-2) s alpha^{N-2})`` (N >= 3).
 
-Construction and Check
-----------------------
-N = 2: differentiate the closed form; ``da/dt - 2a(s - a)`` simplifies to 0 and ``a(0) = a0``.
+Construction.  N = 2: differentiate the closed form; ``da/dt - 2a(s - a)`` simplifies to 0 and ``a(0) = a0``.
 
 N >= 3, for a *symbolic* N (so ``b`` in (-1, 0)): write ``F(z) = 2F1(1, b; b+1; z) = sum c_k z^k``.
 (1) ``c_k = (1)_k (b)_k / ((b+1)_k k!) = b/(b+k)`` (gamma-function simplification, symbolic k);
@@ -26,36 +24,183 @@ Escape: N = 2, solve ``a(t) = s/2`` and take ``lim_{alpha->0}`` of the ratio to 
 law ``1/((N-2) s alpha^{N-2}) -> oo``, while ``-T(alpha^N) / law = F(alpha^N/s)`` exactly,
 which tends to ``F(0) = c_0 = 1``.
 
-Tie-ins: ``dmf_edu.dynamics.time_to_reach`` (N = 2, 3, 4) against the exact ``T(a) - T(a0)``
-(30-digit hypergeometric evaluation), ``scalar_trajectory`` (N = 2) and
-``escape_time_asymptotic`` (N = 2, 3, 4) at rational points.
+Scope: the N >= 3 primitive is proved for every real N > 2 on ``0 < a < s`` (the series
+converges there; term-wise differentiation of a power series inside its radius is the one
+analytic fact used without machine check); the hyperexpand cross-check is at N = 3 (full
+run also 4, 5).  The escape laws are the leading terms as ``alpha -> 0``, not bounds.
 
-Commentary
-----------
-The N >= 3 primitive is proved for every real N > 2 on ``0 < a < s`` (the series converges
-there; term-wise differentiation of a power series inside its radius is the one analytic
-fact used without machine check).  Planted variants (``e^{st}``, ``a^{b-1}``, a law
-``alpha^{-(N-1)}``, a library time off by 1%) are rejected.
+Steps
+-----
+S1  N = 2: the closed form solves ``da/dt = 2a(s - a)`` and starts at ``a0``.
+S2  ``2F1(1, b; b+1; z) = sum_k b/(b+k) z^k``, so ``y(z) = z^b F(z)`` has ``y'(z) = b z^{b-1}/(1 - z)``.
+S3  Symbolic N: ``dT/da = 1/(N a^{2-2/N} (s - a))`` with no ``F`` left (and hyperexpand agrees).
+S4  N = 2: the time to reach ``s/2`` from ``alpha^2``, divided by ``log(1/alpha)/s``, tends to 1.
+S5  N > 2: ``T(s/2)`` is negligible against the law and ``-T(alpha^N)/law = F(alpha^N/s) -> F(0) = 1``.
+T1  Library: ``dynamics.time_to_reach`` (N = 2, 3, 4) equals the exact ``T(a) - T(a0)`` (30 digits).
+T2  Library: ``dynamics.scalar_trajectory`` (N = 2) equals the closed form at a rational point.
+T3  Library: ``dynamics.escape_time_asymptotic`` (N = 2, 3, 4) equals the law at a rational point.
 """
 
-import pathlib
-import sys
+import functools
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+import sympy as sp
 
-import sympy as sp  # noqa: E402
+from dmf_edu import dynamics
+from dmf_edu.symbolic import Page, Planted, power_simplify, random_rational_point, run_page
 
-from dmf_edu import symbolic as S  # noqa: E402
+# sympy's limit/summation/... are deterministic and not cached by sympy: memoised here, so a
+# planted variant reuses the claim's work for the parts it does not change
+_limit = functools.lru_cache(maxsize=256)(sp.limit)
+_summation = functools.lru_cache(maxsize=256)(sp.summation)
+_solve = functools.lru_cache(maxsize=256)(sp.solve)
+_hyperexpand = functools.lru_cache(maxsize=256)(sp.hyperexpand)
+_simplify = functools.lru_cache(maxsize=256)(sp.simplify)
+
+PAGE = Page(
+    label="E10", title="one-mode closed forms and escape times",
+    statement="da/dt = N a^{2-2/N}(s-a): N=2 a(t) = s e^{2st}/(e^{2st}-1+s/a0); N>=3 t(a) = T(a)-T(a0), "
+              "T = a^b 2F1(1,b;b+1;a/s)/(N s b), b = 2/N-1; escape ~ 1/((N-2) s alpha^{N-2}), ~ log(1/alpha)/s at N=2",
+    method="exact + series (symbolic k, N) + limit",
+    steps={"S1": "N=2: the closed form solves the ODE, a(0) = a0",
+           "S2": "2F1(1,b;b+1;z) = sum b/(b+k) z^k, so (z^b F)' = b z^{b-1}/(1-z)",
+           "S3": "symbolic N: dT/da = 1/(N a^{2-2/N}(s-a)) (hyperexpand cross-check)",
+           "S4": "N=2 escape time ~ log(1/alpha)/s",
+           "S5": "N>2 escape time ~ 1/((N-2) s alpha^{N-2})",
+           "T1": "library: dynamics.time_to_reach equals T(a) - T(a0)",
+           "T2": "library: dynamics.scalar_trajectory equals the N=2 closed form",
+           "T3": "library: dynamics.escape_time_asymptotic equals the law"})
+
+
+def trajectory_depth2(t, s, a0):
+    r"""E10, ``N = 2``: :math:`a(t) = s e^{2st} / (e^{2st} - 1 + s/a_0)`."""
+    return s * sp.exp(2 * s * t) / (sp.exp(2 * s * t) - 1 + s / a0)
+
+
+def hyper_b(N):
+    """``b = 2/N - 1``."""
+    return 2 / sp.S(N) - 1
+
+
+def primitive_formula(a, s, N):
+    r"""E10, ``N >= 3``, ``a < s``: :math:`T(a) = a^{b} {}_2F_1(1, b; b+1; a/s) / (N s b)`."""
+    b = hyper_b(N)
+    return a ** b * sp.hyper([1, b], [b + 1], a / s) / (N * s * b)
+
+
+def escape_law(s, alpha, N):
+    r"""Escape time as ``alpha -> 0``: ``1/((N-2) s alpha^{N-2})`` (``N >= 3``), ``log(1/alpha)/s`` (``N = 2``)."""
+    if N == 2:
+        return sp.log(1 / alpha) / s
+    return 1 / ((N - 2) * s * alpha ** (N - 2))
+
+
+def series_coefficient(b, k):
+    """The claimed ``k``-th coefficient of ``2F1(1, b; b+1; z)``: ``b/(b+k)``."""
+    return b / (b + k)
+
+
+def primitive_derivative(T, a, N):
+    r"""``dT/da`` for ``T`` built from ``F = 2F1(1, b; b+1; z)``: ``F(z)`` is replaced by ``Y / z^b``
+    (fresh symbol ``Y``) and the chain rule uses S2's ``y'(z) = b z^{b-1}/(1 - z)``.  The result
+    contains ``Y`` unless the dependence on ``F`` cancels.  Returns None if ``T`` has another form."""
+    b = hyper_b(N)
+    Y = sp.Symbol("Y", positive=True)
+    hypers = T.atoms(sp.hyper)
+    if len(hypers) != 1:
+        return None
+    h = hypers.pop()
+    if tuple(h.ap) != (1, b) or tuple(h.bq) != (b + 1,):
+        return None
+    z = h.argument
+    TY = T.xreplace({h: Y / z ** b})
+    return sp.diff(TY, a) + sp.diff(TY, Y) * b * z ** (b - 1) / (1 - z) * sp.diff(z, a)
+
+
+def prove(proof, quick=False, trajectory=trajectory_depth2, coefficient=series_coefficient,
+          primitive=primitive_formula, escape=escape_law, library=dynamics.time_to_reach,
+          scalar_trajectory=dynamics.scalar_trajectory, asymptotic=dynamics.escape_time_asymptotic):
+    """S1-S5 exactly (symbolic t, s, a0, alpha, N, k); T1-T3 at rational points."""
+    t, s, a0, a, alpha, z = sp.symbols("t s a0 a alpha z", positive=True)
+    N = sp.Symbol("N", positive=True)
+    x = trajectory(t, s, a0)
+    proof.zero("S1", sp.diff(x, t) - 2 * x * (s - x), "da/dt = 2 a (s - a)", simplifier=sp.simplify)
+    proof.zero("S1", x.subs(t, 0) - a0, "a(0) = a0", simplifier=sp.simplify)
+    b, k = sp.Symbol("b", negative=True), sp.Symbol("k", integer=True, nonnegative=True)
+    c_k = sp.rf(1, k) * sp.rf(b, k) / (sp.rf(b + 1, k) * sp.factorial(k))      # 2F1(1, b; b+1; z), k-th
+    proof.zero("S2", sp.gammasimp(c_k.rewrite(sp.gamma)) - coefficient(b, k), "c_k = b/(b+k)",
+               simplifier=sp.simplify)
+    proof.zero("S2", sp.diff(coefficient(b, k) * z ** (b + k), z) - b * z ** (b + k - 1), "term-wise derivative",
+               simplifier=sp.simplify)
+    series = sp.piecewise_fold(_summation(b * z ** (b + k - 1), (k, 0, sp.oo)))     # branch |z| < 1
+    generic = [e for e, cond in series.args if cond != sp.true] if isinstance(series, sp.Piecewise) else [series]
+    proof.zero("S2", generic[0] - b * z ** (b - 1) / (1 - z), "geometric sum of y'", simplifier=sp.simplify)
+    target = 1 / (N * a ** (2 - 2 / N) * (s - a))
+    dT = primitive_derivative(primitive(a, s, N), a, N)
+    if dT is None:
+        proof.fail("S3", "the primitive is not built from 2F1(1, b; b+1; a/s), b = 2/N - 1")
+    proof.zero("S3", dT - target, "symbolic N: dT/da = 1/(N a^(2-2/N) (s-a))", simplifier=power_simplify)
+    for n in ((3,) if quick else (3, 4, 5)):                       # independent cross-check
+        proof.zero("S3", _hyperexpand(sp.diff(primitive(a, s, n), a)) - target.subs(N, n),
+                   f"N={n}: hyperexpand of dT/da", simplifier=sp.simplify)
+    t_half = _solve(sp.Eq(trajectory(t, s, a0), s / 2), t)
+    if len(t_half) != 1:
+        proof.fail("S4", f"expected one time to reach s/2, got {t_half}")
+    proof.zero("S4", _limit(t_half[0].subs(a0, alpha ** 2) / escape(s, alpha, 2), alpha, 0, "+") - 1,
+               "escape time / (log(1/alpha)/s) -> 1")
+    q = sp.Symbol("q", positive=True)                              # N = 2 + q > 2
+    law = escape(s, alpha, N)
+    proof.zero("S5", _limit((1 / law).subs(N, 2 + q), alpha, 0, "+"), "1/law -> 0 (T(s/2) negligible)")
+    piece = -primitive(alpha ** N, s, N) / law
+    h = piece.atoms(sp.hyper).pop()
+    Y = sp.Symbol("Y", positive=True)
+    proof.zero("S5", piece.xreplace({h: Y}) - Y, "-T(alpha^N) / law = 2F1(1,b;b+1;alpha^N/s)",
+               simplifier=power_simplify)
+    proof.zero("S5", c_k.subs(k, 0) - 1, "2F1(...; 0) = 1")
+    proof.sizes("N=2 exact; symbolic N (series); hyperexpand N=" + ("3" if quick else "3,4,5")
+                + "; escape limits N=2 and symbolic N>2")
+    pt = random_rational_point([s, t, alpha], proof.rng)
+    for n in (2, 3, 4):
+        x0, x1 = pt[s] / 50, pt[s] * sp.Rational(3, 4)
+        if n == 2:
+            exact = (sp.log(x1 / (pt[s] - x1)) - sp.log(x0 / (pt[s] - x0))) / (2 * pt[s])
+        else:
+            exact = primitive(x1, pt[s], n) - primitive(x0, pt[s], n)
+        proof.close("T1", library(float(x1), float(pt[s]), float(x0), n), exact, rtol=1e-10,
+                    what=f"time_to_reach N={n}")
+    x0 = pt[s] / 40
+    proof.close("T2", scalar_trajectory(float(pt[t]), float(pt[s]), float(x0), 2), trajectory(pt[t], pt[s], x0),
+                rtol=1e-12, what="scalar_trajectory N=2")
+    for n in (2, 3, 4):
+        proof.close("T3", asymptotic(float(pt[s]), float(pt[alpha]), n), escape(pt[s], pt[alpha], n), rtol=1e-12,
+                    what=f"escape_time_asymptotic N={n}")
+
+
+PLANTED = {
+    "N=2: e^{st} instead of e^{2st}": Planted(
+        "S1", lambda: dict(trajectory=lambda t, s, a0: s * sp.exp(s * t) / (sp.exp(s * t) - 1 + s / a0))),
+    "series coefficient b/(b+k+1)": Planted("S2", lambda: dict(coefficient=lambda b, k: b / (b + k + 1))),
+    "N>=3: wrong exponent a^{b-1}": Planted(
+        "S3", lambda: dict(primitive=lambda a, s, N: primitive_formula(a, s, N) / a)),
+    "N=2 escape law log(1/alpha)/(2s)": Planted(
+        "S4", lambda: dict(escape=lambda s, alpha, N: escape_law(s, alpha, N) / (2 if N == 2 else 1))),
+    "N>2 escape law alpha^{-(N-1)}": Planted(
+        "S5", lambda: dict(escape=lambda s, alpha, N: escape_law(s, alpha, N) / (alpha if N != 2 else 1))),
+    "library: time_to_reach x1.01": Planted(
+        "T1", lambda: dict(library=lambda a, s, a0, N: 1.01 * dynamics.time_to_reach(a, s, a0, N))),
+    "library: scalar_trajectory at time t/2": Planted(
+        "T2", lambda: dict(scalar_trajectory=lambda t, s, a0, N: dynamics.scalar_trajectory(t / 2, s, a0, N))),
+    "library: escape_time_asymptotic x1.01": Planted(
+        "T3", lambda: dict(asymptotic=lambda s, alpha, N: 1.01 * dynamics.escape_time_asymptotic(s, alpha, N))),
+}
 
 
 def worked_example():
     """N = 2 residual of the ODE, and N = 3 dT/da after hyperexpand."""
     t, s, a0, a = sp.symbols("t s a0 a", positive=True)
-    x = S.trajectory_depth2(t, s, a0)
-    print("N=2: da/dt - 2a(s-a) =", sp.simplify(sp.diff(x, t) - 2 * x * (s - x)))
-    print("N=3: dT/da =", sp.simplify(sp.hyperexpand(sp.diff(S.primitive_formula(a, s, 3), a))))
+    x = trajectory_depth2(t, s, a0)
+    print("N=2: da/dt - 2a(s-a) =", _simplify(sp.diff(x, t) - 2 * x * (s - x)))
+    print("N=3: dT/da =", _simplify(_hyperexpand(sp.diff(primitive_formula(a, s, 3), a))))
 
 
 if __name__ == "__main__":
-    worked_example()
-    raise SystemExit(S.proof_page_main("E10"))
+    raise SystemExit(run_page(__name__))

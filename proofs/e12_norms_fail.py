@@ -7,47 +7,118 @@ Then ``det W = -1``, ``sigma_max sigma_min = 1``, ``||W||_* = sqrt(w^2 + 4)``,
 ``||W||_F^2 = w^2 + 2``, and for every ``p > 0`` (and ``p = oo``) ``sum_i sigma_i^p`` is strictly
 increasing in ``|w|``: the unique Schatten-p minimiser is ``w = 0``.
 
-Construction
-------------
-``w`` a real symbol.  The characteristic polynomial of ``W^T W`` is ``l^2 - (w^2 + 2) l + 1``;
+Construction.  ``w`` a real symbol.  The characteristic polynomial of ``W^T W`` is ``l^2 - (w^2 + 2) l + 1``;
 it depends on ``w^2`` only (even in ``w``), so take ``w > 0``: ``sigma_max = (sqrt(w^2+4) + w)/2``,
 ``sigma_min = (sqrt(w^2+4) - w)/2``.
 
-Check
------
-Exact: det, characteristic polynomial, both roots, the product (= 1), the sum (= the
-nuclear norm), the sum of squares.  Since ``sigma_min = 1/sigma_max =: 1/S``,
-``sum sigma^p = S^p + S^{-p}`` and (with ``S`` an abstract function of ``w``)
-``d/dw (S^p + S^{-p}) = p S' S^{-p-1} (S^{2p} - 1)``.  Signs, decided by sympy's assumptions:
-``S' > 0``; ``S - 1 = (w + w^2/(sqrt(w^2+4) + 2))/2 > 0`` (an identity checked exactly, then a
-sum of positive terms); ``S > 1, p > 0`` give ``2p log S > 0``, i.e. ``S^{2p} > 1``.  Hence the
-derivative is positive for ``w > 0``; ``p = oo`` is ``S' > 0``.  Tie-in:
-``dmf_edu.metrics.schatten_norm`` (p = 1/2, 2/3, 1, 2, 3, oo) and ``nuclear_norm`` at a
-rational ``w``.
+Scope: a complete proof for all real ``w`` and all ``p in (0, oo]``.  It is the static half of
+the counterexample: the dynamic half (gradient flow with N >= 3 from a balanced init with
+``det > 0`` drives ``|w| -> oo``) is a numerical experiment (X5), not proved here.
 
-Commentary
-----------
-A complete proof for all real ``w`` and all ``p in (0, oo]``.  It is the static half of the
-counterexample: the dynamic half (gradient flow with N >= 3 from a balanced init with
-``det > 0`` drives ``|w| -> oo``) is a numerical experiment (X5), not proved here.  Planted
-variants (``sqrt(w^2 + 2)``, ``sigma_max sigma_min = det``, a wrong exponent in the derivative,
-a library Schatten norm without the ``1/p`` power) are rejected.
+Steps
+-----
+S1  ``det W = -1``; the characteristic polynomial of ``W^T W`` is ``l^2 - (w^2 + 2) l + 1``, even in ``w``.
+S2  For ``w > 0``: ``sigma_max, sigma_min = (sqrt(w^2+4) +- w)/2`` are its roots' square roots,
+    ``sigma_max sigma_min = 1``, ``||W||_* = sqrt(w^2 + 4)``, ``||W||_F^2 = w^2 + 2``.
+S3  With ``S = sigma_max`` (so ``sum sigma^p = S^p + S^{-p}``):
+    ``d/dw (S^p + S^{-p}) = p S' S^{-p-1} (S^{2p} - 1)``.
+S4  Each factor is positive for ``w > 0``, ``p > 0`` (sympy's assumptions): ``S' > 0``;
+    ``S - 1 = (w + w^2/(sqrt(w^2+4) + 2))/2 > 0`` (an identity, then a sum of positive terms);
+    ``2p log S > 0``, i.e. ``S^{2p} > 1``.  So the unique Schatten-p minimiser is ``w = 0``
+    (``p = oo``: ``S' > 0``).
+T1  Library: ``metrics.schatten_norm`` (p = 1/2, 2/3, 1, 2, 3, oo) at a rational ``w``.
+T2  Library: ``metrics.nuclear_norm`` at a rational ``w`` equals ``sqrt(w^2 + 4)``.
 """
 
-import pathlib
-import sys
+import numpy as np
+import sympy as sp
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+from dmf_edu import metrics
+from dmf_edu.symbolic import Page, Planted, power_simplify, random_rational_point, run_page
 
-import sympy as sp  # noqa: E402
+PAGE = Page(
+    label="E12", title="2x2 completion where every norm fails",
+    statement="on [[w,1],[1,0]]: det = -1, sigma_max sigma_min = 1, ||.||_* = sqrt(w^2+4), ||.||_F^2 = w^2+2, "
+              "and d/dw sum sigma^p > 0 for w > 0, every p > 0 (also p = oo): the Schatten-p minimiser is w = 0",
+    method="exact + sign analysis",
+    steps={"S1": "det W = -1, charpoly of W^T W = l^2 - (w^2+2) l + 1, even in w",
+           "S2": "sigma = (sqrt(w^2+4) +- w)/2: product 1, sum sqrt(w^2+4), squares w^2+2",
+           "S3": "d/dw (S^p + S^-p) = p S' S^(-p-1) (S^(2p) - 1)",
+           "S4": "every factor of the derivative is positive for w > 0, p > 0",
+           "T1": "library: metrics.schatten_norm at a rational w (p = 1/2 ... oo)",
+           "T2": "library: metrics.nuclear_norm at a rational w"})
 
-from dmf_edu import symbolic as S  # noqa: E402
+
+def singular_values(w):
+    """Singular values of ``[[w, 1], [1, 0]]`` for ``w >= 0``: ``((sqrt(w^2+4) +- w)/2)``."""
+    r = sp.sqrt(w ** 2 + 4)
+    return (r + w) / 2, (r - w) / 2
+
+
+def derivative_form(p, S, dS):
+    """The claimed factorisation of ``d/dw (S^p + S^{-p})``."""
+    return p * dS * S ** (-p - 1) * (S ** (2 * p) - 1)
+
+
+def prove(proof, quick=False, charpoly=lambda lam, w: lam ** 2 - (w ** 2 + 2) * lam + 1,
+          nuclear=lambda w: sp.sqrt(w ** 2 + 4), product=1, derivative=derivative_form,
+          excess=lambda w: (w + w ** 2 / (sp.sqrt(w ** 2 + 4) + 2)) / 2,
+          library=metrics.schatten_norm, nuclear_library=metrics.nuclear_norm):
+    """S1-S4 exactly for symbolic w, p; T1, T2 at a rational w."""
+    w, lam, p = sp.Symbol("w", real=True), sp.Symbol("lambda"), sp.Symbol("p", positive=True)
+    W = sp.Matrix([[w, 1], [1, 0]])
+    proof.zero("S1", W.det() + 1, "det W = -1")
+    char = (W.T * W).charpoly(lam).as_expr()
+    proof.zero("S1", char - charpoly(lam, w), "charpoly of W^T W")
+    proof.zero("S1", char - char.subs(w, -w), "singular values depend on w^2 only (even in w)")
+    wp = sp.Symbol("w", positive=True)               # w > 0 (w = 0 by continuity, w < 0 by evenness)
+    s1, s2 = singular_values(wp)
+    for sig in (s1, s2):
+        proof.zero("S2", char.subs(w, wp).subs(lam, sig ** 2), "sigma^2 is an eigenvalue of W^T W",
+                   simplifier=sp.simplify)
+    proof.zero("S2", sp.expand(s1 * s2) - product, "sigma_max sigma_min = 1")
+    proof.zero("S2", s1 + s2 - nuclear(wp), "nuclear norm = sqrt(w^2 + 4)", simplifier=sp.simplify)
+    proof.zero("S2", sp.expand(s1 ** 2 + s2 ** 2) - (wp ** 2 + 2), "||W||_F^2 = w^2 + 2")
+    S = sp.Function("S")(wp)
+    proof.zero("S3", sp.diff(S ** p + S ** (-p), wp) - derivative(p, S, sp.diff(S, wp)), "d/dw (S^p + S^-p)",
+               simplifier=power_simplify)
+    delta = excess(wp)
+    proof.zero("S4", s1 - 1 - delta, "sigma_max - 1 = (w + w^2/(sqrt(w^2+4)+2))/2", simplifier=sp.simplify)
+    d = sp.Symbol("delta", positive=True)
+    proof.holds("S4", sp.diff(s1, wp).is_positive, "dS/dw > 0")
+    proof.holds("S4", delta.is_positive, "sigma_max - 1 > 0")
+    proof.holds("S4", (2 * p * sp.log(1 + d)).is_positive, "log sigma_max^(2p) > 0, so S^(2p) > 1")
+    proof.sizes("symbolic w, p > 0")
+    pt = random_rational_point([wp], proof.rng)
+    Wn = np.array([[float(pt[wp]), 1.0], [1.0, 0.0]])
+    x1, x2 = (e.xreplace(pt) for e in (s1, s2))
+    for pp in (sp.Rational(1, 2), sp.Rational(2, 3), 1, 2, 3):
+        proof.close("T1", library(Wn, float(pp)), (x1 ** pp + x2 ** pp) ** (1 / sp.S(pp)), rtol=1e-12,
+                    what=f"schatten_norm p={pp}")
+    proof.close("T1", library(Wn, np.inf), x1, rtol=1e-12, what="schatten_norm p=inf")
+    proof.close("T2", nuclear_library(Wn), sp.sqrt(pt[wp] ** 2 + 4), rtol=1e-12, what="nuclear_norm")
+
+
+PLANTED = {
+    "charpoly with constant term -1 (det instead of det^2)": Planted(
+        "S1", lambda: dict(charpoly=lambda lam, w: lam ** 2 - (w ** 2 + 2) * lam - 1)),
+    "nuclear norm sqrt(w^2+2)": Planted("S2", lambda: dict(nuclear=lambda w: sp.sqrt(w ** 2 + 2))),
+    "sigma_max sigma_min = det": Planted("S2", lambda: dict(product=-1)),
+    "derivative factor sigma^(-p) (wrong exponent)": Planted(
+        "S3", lambda: dict(derivative=lambda p, S, dS: p * dS * S ** (-p) * (S ** (2 * p) - 1))),
+    "sigma_max - 1 = (w - w^2/(sqrt(w^2+4)+2))/2": Planted(
+        "S4", lambda: dict(excess=lambda w: (w - w ** 2 / (sp.sqrt(w ** 2 + 4) + 2)) / 2)),
+    "library: Schatten-p without the 1/p power": Planted(
+        "T1", lambda: dict(library=lambda W, p: metrics.schatten_norm(W, p) ** (p if np.isfinite(p) else 1))),
+    "library: nuclear_norm x1.01": Planted(
+        "T2", lambda: dict(nuclear_library=lambda W: 1.01 * metrics.nuclear_norm(W))),
+}
 
 
 def worked_example():
     """The singular values of [[w, 1], [1, 0]] and sum sigma^p at p = 1/2 for a few w."""
     w = sp.Symbol("w", positive=True)
-    s1, s2 = S._e12_sigmas(w)
+    s1, s2 = singular_values(w)
     print("sigma_max, sigma_min:", s1, ",", s2, "  product:", sp.expand(s1 * s2))
     for value in (0, 1, 2, 4):
         f = (s1 ** sp.Rational(1, 2) + s2 ** sp.Rational(1, 2)).subs(w, value)
@@ -55,5 +126,4 @@ def worked_example():
 
 
 if __name__ == "__main__":
-    worked_example()
-    raise SystemExit(S.proof_page_main("E12"))
+    raise SystemExit(run_page(__name__))

@@ -482,3 +482,87 @@ def test_E3_E6_E7_checkers_report_the_exact_error_of_a_doubled_velocity(rng):
     errs = dy.check_svd_velocities(W, G, 3, sigma_fn=lambda W, G, N: 2 * dy.singular_value_velocity(W, G, N),
                                    vector_fn=lambda W, G, N: [2 * v for v in dy.singular_vector_velocity(W, G, N)])
     assert errs == pytest.approx(dict(sigma=1.0, U=1.0, V=1.0), abs=1e-5)
+# --------------------------------------------------------------------------- E5 inverse
+
+def _resolvent_integral(W, Z, weight):
+    """``int_0^inf weight(s) (s + WW^T)^{-1} Z (s + W^T W)^{-1} ds``, entry by entry with ``quad``.
+
+    Evaluated on [0, 1] and [1, inf) separately (``weight`` may be singular at 0); the matrix
+    integrand uses linear solves, not the singular basis, so the test is independent of it.
+    """
+    from scipy.integrate import quad
+    m, n = W.shape
+    left, right = W @ W.T, W.T @ W
+
+    def integrand(s, i, j):
+        return weight(s) * (np.linalg.solve(s * np.eye(m) + left, Z) @ np.linalg.inv(s * np.eye(n) + right))[i, j]
+
+    out = np.empty((m, n))
+    for i in range(m):
+        for j in range(n):
+            out[i, j] = sum(quad(integrand, lo, hi, args=(i, j), epsabs=1e-13, epsrel=1e-10, limit=200)[0]
+                            for lo, hi in ((0.0, 1.0), (1.0, np.inf)))
+    return out
+
+
+def test_E5_inverse_infinite_depth_equals_the_resolvent_integral(rng):
+    """THEORY E5: A_inf^{-1}(Z) = int_0^inf (s + WW^T)^{-1} Z (s + W^T W)^{-1} ds (square W)."""
+    W, Z = well_conditioned(rng, 3, 3, top=2.0, bottom=0.5), rng.standard_normal((3, 3))
+    integral = _resolvent_integral(W, Z, lambda s: 1.0)
+    assert rel(dy.end_to_end_operator_inverse(W, Z, np.inf), integral) < 1e-8
+    # planted bug: inverting the depth-2 operator instead is far from the integral
+    assert rel(dy.end_to_end_operator_inverse(W, Z, 2) / 2, integral) > 1e-2
+
+
+@pytest.mark.parametrize("shape", [(3, 3), (3, 2), (2, 3)])
+@pytest.mark.parametrize("N", [2, 3])
+def test_E5_inverse_finite_depth_equals_the_weighted_resolvent_integral(rng, shape, N):
+    """THEORY E5: A_N^{-1}(Z) = (sin(pi/N)/pi) int_0^inf s^{1/N} (s + WW^T)^{-1} Z (s + W^T W)^{-1} ds."""
+    W, Z = well_conditioned(rng, *shape, top=2.0, bottom=0.5), rng.standard_normal(shape)
+    integral = np.sin(np.pi / N) / np.pi * _resolvent_integral(W, Z, lambda s: s ** (1.0 / N))
+    assert rel(dy.end_to_end_operator_inverse(W, Z, N), integral) < 1e-8
+    # planted bug: the multipliers of depth N + 1 miss the integral
+    assert rel(dy.end_to_end_operator_inverse(W, Z, N + 1), integral) > 1e-2
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("N", DEPTHS)
+def test_E5_inverse_undoes_the_operator(rng, shape, N):
+    W, Z = well_conditioned(rng, *shape), rng.standard_normal(shape)
+    if N == np.inf and shape[0] != shape[1]:
+        with pytest.raises(ValueError, match="square"):
+            dy.end_to_end_operator_inverse(W, Z, N)
+        return
+    assert rel(dy.end_to_end_operator_inverse(W, dy.end_to_end_operator(W, Z, N), N), Z) < 1e-12
+    assert rel(dy.end_to_end_operator(W, dy.end_to_end_operator_inverse(W, Z, N), N), Z) < 1e-12
+
+
+def test_E5_inverse_broadcasts_over_trials(rng):
+    W = np.stack([well_conditioned(rng, 3, 2) for _ in range(4)])
+    Z = rng.standard_normal((3, 2))
+    batched = dy.end_to_end_operator_inverse(W, Z, 3)
+    assert batched.shape == (4, 3, 2)
+    for k in range(4):
+        assert rel(batched[k], dy.end_to_end_operator_inverse(W[k], Z, 3)) < 1e-14
+
+
+def test_E5_inverse_bad_inputs(rng):
+    W, Z = well_conditioned(rng, 3, 3), rng.standard_normal((3, 3))
+    singular = np.diag([2.0, 1.0, 0.0])
+    with pytest.raises(ValueError, match="rank deficient"):
+        dy.end_to_end_operator_inverse(singular, Z, 2)
+    with pytest.raises(ValueError, match="rank deficient"):
+        dy.end_to_end_operator_inverse(np.stack([W, singular]), Z, np.inf)
+    # depth 1: A_1 is the identity, invertible even at a singular W
+    assert np.array_equal(dy.end_to_end_operator_inverse(singular, Z, 1), Z)
+    with pytest.raises(ValueError, match="square"):
+        dy.end_to_end_operator_inverse(well_conditioned(rng, 3, 2), np.ones((3, 2)), np.inf)
+    for depth in (0, -1, 2.5, np.nan):
+        with pytest.raises(ValueError, match="depth"):
+            dy.end_to_end_operator_inverse(W, Z, depth)
+    with pytest.raises(TypeError, match="depth"):
+        dy.end_to_end_operator_inverse(W, Z, "3")
+    with pytest.raises(ValueError, match="Z has shape"):
+        dy.end_to_end_operator_inverse(W, np.ones((3, 2)), 2)
+    with pytest.raises(ValueError, match="NaN"):
+        dy.end_to_end_operator_inverse(W, np.full((3, 3), np.nan), 2)

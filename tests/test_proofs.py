@@ -1,10 +1,11 @@
-"""Tests of dmf_edu.symbolic and proofs/: every claim proved, every planted wrong variant rejected.
+"""Tests of the proof pages (dmf_edu.proofs, the proofs/ folder) and their runner dmf_edu.symbolic.
 
-The quick run of all claims (with their planted variants) is shared by a module fixture;
-full sizes are exercised for the cheap-but-largest cases (E1 depth 4, E3 N = 4).
+Every page is proved at its quick sizes; every planted wrong variant is run and must be
+rejected at the step it names; the coverage rule, label selection, seeds and the
+packaging of the pages are checked.
 """
 
-import importlib.util
+import configparser
 import json
 import pathlib
 import subprocess
@@ -14,88 +15,190 @@ import numpy as np
 import pytest
 import sympy as sp
 
+from dmf_edu import prover as P
 from dmf_edu import symbolic as S
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-LABELS = list(S.CLAIMS)
+PAGES = P.pages()
+VARIANTS = [(label, name) for label, module in PAGES.items() for name in module.PLANTED]
 
 
 @pytest.fixture(scope="module")
-def quick_results():
-    return {r.label: r for r in S.prove_all(quick=True, rng=2024)}
+def quick_proofs():
+    """Each page proved once at its quick sizes (seed 0): ``{label: (Proof, exception or None)}``."""
+    return {label: P._attempt(module, True, P._page_rng(label, 0), {}) for label, module in PAGES.items()}
 
 
-def test_registry_covers_the_issue_claims():
-    assert {"E1", "E2", "E3", "E4", "E6", "E10", "E12"} <= set(LABELS)
-    for claim in S.CLAIMS.values():
-        assert claim.planted, f"{claim.label} has no planted wrong variant"
+@pytest.mark.parametrize("label", list(PAGES))
+def test_page_proved_quick(quick_proofs, label):
+    proof, exc = quick_proofs[label]
+    assert exc is None, f"{type(exc).__name__}: {exc}"
+    assert proof.covered, "the page records no sizes"
+    assert all(proof.checks[s] > 0 for s in PAGES[label].PAGE.steps), proof.checks
+    assert pathlib.Path(PAGES[label].__file__).exists()
 
 
-@pytest.mark.parametrize("label", LABELS)
-def test_claim_proved_quick(quick_results, label):
-    res = quick_results[label]
-    assert res.status == "proved", res.detail
-    assert res.sizes and res.seconds > 0
-    assert res.tie_in and not any(t.startswith("skipped") for t in res.tie_in), res.tie_in
+@pytest.mark.parametrize("label, name", VARIANTS)
+def test_planted_variant_rejected_at_its_step(label, name):
+    v = P.run_variant(PAGES[label], name, seed=0)
+    assert v["ok"], f"{name!r}: {v['result']} ({v['reason']})"
 
 
-@pytest.mark.parametrize("label", LABELS)
-def test_planted_variants_rejected_by_value(quick_results, label):
-    """Each planted wrong variant is *disproved* (a nonzero residual or a library mismatch),
-    not merely crashing."""
-    planted = quick_results[label].planted
-    assert len(planted) == len(S.CLAIMS[label].planted)
-    for p in planted:
-        assert p["status"] == "failed" and p["failure"] == "disproved", p
+@pytest.mark.parametrize("label", list(PAGES))
+def test_step_coverage(quick_proofs, label):
+    """Every step is named by a planted variant; every tie-in step has a planted library bug."""
+    module = PAGES[label]
+    named = {p.step for p in module.PLANTED.values()}
+    assert named == set(module.PAGE.steps), (set(module.PAGE.steps) - named, named - set(module.PAGE.steps))
+    proof, _ = quick_proofs[label]
+    variants = [dict(name=n, step=p.step, overrides=sorted(p.make())) for n, p in module.PLANTED.items()]
+    assert P._coverage(module, proof, variants) == []
+    assert proof.errors, f"{label} has no library tie-in (proof.close)"
 
 
-def test_e01_layer_gradients_full_sizes_depth_4():
-    res = S.run_claim("E1", quick=False, rng=1)
-    assert res.status == "proved", res.detail
-    assert "N=4" in res.sizes
+@pytest.mark.parametrize("label", list(PAGES))
+def test_page_is_a_textbook_page(label, capsys):
+    module = PAGES[label]
+    doc = module.__doc__
+    assert doc.startswith(f"{label} ")
+    for section in ("Statement", "Steps"):
+        assert section in doc, f"{label} lacks a {section} section"
+    for step in module.PAGE.steps:
+        assert f"\n{step} " in doc, f"{label}: step {step} is not described in the docstring"
+    source = pathlib.Path(module.__file__).read_text()
+    assert "S._" not in source and "symbolic import _" not in source, "a page imports a private name"
+    module.worked_example()
+    assert capsys.readouterr().out.strip()
 
 
-def test_e03_end_to_end_dynamics_full_N4():
-    res = S.run_claim("E3", quick=False, rng=1)
-    assert res.status == "proved", res.detail
-    assert "N=4" in res.sizes
+def test_coverage_rule_catches_an_untested_step(quick_proofs):
+    module = PAGES["E1"]
+    proof, _ = quick_proofs["E1"]
+    variants = [dict(name=n, step=p.step, overrides=sorted(p.make())) for n, p in module.PLANTED.items()
+                if p.step != "S2"]
+    assert "no planted variant targets step S2" in "; ".join(P._coverage(module, proof, variants))
+    no_library = [v for v in variants if v["step"] != "T1"]
+    assert "tie-in step T1 has no planted library bug" in "; ".join(P._coverage(module, proof, no_library))
 
 
-def test_e01_library_bug_makes_the_proof_fail():
-    """A bug injected into the numeric layer_gradients (a transpose dropped on the square
-    case) fails E1 through the tie-in, although the mathematics is right."""
-    from dmf_edu import layer_gradients
-
-    def buggy(weights, G):
-        grads = layer_gradients(weights, G)
-        return [g.T if g.shape[0] == g.shape[1] else g for g in grads]
-
-    with pytest.raises(S.Disproved, match="layer_gradients"):
-        S.get_claim("E1").check(quick=True, rng=0, library=buggy)
+def test_variant_rejected_at_the_wrong_step_counts_as_failure(monkeypatch):
+    module = PAGES["E1"]
+    monkeypatch.setitem(module.PLANTED, "mislabelled", S.Planted("S2", module.PLANTED["dropped transpose"].make))
+    v = P.run_variant(module, "mislabelled")
+    assert not v["ok"] and v["result"] == "rejected at S1"
+    monkeypatch.setitem(module.PLANTED, "harmless", S.Planted("S1", lambda: {}))
+    assert P.run_variant(module, "harmless")["result"] == "NOT rejected"
 
 
-def test_e06_library_bug_makes_the_proof_fail():
-    from dmf_edu.dynamics import singular_value_velocity
-
-    with pytest.raises(S.Disproved, match="singular_value_velocity"):
-        S.get_claim("E6").check(quick=True, rng=0,
-                                library=lambda W, G, N: singular_value_velocity(W, G.T, N))
-
-
-def test_missing_library_function_skips_tie_in_with_reason(monkeypatch):
-    monkeypatch.setattr(S, "_library", lambda module, name: None)
-    report = S.get_claim("E12").check(quick=True, rng=0)
-    assert report["tie_in"] == ["skipped: dmf_edu.metrics.schatten_norm is not available"]
-    assert S.run_claim("E12", variant="library bug: Schatten-p without the 1/p power").status == "skipped"
+def test_label_selection_and_unknown_label(capsys):
+    assert list(P.select(["e1"])) == ["E1"]
+    with pytest.raises(ValueError, match="unknown proof label 'E99'; the labels are: E1"):
+        P.select(["E99"])
+    assert P.prove_main(["E99"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "E1" in err
 
 
-def test_require_zero_exact_and_witness():
+def test_label_prefix_selects_suffixed_pages_not_longer_numbers(monkeypatch):
+    fake = {lab: PAGES["E1"] for lab in ("E1", "E5", "E5inv", "E50")}
+    monkeypatch.setattr(P, "pages", lambda: fake)
+    assert list(P.select(["E5"])) == ["E5", "E5inv"]
+    assert list(P.select(["E50"])) == ["E50"]
+
+
+def test_same_seed_same_results_other_seed_other_points():
+    def strip(results):
+        out = []
+        for r in results:
+            d = r.to_dict()
+            d.pop("seconds")
+            for v in d["planted"]:
+                v.pop("seconds")
+            out.append(d)
+        return out
+    a, b = P.prove(["E1", "E12"], quick=True, seed=3), P.prove(["E1", "E12"], quick=True, seed=3, jobs=2)
+    assert strip(a) == strip(b) and [r.label for r in a] == ["E1", "E12"]
+    p0 = S.random_rational_point(sp.symbols("x y"), P._page_rng("E1", 0))
+    p1 = S.random_rational_point(sp.symbols("x y"), P._page_rng("E1", 1))
+    assert p0 != p1
+
+
+def _without_times(results):
+    for r in results:
+        r.pop("seconds")
+        for v in r["planted"]:
+            v.pop("seconds")
+    return results
+
+
+def test_cli_two_runs_identical_whatever_the_hash_seed(tmp_path):
+    runs = []
+    for hash_seed in ("1", "2"):
+        out = subprocess.run([sys.executable, "-m", "dmf_edu", "prove", "E1", "E12", "--quick", "--json"],
+                             cwd=tmp_path, capture_output=True, text=True, timeout=300,
+                             env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "PYTHONHASHSEED": hash_seed})
+        assert out.returncode == 0, out.stderr
+        runs.append(_without_times(json.loads(out.stdout)))
+    assert runs[0] == runs[1]
+
+
+def test_cli_prove_one_page_json(tmp_path):
+    out = subprocess.run([sys.executable, "-m", "dmf_edu", "prove", "E1", "--quick", "--json", "--seed", "1"],
+                         cwd=tmp_path, capture_output=True, text=True, timeout=300,
+                         env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+    assert out.returncode == 0, out.stderr
+    (res,) = json.loads(out.stdout)
+    assert res["label"] == "E1" and res["status"] == "proved" and res["seed"] == 1
+    assert pathlib.Path(res["proof_file"]).exists()
+    assert [s["step"] for s in res["steps"]] == list(PAGES["E1"].PAGE.steps)
+
+
+def test_page_runs_alone_as_a_script(tmp_path):
+    path = pathlib.Path(PAGES["E1"].__file__)
+    out = subprocess.run([sys.executable, str(path), "--quick"], cwd=tmp_path, capture_output=True, text=True,
+                         timeout=300, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+    assert out.returncode == 0, out.stderr
+    assert "1 pages, 1 proved, 0 failed" in out.stdout and "phi = " in out.stdout
+
+
+def test_page_importing_another_page_uses_this_checkout(tmp_path):
+    """E2 imports E1's formula: both must come from this tree's proofs/, not another installed copy."""
+    out = subprocess.run([sys.executable, "-m", "dmf_edu.proofs.e02_balancedness", "--quick", "--json"],
+                         cwd=tmp_path, capture_output=True, text=True, timeout=300,
+                         env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+    assert out.returncode == 0, out.stderr
+    (res,) = json.loads(out.stdout)
+    assert res["status"] == "proved" and res["proof_file"] == str(ROOT / "proofs" / "e02_balancedness.py")
+    e1 = subprocess.run([sys.executable, "-c", "import dmf_edu.proofs.e02_balancedness as m, sys; "
+                         "print(sys.modules['dmf_edu.proofs.e01_layer_gradients'].__file__)"],
+                        cwd=tmp_path, capture_output=True, text=True, env={"PYTHONPATH": str(ROOT)})
+    assert e1.stdout.strip() == str(ROOT / "proofs" / "e01_layer_gradients.py"), e1.stderr
+
+
+def test_setup_cfg_ships_every_package_and_maps_the_pages():
+    cfg = configparser.ConfigParser()
+    cfg.read(ROOT / "setup.cfg")
+    listed = set(cfg["options"]["packages"].split())
+    found = {".".join(p.parent.relative_to(ROOT).parts) for p in (ROOT / "dmf_edu").rglob("__init__.py")}
+    assert found | {"dmf_edu.proofs"} == listed
+    assert "dmf_edu.proofs = proofs" in cfg["options"]["package_dir"]
+
+
+def test_zero_decision_exact_and_witness():
     x, y = sp.symbols("x y", real=True)
-    S.require_zero(sp.Matrix([(x + y) ** 2 - x ** 2 - 2 * x * y - y ** 2, 1 / (x + 1) - 1 / (1 + x)]), "ok")
-    with pytest.raises(S.Disproved, match="rational point"):
-        S.require_zero(sp.Matrix([(x + y) ** 2 - x ** 2 - y ** 2]), "binomial", point={x: 1, y: 2})
+    page = S.Page("E0", "t", "t", "t", {"S1": "s"})
+    proof = S.Proof(page)
+    proof.zero("S1", sp.Matrix([(x + y) ** 2 - x ** 2 - 2 * x * y - y ** 2, 1 / (x + 1) - 1 / (1 + x)]), "ok")
+    with pytest.raises(S.Disproved, match="rational point") as info:
+        proof.zero("S1", sp.Matrix([(x + y) ** 2 - x ** 2 - y ** 2]), "binomial", point={x: 1, y: 2})
+    assert info.value.step == "S1"
     with pytest.raises(S.Disproved, match="not identically zero"):
-        S.require_zero(x * y * (x - y), "no point")          # zero on the diagonal, not everywhere
+        proof.zero("S1", x * y * (x - y), "no point")          # zero on the diagonal, not everywhere
+    with pytest.raises(KeyError, match="S9"):
+        proof.zero("S9", 0, "undeclared step")
+    with pytest.raises(S.Disproved, match="deviates") as info:
+        proof.close("S1", np.array([[1.0, 2.02]]), sp.Matrix([[1, 2]]), rtol=1e-3, what="x1.01")
+    assert info.value.step == "S1"
 
 
 def test_random_rational_point_reproducible_distinct_and_positive():
@@ -104,43 +207,14 @@ def test_random_rational_point_reproducible_distinct_and_positive():
     p1 = S.random_rational_point([*xs, pos], rng=7)
     assert p1 == S.random_rational_point([*xs, pos], rng=7)
     assert len(set(p1.values())) == 5 and p1[pos] > 0
-    assert all(isinstance(v, sp.Rational) for v in p1.values())
 
 
-def test_layer_gradient_formula_product_order():
-    """E1 formula on numbers-as-matrices: W = W_N ... W_1, so for N = 2 dphi/dW_1 = W_2^T G."""
+def test_cayley_is_orthogonal_and_chain_product_order():
+    a, b, c = sp.symbols("a b c", real=True)
+    Q = S.cayley([a, b, c], 3)
+    assert (Q.T * Q - sp.eye(3)).applyfunc(sp.simplify) == sp.zeros(3, 3)
     W1, W2 = sp.Matrix([[1], [2]]), sp.Matrix([[3, 5]])
-    G = sp.Matrix([[7]])
     assert S.chain_product([W1, W2]) == W2 * W1
-    g1, g2 = S.layer_gradient_formula([W1, W2], G)
-    assert g1 == W2.T * G and g2 == G * W1.T
-
-
-def test_run_claim_rejects_bad_label_and_variant():
-    with pytest.raises(ValueError, match="label must be one of"):
-        S.run_claim("E99")
-    with pytest.raises(ValueError, match="variant must be one of"):
-        S.run_claim("E1", variant="no such variant")
-
-
-def test_prove_main_table_json_and_exit_code(quick_results, monkeypatch, capsys):
-    results = list(quick_results.values())
-    monkeypatch.setattr(S, "prove_all", lambda quick=False: results)
-    assert S.prove_main() == 0
-    table = capsys.readouterr().out
-    for label in LABELS:
-        assert f"\n{label} " in table
-    assert "claims" in table and "0 failed" in table
-    assert S.prove_main(json_output=True, quick=True) == 0
-    data = json.loads(capsys.readouterr().out)
-    assert [d["label"] for d in data] == LABELS
-    for d in data:
-        assert {"label", "claim", "status", "method", "seconds"} <= set(d)
-        assert d["status"] in ("proved", "failed") and isinstance(d["seconds"], float)
-    broken = [S.ClaimResult(**{**r.to_dict(), "status": "failed", "detail": "planted"}) for r in results[:1]]
-    monkeypatch.setattr(S, "prove_all", lambda quick=False: broken + results[1:])
-    assert S.prove_main() == 1
-    assert "FAILED: planted" in capsys.readouterr().out
 
 
 def test_import_dmf_edu_does_not_import_sympy():
@@ -149,32 +223,14 @@ def test_import_dmf_edu_does_not_import_sympy():
     assert out.stdout.strip() == "False"
 
 
-def _load_page(path):
-    spec = importlib.util.spec_from_file_location(f"proof_page_{path.stem}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-@pytest.mark.parametrize("label", LABELS)
-def test_proof_page_is_a_textbook_page(label, capsys):
-    path = ROOT / f"proofs/{S.CLAIMS[label].key}.py"
-    assert path.exists(), f"missing proof page {path}"
-    page = _load_page(path)
-    doc = page.__doc__
-    assert doc.startswith(f"{label} ")
-    for section in ("Statement", "Construction", "Check", "Commentary"):
-        assert section in doc, f"{path.name} lacks a {section} section"
-    page.worked_example()
-    assert capsys.readouterr().out.strip()
-
-
-def test_proof_page_runs_alone():
-    path = ROOT / "proofs" / f"{S.CLAIMS['E12'].key}.py"
-    out = subprocess.run([sys.executable, str(path), "--quick"], capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0, out.stderr
-    assert "1 claims, 1 proved, 0 failed" in out.stdout
-
-
-def test_to_float_array_shape():
-    assert np.array_equal(S.to_float_array(sp.Matrix([[sp.Rational(1, 2), 2]])), np.array([[0.5, 2.0]]))
+def test_e07_complement_bug_needs_the_rectangular_cases(monkeypatch):
+    """Issue 11: a 1% error in singular_vector_velocity's (I - UU^T) term is invisible on square
+    W (the term vanishes) and caught on the rectangular cases of the E7 page."""
+    E7 = PAGES["E7"]
+    buggy = E7.PLANTED["library: complement term x1.01"].make()
+    monkeypatch.setattr(E7, "QUICK", [(3, 3, 2, "rational")])
+    proof, exc = P._attempt(E7, True, P._page_rng("E7", 0), buggy)
+    assert exc is None                                           # square: blind
+    monkeypatch.setattr(E7, "QUICK", [(3, 2, 2, "rational")])
+    proof, exc = P._attempt(E7, True, P._page_rng("E7", 0), buggy)
+    assert isinstance(exc, S.Disproved) and exc.step == "T1" and "dU 3x2" in str(exc)

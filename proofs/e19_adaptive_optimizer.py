@@ -1,0 +1,191 @@
+r"""E19 — the reference code's adaptive optimizer, step by step.
+
+Statement (THEORY.md E19)
+-------------------------
+With the mean loss ``l(W) = (1/|Omega|) sum_{(i,j) in Omega} (W_ij - M_ij)^2`` and the layer
+gradients ``g_j = dphi/dW_j`` (E1 with ``G = (2/|Omega|) P_Omega(W - M)``), one global step per update:
+
+    s_t   = beta s_{t-1} + (1 - beta) sum_j ||g_j||_F^2,        s_0 = 0,
+    eta_t = lr / (sqrt(s_t / (1 - beta^t)) + eps),
+    W_j  <- W_j - eta_t g_j .
+
+``s_t/(1 - beta^t)`` is a weighted mean of the past squared gradient norms (weights summing to 1),
+so the first step has length ``lr ||g|| / (||g|| + eps)``, and with ``eps = 0`` the iterates do not
+change when the loss is multiplied by a constant ``c > 0`` (learning rates carry over between the
+sum and the mean losses, unlike plain GD where ``lr_sum = 2 lr_mean / |Omega|``).
+
+Scope.  S1 for symbolic ``t`` (the weights) and ``t = 1, 2, 3`` (the unrolled recursion); S2 at
+``d = (2,3,2)`` (and ``(2,2,3,2)`` in the full run) with free factors, mask and targets; S3 for
+the first two steps with free squared norms; T1 two steps of the library from rational factors
+(depth 2, and depth 3 in the full run): the formula's iterates are exact polynomials over QQ in
+the step sizes ``eta_1, eta_2``, which are the algebraic numbers of the formula (square roots),
+evaluated to 50 digits; compared to the float64 library at ``rtol 1e-12`` (factors) and ``1e-9``
+(their displacement).  Not covered: batched trials with different convergence times
+(the library freezes a converged trial's ``s``), resumed runs.
+
+Steps
+-----
+S1  ``s_t = (1 - beta) sum_{k<=t} beta^{t-k} q_k`` (``q_k = sum_j ||g_j(k)||^2``) and the weights
+    ``(1 - beta) beta^{t-k} / (1 - beta^t)`` sum to 1 (symbolic ``t``).
+S2  the layer gradients of the mean loss are E1 with ``G = (2/|Omega|) P_Omega(W - M)``.
+S3  with ``eps = 0`` the steps ``eta_t g`` are unchanged when every ``q_k`` is scaled by ``c^2`` and ``g``
+    by ``c`` (loss times ``c``), ``t = 1, 2``.
+T1  library: two steps of ``training.gradient_descent(optimizer="adaptive")`` equal the formula
+    (factors after steps 1 and 2, their displacement, and the state ``s_2``).
+"""
+
+import numpy as np
+import sympy as sp
+
+from dmf_edu import training
+from dmf_edu.problems import MatrixCompletion
+from dmf_edu.proofs.e01_layer_gradients import layer_gradient_formula as layer_gradients
+from dmf_edu.symbolic import (Page, Planted, chain_product, random_rational_point, run_page,
+                              symbol_matrix, symbolic_weights)
+
+PAGE = Page(
+    label="E19", title="adaptive optimizer: two steps exactly",
+    statement="s_t = beta s_{t-1} + (1-beta) sum ||g_j||^2, eta_t = lr/(sqrt(s_t/(1-beta^t)) + eps), "
+              "W_j <- W_j - eta_t g_j with mean-loss gradients",
+    method="exact (sympy; algebraic numbers for the two library steps)",
+    steps={
+        "S1": "s_t/(1-beta^t) is a weighted mean of the squared gradient norms (weights sum to 1)",
+        "S2": "mean-loss layer gradients = E1 with G = (2/|Omega|) P_Omega(W - M)",
+        "S3": "eps = 0: the steps do not change when the loss is scaled by c > 0",
+        "T1": "library: two adaptive steps of training.gradient_descent = the formula",
+    })
+
+MASK = ((0, 0), (0, 1), (1, 0))                   # observed entries of the 2x2 end-to-end matrix
+
+
+# --------------------------------------------------------------------------- the formula
+
+def correction(t, beta):
+    """Bias correction ``1 - beta^t``."""
+    return 1 - beta ** t
+
+
+def step_size(s, t, lr, beta, eps):
+    """``eta_t = lr / (sqrt(s_t / (1 - beta^t)) + eps)``."""
+    return lr / (sp.sqrt(s / correction(t, beta)) + eps)
+
+
+def mean_loss_gradient(W, mask, M, K):
+    """``G = (2/K) P_Omega(W - M)``, ``mask`` the 0/1 matrix of ``Omega``, ``K = |Omega|``."""
+    return (W - M).multiply_elementwise(mask) * 2 / K
+
+
+def adaptive_steps(weights, mask, M, lr, beta, eps, steps, gradient=mean_loss_gradient, eta=step_size):
+    """The E19 iteration with the step sizes kept as symbols ``eta_1, eta_2, ...``.
+
+    The factors after each step are then polynomials in the ``eta_t`` with rational coefficients
+    (exact, for rational inputs), and ``s_t`` likewise; the ``eta_t`` themselves are the algebraic
+    numbers ``eta(s_t, t)`` (square roots), evaluated in turn to 50 digits.  Returns the factors
+    after each step, ``s`` after the last step (both as expressions) and ``{eta_t: value}``.
+    """
+    ws, s, out, values = list(weights), sp.Integer(0), [list(weights)], {}
+    for t in range(1, steps + 1):
+        grads = layer_gradients(ws, gradient(chain_product(ws), mask, M, sum(mask)))
+        s = sp.expand(beta * s + (1 - beta) * sp.Add(*(e ** 2 for g in grads for e in g)))
+        e = sp.Symbol(f"eta_{t}", positive=True)
+        values[e] = sp.N(eta(sp.N(s.xreplace(values), 50), t, lr, beta, eps), 50)
+        ws = [(w - e * g).applyfunc(sp.expand) for w, g in zip(ws, grads)]
+        out.append(ws)
+    return out, s, values
+
+
+# --------------------------------------------------------------------------- the proof
+
+def prove(proof, quick=False, corr=correction, gradient=mean_loss_gradient, eta=step_size,
+          descent=training.gradient_descent):
+    # S1: the unrolled recursion and the weights of the bias-corrected mean
+    beta = sp.Symbol("beta", positive=True)
+    t, k = sp.Symbol("t", integer=True, positive=True), sp.Symbol("k", integer=True)
+    q = sp.symbols("q1:4", positive=True)
+    s = sp.Integer(0)
+    for T in (1, 2, 3):
+        s = beta * s + (1 - beta) * q[T - 1]
+        proof.zero("S1", sp.expand(s - (1 - beta) * sum(beta ** (T - i) * q[i - 1] for i in range(1, T + 1))),
+                   f"t={T}: unrolled s_t")
+    weights_sum = sp.summation((1 - beta) * beta ** (t - k), (k, 1, t))
+    proof.zero("S1", sp.simplify(weights_sum / corr(t, beta) - 1),
+               "sum_k (1-beta) beta^(t-k) = 1 - beta^t (symbolic t)")
+    proof.sizes("S1 symbolic t")
+    # S2: gradients of the mean loss by sympy.diff
+    for dims in ([2, 3, 2],) if quick else ([2, 3, 2], [2, 2, 3, 2]):
+        ws = symbolic_weights(dims)
+        W = chain_product(ws)
+        mask = sp.Matrix(2, 2, lambda i, j: sp.Symbol(f"m{i}{j}", positive=True))   # free weights (0/1 for a mask)
+        M = symbol_matrix("y", 2, 2)
+        size = sp.Symbol("K", positive=True)              # |Omega|, a free positive number here
+        loss = sp.Add(*(mask[i, j] * (W[i, j] - M[i, j]) ** 2 for i in range(2) for j in range(2))) / size
+        G = gradient(W, mask, M, size)
+        for j, (Wj, g) in enumerate(zip(ws, layer_gradients(ws, G))):
+            exact = sp.Matrix(*Wj.shape, lambda a, b: sp.diff(loss, Wj[a, b]))
+            proof.zero("S2", exact - g, f"d={tuple(dims)} layer {j + 1}: mean-loss gradient")
+        proof.sizes(f"S2 d={tuple(dims)}")
+    # S3: scale invariance of the first two steps at eps = 0
+    c, lr, g = sp.Symbol("c", positive=True), sp.Symbol("lr", positive=True), sp.Symbol("g", real=True)
+    for T in (1, 2):
+        sT = (1 - beta) * sum(beta ** (T - i) * q[i - 1] for i in range(1, T + 1))
+        scaled = (1 - beta) * sum(beta ** (T - i) * c ** 2 * q[i - 1] for i in range(1, T + 1))
+        proof.zero("S3", sp.simplify(eta(scaled, T, lr, beta, 0) * c * g - eta(sT, T, lr, beta, 0) * g),
+                   f"t={T}: eta(c^2 q) c g = eta(q) g")
+    _tie_in(proof, quick, gradient, eta, descent)
+
+
+def _tie_in(proof, quick, gradient, eta, descent):
+    lr, beta, eps = sp.Rational(1, 1000), sp.Rational(99, 100), sp.Rational(1, 10000)
+    for dims in ([2, 3, 2],) if quick else ([2, 3, 2], [2, 2, 3, 2]):
+        ws = symbolic_weights(dims)
+        pt = random_rational_point(set().union(*(w.free_symbols for w in ws)), proof.rng)
+        w0 = [w.xreplace(pt) for w in ws]
+        M = sp.Matrix(2, 2, lambda i, j: sp.Rational(int(proof.rng.integers(-9, 10)), 3))
+        mask = sp.Matrix(2, 2, lambda i, j: 1 if (i, j) in MASK else 0)
+        traj, s2, values = adaptive_steps(w0, mask, M, lr, beta, eps, 2, gradient, eta)
+        rows, cols = zip(*MASK)
+        problem = MatrixCompletion((2, 2), np.array(rows), np.array(cols),
+                                   np.array([float(M[i, j]) for i, j in MASK]), reduction="mean")
+        start = [np.array(w.tolist(), dtype=float) for w in w0]
+        for k in (1, 2):
+            run = descent(problem, start, lr=float(lr), max_steps=k, optimizer="adaptive", beta=float(beta),
+                          eps=float(eps))
+            for j, (wn, we) in enumerate(zip(run.weights, traj[k])):
+                proof.close("T1", wn, we.xreplace(values), rtol=1e-12,
+                            what=f"adaptive step {k}, d={tuple(dims)}, layer {j + 1}")
+                proof.close("T1", wn - start[j], (we - w0[j]).xreplace(values), rtol=1e-9,
+                            what=f"adaptive step {k}, d={tuple(dims)}, layer {j + 1}: displacement")
+        proof.close("T1", run.state["s"], s2.xreplace(values), rtol=1e-12, what=f"state s_2, d={tuple(dims)}")
+    proof.note("lr = 1e-3, beta = 0.99, eps = 1e-4 (the reference code's constants); the displacement "
+               "check sees a 1e-4 change of eps")
+
+
+PLANTED = {
+    "S1: bias correction t (1 - beta)": Planted("S1", lambda: dict(corr=lambda t, beta: t * (1 - beta))),
+    "S2: mean-loss gradient without the factor 2": Planted("S2", lambda: dict(
+        gradient=lambda W, mask, M, K: mean_loss_gradient(W, mask, M, K) / 2)),
+    "S3: step without the square root": Planted("S3", lambda: dict(
+        eta=lambda s, t, lr, beta, eps: lr / (s / correction(t, beta) + eps))),
+    "library: lr x1.01": Planted("T1", lambda: dict(
+        descent=lambda p, w, lr, **k: training.gradient_descent(p, w, lr=1.01 * lr, **k))),
+    "library: beta 0.98": Planted("T1", lambda: dict(
+        descent=lambda p, w, beta, **k: training.gradient_descent(p, w, beta=beta - 0.01, **k))),
+    "library: eps 2e-4": Planted("T1", lambda: dict(
+        descent=lambda p, w, eps, **k: training.gradient_descent(p, w, eps=2 * eps, **k))),
+}
+
+
+def worked_example():
+    """One step from W_1 = W_2 = 1 (1x1), target 2, lr = 1e-3: eta_1 = lr/(||g|| + eps)."""
+    g = 2 * (1 - 2)                               # dl/dW at W = 1 for the mean loss (W - 2)^2
+    q = 2 * g ** 2                                # both layers have gradient g
+    eta1 = 1e-3 / (np.sqrt(q) + 1e-4)
+    print(f"g_1 = g_2 = {g}, q_1 = {q}, eta_1 = lr/(sqrt(q_1) + eps) = {eta1:.6e}; W_j -> {1 - eta1 * g:.8f}")
+    problem = MatrixCompletion((1, 1), np.array([0]), np.array([0]), np.array([2.0]), reduction="mean")
+    run = training.gradient_descent(problem, [np.ones((1, 1)), np.ones((1, 1))], lr=1e-3, max_steps=1,
+                                    optimizer="adaptive")
+    print("library:", [float(w[0, 0]) for w in run.weights])
+
+
+if __name__ == "__main__":
+    raise SystemExit(run_page(__name__))
