@@ -19,24 +19,21 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}{hint}\n")
 
 
-def _seed(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"the seed must be a whole number >= 0, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"the seed must be >= 0 (numpy seeds are non-negative), got {value}")
-    return value
+def _whole_number(what, minimum, why):
+    """An argparse type: a whole number >= ``minimum``, with a one-line message naming ``what``."""
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{what} must be a whole number >= {minimum}, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{what} must be >= {minimum} ({why}), got {value}")
+        return value
+    return parse
 
 
-def _jobs(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--jobs must be a whole number >= 1, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"--jobs must be >= 1 (worker processes), got {value}")
-    return value
+_seed = _whole_number("the seed", 0, "numpy seeds are non-negative")
+_jobs = _whole_number("--jobs", 1, "worker processes")
 
 
 def _shard(text):
