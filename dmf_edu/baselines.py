@@ -194,6 +194,14 @@ class GreedyResult:
     gradient_norms: np.ndarray
     status: str
 
+    def __repr__(self):
+        """One screen: status, rank, final loss, steps, shapes (no arrays)."""
+        loss = f"{float(self.losses[-1]):.4g}" if np.size(self.losses) else "none"
+        shapes = ", ".join("x".join(map(str, np.shape(w))) for w in self.weights)
+        return (f"GreedyResult(status={self.status!r}, rank={self.rank}, final_loss={loss}, "
+                f"total_steps={int(np.sum(self.steps))}, X={'x'.join(map(str, np.shape(self.X)))}, "
+                f"weights=[{shapes}])")
+
 
 def greedy_low_rank(problem, *, lr, init=1e-3, max_rank=None, loss_tol=1e-10, grad_tol=1e-6,
                     stage_steps=20000, chunk=500, stall=1e-6):

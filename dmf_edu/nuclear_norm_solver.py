@@ -166,6 +166,14 @@ class BaselineResult:
     history: dict = field(default_factory=dict)
     state: dict = field(default_factory=dict, repr=False)
 
+    def __repr__(self):
+        """One screen: status, objective, violation, gap, iterations, shape (no arrays)."""
+        gap = "None" if self.gap is None else f"{self.gap:.3g}"
+        return (f"BaselineResult(status={self.status!r}, objective={self.objective:.6g}, "
+                f"violation={self.violation:.3g}, gap={gap}, iterations={self.iterations}, "
+                f"p={self.p:g}, eps={self.eps:g}, X={'x'.join(map(str, np.shape(self.X)))}, "
+                f"time={self.time:.3g}s)")
+
     @property
     def relative_gap(self):
         """``gap / max(1, |objective|)`` (None without a certificate)."""

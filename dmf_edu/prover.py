@@ -109,6 +109,14 @@ class PageResult:
     planted: list = dataclasses.field(default_factory=list)
     proof_file: str = ""
 
+    def __repr__(self):
+        """One screen: the verdict, sizes, time, steps checked and planted variants rejected."""
+        detail = self.detail if len(self.detail) <= 120 else self.detail[:117] + "..."
+        return (f"PageResult(label={self.label!r}, status={self.status!r}, failure={self.failure!r}, "
+                f"method={self.method!r}, sizes={self.sizes[:80]!r}, seconds={self.seconds:.3g}, "
+                f"steps={len(self.steps)}, planted={sum(bool(v.get('ok')) for v in self.planted)}/"
+                f"{len(self.planted)} rejected, detail={detail!r})")
+
     def to_dict(self):
         return dataclasses.asdict(self)
 

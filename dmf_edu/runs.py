@@ -57,6 +57,15 @@ class Run:
     last_weights: list | None = None
     stop_reason: str = "max_steps"
 
+    def __repr__(self):
+        """One screen: how it stopped, the settings, steps, final loss and factor shapes (no arrays)."""
+        loss = np.asarray(self.history.get("loss", np.empty(0)), dtype=float)
+        final = "none" if loss.size == 0 else _spread(loss[-1])
+        shapes = ", ".join("x".join(map(str, np.shape(w))) for w in self.weights)
+        return (f"Run(stop_reason={self.stop_reason!r}, optimizer={self.optimizer!r}, lr={self.lr:g}, "
+                f"steps={_spread(self.steps)}, converged={int(np.sum(self.converged))}/"
+                f"{np.size(self.converged)}, final_loss={final}, weights=[{shapes}])")
+
     @property
     def W(self):
         """End-to-end matrix ``W_N ... W_1`` of :attr:`weights`."""
@@ -117,6 +126,14 @@ class Run:
                        lr=meta["lr"], state=state, wall_time=meta["wall_time"],
                        last_weights=[data[f"last_weight_{j}"] for j in depth] if meta.get("keep_last") else None,
                        stop_reason=meta.get("stop_reason", "max_steps"))
+
+
+def _spread(values):
+    """``"0.5"`` for one value, ``"0.1..0.5 (3 trials)"`` for several: a summary, never the array."""
+    v = np.asarray(values, dtype=float).ravel()
+    if v.size == 1:
+        return f"{v[0]:.4g}"
+    return f"{v.min():.4g}..{v.max():.4g} ({v.size} trials)" if v.size else "none"
 
 
 # --------------------------------------------------------------------------- checkpoint and resume

@@ -254,6 +254,14 @@ class Proof:
         self.tolerances = {}
         self.covered, self.notes = [], []
 
+    def __repr__(self):
+        """One screen: the page, how many of its steps have been checked, the largest tie-in error."""
+        done = sum(1 for n in self.checks.values() if n)
+        worst = max(self.errors.values(), default=None)
+        worst = "None" if worst is None else f"{worst:.2e}"
+        return (f"Proof(label={self.page.label!r}, quick={self.quick}, steps_checked={done}/"
+                f"{len(self.checks)}, largest_tie_in_error={worst}, sizes={'; '.join(self.covered)[:80]!r})")
+
     def _step(self, step):
         if step not in self.page.steps:
             raise KeyError(f"{self.page.label}: step {step!r} is not one of {list(self.page.steps)}")
