@@ -2,7 +2,7 @@ r"""Gradient descent on a deep factorization: plain GD and the reference code's 
 
 Read :func:`gradient_descent` first: a short loop.  Each concern it touches is a small helper
 beside it: :class:`Stepper` (one run's factors and optimizer: forward, then backward and update),
-:class:`_Recorder` (the history), :class:`_BestKeeper` (validation, ``keep_best``, ``patience``),
+:class:`Recorder` (the history), :class:`_BestKeeper` (validation, ``keep_best``, ``patience``),
 :class:`~dmf_edu.runs._Checkpoint` (save and resume, in :mod:`dmf_edu.runs` with the
 :class:`Run` it saves) and :func:`_progress_printer`.
 
@@ -334,7 +334,7 @@ def _start(problem, weights, args):
     history = {} if resume is None else resume.history
     out = SimpleNamespace(
         stepper=stepper, settings=settings, checkpoint=ck, report=_reporter(a.progress),
-        recorder=_Recorder(problem, truth, n_singular, history, validated=validation is not None),
+        recorder=Recorder(problem, truth, n_singular, history, validated=validation is not None),
         keeper=None if validation is None else _BestKeeper(lead, a.keep_best, patience, state.get("best"),
                                                           resume.weights if resume is not None else None),
         should_record=_schedule(a.record_every, a.record_steps, max_steps, stepper, problem, validation, truth),
@@ -383,7 +383,7 @@ def _reporter(progress):
 
 # --------------------------------------------------------------------------- recording
 
-class _Recorder:
+class Recorder:
     """Collects the history at the recorded steps (also used by :mod:`dmf_edu.dynamics`)."""
 
     def __init__(self, problem, truth, n_singular, previous=None, validated=False):
