@@ -34,7 +34,7 @@ PACKAGE_ANSWERS = {
     "singular_value_velocity": [("dmf_edu.dynamics", "singular_value_velocity")],
     "depth_multiplier": [("dmf_edu.linalg", "depth_multiplier")],
     "effective_rank": [("dmf_edu.metrics", "effective_rank")],
-    "completion_schatten_norm": [("dmf_edu.counterexamples", "schatten_profile"),
+    "completion_schatten_norm": [("dmf_edu.baselines", "schatten_profile"),
                                  ("dmf_edu.metrics", "schatten_norm")],
     "hessian_vector_product": [("dmf_edu.landscape", "hessian_vector_product")],
     "heldout_error": [("dmf_edu.metrics", "heldout_error")],
