@@ -75,7 +75,7 @@ def _exercise(name, lesson, label, signature, statement, reference):
 
 
 def _load():
-    from .. import exercises  # noqa: F401  (importing it registers every checker)
+    from . import exercises  # noqa: F401  (importing it registers every checker)
 
 
 def names():

@@ -49,7 +49,7 @@ def _guard(path):
     import dataclasses
     import importlib
 
-    from .. import exercises  # noqa: F401  (registers every checker)
+    from . import exercises  # noqa: F401  (registers every checker)
     from .checking import _REGISTRY
 
     target, calls = os.path.realpath(path), {}
@@ -114,7 +114,7 @@ def _worker(mode, path, name, out):
     import contextlib
     import io
 
-    from .. import exercises
+    from . import exercises
 
     result, captured = {}, io.StringIO()
     calls = _guard(path)
