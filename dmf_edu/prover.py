@@ -29,7 +29,7 @@ import zlib
 
 import numpy as np
 
-from .symbolic import Disproved, Proof, _short
+from .symbolic import Disproved, Proof, shorten
 
 __all__ = ["PageResult", "pages", "labels", "select", "run_one", "run_variant", "prove", "audit_table",
            "prove_main", "run_page"]
@@ -210,7 +210,7 @@ def run_one(module, quick=False, seed=0, planted=True):
         if bad:
             status, failure = "failed", "planted"
             detail = "; ".join(f"planted {v['name']!r} (step {v['step']}): {v['result']} - "
-                               f"{_short(v['reason'], 120)}" for v in bad)
+                               f"{shorten(v['reason'], 120)}" for v in bad)
         else:
             problems = _coverage(module, proof, variants)
             if problems:

@@ -14,6 +14,8 @@ import numpy as np
 from ._validate import check_int
 from .factorization import prefix_products
 
+__all__ = ["Run"]   # Checkpoint, problem_digest, run_fingerprint: for dmf_edu.training
+
 
 @dataclass
 class Run:
@@ -138,7 +140,7 @@ def _spread(values):
 
 # --------------------------------------------------------------------------- checkpoint and resume
 
-class _Checkpoint:
+class Checkpoint:
     """Saves the run to ``path`` every ``every`` steps and at the end; an existing file is resumed
     from, unless it was computed with other settings (``fingerprint``)."""
 
@@ -175,7 +177,7 @@ class _Checkpoint:
             run.save(self.path)
 
 
-def _digest(problem):
+def problem_digest(problem):
     """A hash of a problem's data (positions, values, measurements), or None."""
     if problem is None:
         return None
@@ -187,11 +189,11 @@ def _digest(problem):
     return digest.hexdigest()
 
 
-def _fingerprint(problem, weights, settings):
+def run_fingerprint(problem, weights, settings):
     """What a resumed run must share with the call that resumes it: the problem's data (hashed),
     the factor shapes (when given) and the settings."""
     out = dict(problem=type(problem).__name__, shape=list(problem.shape), reduction=problem.reduction,
-               data=_digest(problem), **settings)
+               data=problem_digest(problem), **settings)
     if weights is not None:
         out["weight_shapes"] = [list(np.shape(w)) for w in weights]
     return out
