@@ -26,13 +26,13 @@ def library_versions():
     return out
 
 
-def _jsonable(x):
+def jsonable(x):
     if isinstance(x, dict):
-        return {str(k): _jsonable(v) for k, v in x.items()}
+        return {str(k): jsonable(v) for k, v in x.items()}
     if isinstance(x, (list, tuple)):
-        return [_jsonable(v) for v in x]
+        return [jsonable(v) for v in x]
     if isinstance(x, np.ndarray):
-        return _jsonable(x.tolist())
+        return jsonable(x.tolist())
     if isinstance(x, (np.floating, float)):
         x = float(x)
         return x if np.isfinite(x) else None
@@ -50,7 +50,7 @@ def write_json(path, data):
     os.makedirs(folder, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
     with os.fdopen(fd, "w") as fh:
-        json.dump(_jsonable(data), fh, indent=1, sort_keys=False)
+        json.dump(jsonable(data), fh, indent=1, sort_keys=False)
         fh.write("\n")
     os.chmod(tmp, 0o644)                  # mkstemp makes 0600 files; sidecars are for everyone
     os.replace(tmp, path)

@@ -29,12 +29,13 @@ import scipy.linalg as sla
 
 from ._validate import check_int, check_matrix_like, check_positive
 from .factorization import end_to_end
-from .nuclear_norm_solver import BaselineResult, _Measurements, _violation, nuclear_norm_kkt, nuclear_norm_minimization
-from .problems import Problem
+from .nuclear_norm_solver import (BaselineResult, Measurements, constraint_violation, nuclear_norm_kkt,
+                                  nuclear_norm_minimization)
+from .problems import MatrixCompletion, Problem
 from .training import gradient_descent
 
 __all__ = ["BaselineResult", "nuclear_norm_minimization", "nuclear_norm_kkt",
-           "schatten_minimization", "greedy_low_rank", "GreedyResult"]
+           "schatten_minimization", "greedy_low_rank", "GreedyResult", "x5_problem", "schatten_profile"]
 
 
 # --------------------------------------------------------------------------- Schatten-p by IRLS
@@ -123,7 +124,7 @@ def schatten_minimization(problem, p, *, tol=1e-6, max_iter=3000, gamma0=None, g
     method: it converges to a stationary point of the smoothed problem near its start, not
     necessarily the global minimizer.
     """
-    meas = _Measurements(problem)
+    meas = Measurements(problem)
     if isinstance(p, bool) or not isinstance(p, (int, float, np.floating, np.integer)):
         raise TypeError(f"p must be a real number in (0, 2], got {p!r}")
     p = float(p)
@@ -159,7 +160,7 @@ def schatten_minimization(problem, p, *, tol=1e-6, max_iter=3000, gamma0=None, g
             if change <= 0.1 * np.sqrt(gamma / s1sq):       # near the smoothed minimizer: sharpen
                 gamma = max(gamma * gamma_decay, gamma_floor)
     s = np.linalg.svd(X, compute_uv=False)
-    return BaselineResult(X=X, objective=float(np.sum(s ** p)), violation=_violation(meas, X, 0.0),
+    return BaselineResult(X=X, objective=float(np.sum(s ** p)), violation=constraint_violation(meas, X, 0.0),
                           status=status, iterations=it, p=p, eps=0.0, time=time.perf_counter() - clock)
 
 
@@ -193,6 +194,14 @@ class GreedyResult:
     steps: np.ndarray
     gradient_norms: np.ndarray
     status: str
+
+    def __repr__(self):
+        """One screen: status, rank, final loss, steps, shapes (no arrays)."""
+        loss = f"{float(self.losses[-1]):.4g}" if np.size(self.losses) else "none"
+        shapes = ", ".join("x".join(map(str, np.shape(w))) for w in self.weights)
+        return (f"GreedyResult(status={self.status!r}, rank={self.rank}, final_loss={loss}, "
+                f"total_steps={int(np.sum(self.steps))}, X={'x'.join(map(str, np.shape(self.X)))}, "
+                f"weights=[{shapes}])")
 
 
 def greedy_low_rank(problem, *, lr, init=1e-3, max_rank=None, loss_tol=1e-10, grad_tol=1e-6,
@@ -288,3 +297,31 @@ def greedy_low_rank(problem, *, lr, init=1e-3, max_rank=None, loss_tol=1e-10, gr
         steps.append(taken)
     return GreedyResult(X=W, weights=[W1, W2], rank=W1.shape[0], losses=np.asarray(losses),
                         steps=np.asarray(steps, dtype=int), gradient_norms=np.asarray(gnorms), status=status)
+
+
+# --------------------------------------------------------------------------- the E12 problem (X5)
+
+def x5_problem(epsilon=0.0):
+    r"""The 2 x 2 completion of E12: observed ``W_12 = 1``, ``W_21 = 1``, ``W_22 = epsilon``.
+
+    ``epsilon = 0`` is Razin & Cohen's problem (every solution ``[[w, 1], [1, 0]]`` has
+    ``det = -1``); ``epsilon != 0`` is the perturbed variant, whose rank-one completion is
+    ``w = 1 / epsilon``.
+    """
+    return MatrixCompletion((2, 2), [0, 1, 1], [1, 0, 1], [1.0, 1.0, float(epsilon)], method="dense")
+
+
+def schatten_profile(w, p, epsilon=0.0):
+    r"""``||[[w, 1], [1, epsilon]]||_{S_p}^p`` for an array of ``w`` (shape kept); ``p = inf``: spectral.
+
+    The completion is symmetric, so its singular values are the absolute eigenvalues
+    ``|(w + eps)/2 +- sqrt((w - eps)^2/4 + 1)|``.  With ``epsilon = 0``, ``sigma_1 sigma_2 = 1`` and
+    ``sigma_1^2 + sigma_2^2 = w^2 + 2`` (E12), so every profile is even in ``w`` and increasing in
+    ``|w|``: the unique minimizer is ``w = 0``.
+    """
+    w = np.asarray(w, dtype=float)
+    mid, rad = (w + epsilon) / 2.0, np.sqrt((w - epsilon) ** 2 / 4.0 + 1.0)
+    s = np.stack([np.abs(mid + rad), np.abs(mid - rad)], axis=-1)
+    if p == np.inf:
+        return s.max(axis=-1)
+    return np.sum(s ** p, axis=-1)

@@ -35,7 +35,7 @@ __all__ = ["BaselineResult", "nuclear_norm_minimization", "nuclear_norm_kkt"]
 
 # --------------------------------------------------------------------------- measurement map
 
-class _Measurements:
+class Measurements:
     """The linear map ``A: R^{m x n} -> R^K`` of a problem, its adjoint and one linear solve.
 
     ``regularized_solve(V, v, gamma)`` returns ``argmin_Z ||Z - V||_F^2 + ||gamma A(Z) - v||^2``,
@@ -166,13 +166,22 @@ class BaselineResult:
     history: dict = field(default_factory=dict)
     state: dict = field(default_factory=dict, repr=False)
 
+    def __repr__(self):
+        """One screen: status, objective, violation, gap, iterations, shape (no arrays)."""
+        gap = "None" if self.gap is None else f"{self.gap:.3g}"
+        return (f"BaselineResult(status={self.status!r}, objective={self.objective:.6g}, "
+                f"violation={self.violation:.3g}, gap={gap}, iterations={self.iterations}, "
+                f"p={self.p:g}, eps={self.eps:g}, X={'x'.join(map(str, np.shape(self.X)))}, "
+                f"time={self.time:.3g}s)")
+
     @property
     def relative_gap(self):
         """``gap / max(1, |objective|)`` (None without a certificate)."""
         return None if self.gap is None else self.gap / max(1.0, abs(self.objective))
 
 
-def _violation(meas, X, eps):
+def constraint_violation(meas, X, eps):
+    """``max_k max(|A(X)_k - b_k| - eps, 0)``: how far ``X`` (``(m, n)``) is outside the constraints."""
     r = meas.forward(X) - meas.b
     return float(np.max(np.maximum(np.abs(r) - eps, 0.0), initial=0.0))
 
@@ -321,7 +330,7 @@ def _certify(meas, it, t, rho, gamma, eps, psd, relaxation):
     """
     N = meas.shape[0] * meas.shape[1]
     X, normX = it.X, it.normX
-    violation = _violation(meas, X, eps)
+    violation = constraint_violation(meas, X, eps)
     lam, dual_obj = _certificate(meas, gamma * rho * (t[N:] - it.z[N:]), eps, psd)
     gap = normX - dual_obj
     return dict(violation=violation, lam=lam, dual_objective=dual_obj, gap=gap,
@@ -362,7 +371,7 @@ _BALANCE = 20.0          # ... only when the primal and dual residuals differ by
 def _admm_arguments(problem, eps, psd, tol, max_iter, relaxation, check_every, anderson, constraint_scale,
                     progress):
     """Validate the arguments of :func:`nuclear_norm_minimization`; return the measurement map."""
-    meas = _Measurements(problem)
+    meas = Measurements(problem)
     _eps_argument(eps)
     check_positive(tol, "tol")
     check_int(max_iter, "max_iter", minimum=1)
@@ -550,7 +559,7 @@ def nuclear_norm_kkt(problem, X, dual, eps=0.0, psd=False):
     of the box ``|r| <= eps``.  With a feasible ``X`` and a dual-feasible ``lam``, a zero ``gap``
     alone implies the rest; the other numbers say which condition a wrong pair breaks.
     """
-    meas = _Measurements(problem)
+    meas = Measurements(problem)
     eps = _eps_argument(eps)
     X = check_matrix_like(X, meas.shape)
     lam = as_float_array(dual, "dual", ndim=1)

@@ -19,7 +19,7 @@ import numbers
 import numpy as np
 import scipy.sparse as sp
 
-from ._validate import as_float_array, as_rng, check_int, check_matrix_like, check_shape
+from ._validate import as_float_array, as_rng, check_int, check_matrix_like, check_positive, check_shape
 from .metrics import reconstruction_error, relative_error
 
 REDUCTIONS = ("sum", "mean")
@@ -466,3 +466,50 @@ def commuting_sensing(eigenvalues, n_measurements, rng=None, basis=None, reducti
     M = (Q * lam) @ Q.T
     y = a @ lam
     return MatrixSensing(A, y, reduction=reduction, truth=M)
+
+
+# --------------------------------------------------------------------------- targets with separated spectra (X7)
+
+def separated_target(size, rank, ratio=2.0, rng=None, symmetric=False):
+    r"""A ``size x size`` rank-``R`` target ``M = U diag(s) V^T`` with ``s_k = ratio^{R-k}``.
+
+    Parameters
+    ----------
+    size, rank : ints, ``1 <= rank <= size``
+    ratio : float > 1
+        Ratio of consecutive singular values (the smallest is 1).
+    rng : None, int or Generator
+        Draws the Haar-random orthogonal ``U`` and ``V``.
+    symmetric : bool
+        ``V = U`` (a PSD target that commutes with ``W = alpha^N I``: every mode then follows
+        the scalar flow of E10 exactly).
+
+    Returns
+    -------
+    M : ndarray, shape ``(size, size)``
+    s : ndarray, shape ``(rank,)``, descending
+    """
+    size = check_int(size, "size", minimum=1)
+    rank = check_int(rank, "rank", minimum=1)
+    if rank > size:
+        raise ValueError(f"rank {rank} exceeds size {size}; choose rank <= size")
+    ratio = check_positive(ratio, "ratio")
+    if ratio <= 1:
+        raise ValueError(f"ratio must be > 1 so that the stages separate, got {ratio}")
+    rng = as_rng(rng)
+
+    def haar():
+        Q, Rm = np.linalg.qr(rng.standard_normal((size, size)))
+        return Q * np.sign(np.diag(Rm))
+
+    U = haar()
+    V = U if symmetric else haar()
+    s = ratio ** np.arange(rank - 1, -1, -1.0)
+    return (U[:, :rank] * s) @ V[:, :rank].T, s
+
+
+def full_observation(M):
+    """:class:`MatrixCompletion` observing every entry of ``M`` (``(m, n)``): ``ell = 1/2 ||W - M||_F^2``."""
+    M = as_float_array(M, "M", ndim=2)
+    rows, cols = np.divmod(np.arange(M.size), M.shape[1])
+    return MatrixCompletion(M.shape, rows, cols, M.ravel(), truth=M)

@@ -29,7 +29,7 @@ import zlib
 
 import numpy as np
 
-from .symbolic import Disproved, Proof, _short
+from .symbolic import Disproved, Proof, shorten
 
 __all__ = ["PageResult", "pages", "labels", "select", "run_one", "run_variant", "prove", "audit_table",
            "prove_main", "run_page"]
@@ -108,6 +108,14 @@ class PageResult:
     notes: list = dataclasses.field(default_factory=list)
     planted: list = dataclasses.field(default_factory=list)
     proof_file: str = ""
+
+    def __repr__(self):
+        """One screen: the verdict, sizes, time, steps checked and planted variants rejected."""
+        detail = self.detail if len(self.detail) <= 120 else self.detail[:117] + "..."
+        return (f"PageResult(label={self.label!r}, status={self.status!r}, failure={self.failure!r}, "
+                f"method={self.method!r}, sizes={self.sizes[:80]!r}, seconds={self.seconds:.3g}, "
+                f"steps={len(self.steps)}, planted={sum(bool(v.get('ok')) for v in self.planted)}/"
+                f"{len(self.planted)} rejected, detail={detail!r})")
 
     def to_dict(self):
         return dataclasses.asdict(self)
@@ -202,7 +210,7 @@ def run_one(module, quick=False, seed=0, planted=True):
         if bad:
             status, failure = "failed", "planted"
             detail = "; ".join(f"planted {v['name']!r} (step {v['step']}): {v['result']} - "
-                               f"{_short(v['reason'], 120)}" for v in bad)
+                               f"{shorten(v['reason'], 120)}" for v in bad)
         else:
             problems = _coverage(module, proof, variants)
             if problems:

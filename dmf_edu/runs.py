@@ -14,6 +14,8 @@ import numpy as np
 from ._validate import check_int
 from .factorization import prefix_products
 
+__all__ = ["Run"]   # Checkpoint, problem_digest, run_fingerprint: for dmf_edu.training
+
 
 @dataclass
 class Run:
@@ -56,6 +58,15 @@ class Run:
     wall_time: float = 0.0
     last_weights: list | None = None
     stop_reason: str = "max_steps"
+
+    def __repr__(self):
+        """One screen: how it stopped, the settings, steps, final loss and factor shapes (no arrays)."""
+        loss = np.asarray(self.history.get("loss", np.empty(0)), dtype=float)
+        final = "none" if loss.size == 0 else _spread(loss[-1])
+        shapes = ", ".join("x".join(map(str, np.shape(w))) for w in self.weights)
+        return (f"Run(stop_reason={self.stop_reason!r}, optimizer={self.optimizer!r}, lr={self.lr:g}, "
+                f"steps={_spread(self.steps)}, converged={int(np.sum(self.converged))}/"
+                f"{np.size(self.converged)}, final_loss={final}, weights=[{shapes}])")
 
     @property
     def W(self):
@@ -119,9 +130,17 @@ class Run:
                        stop_reason=meta.get("stop_reason", "max_steps"))
 
 
+def _spread(values):
+    """``"0.5"`` for one value, ``"0.1..0.5 (3 trials)"`` for several: a summary, never the array."""
+    v = np.asarray(values, dtype=float).ravel()
+    if v.size == 1:
+        return f"{v[0]:.4g}"
+    return f"{v.min():.4g}..{v.max():.4g} ({v.size} trials)" if v.size else "none"
+
+
 # --------------------------------------------------------------------------- checkpoint and resume
 
-class _Checkpoint:
+class Checkpoint:
     """Saves the run to ``path`` every ``every`` steps and at the end; an existing file is resumed
     from, unless it was computed with other settings (``fingerprint``)."""
 
@@ -158,7 +177,7 @@ class _Checkpoint:
             run.save(self.path)
 
 
-def _digest(problem):
+def problem_digest(problem):
     """A hash of a problem's data (positions, values, measurements), or None."""
     if problem is None:
         return None
@@ -170,11 +189,11 @@ def _digest(problem):
     return digest.hexdigest()
 
 
-def _fingerprint(problem, weights, settings):
+def run_fingerprint(problem, weights, settings):
     """What a resumed run must share with the call that resumes it: the problem's data (hashed),
     the factor shapes (when given) and the settings."""
     out = dict(problem=type(problem).__name__, shape=list(problem.shape), reduction=problem.reduction,
-               data=_digest(problem), **settings)
+               data=problem_digest(problem), **settings)
     if weights is not None:
         out["weight_shapes"] = [list(np.shape(w)) for w in weights]
     return out

@@ -203,7 +203,8 @@ def at_point(M, point):
     return to_float_array(M.xreplace(point))
 
 
-def _short(e, limit=160):
+def shorten(e, limit=160):
+    """``str(e)`` cut to ``limit`` characters (a witness or residual in a failure message)."""
     text = str(e)
     return text if len(text) <= limit else text[:limit] + " ..."
 
@@ -254,6 +255,14 @@ class Proof:
         self.tolerances = {}
         self.covered, self.notes = [], []
 
+    def __repr__(self):
+        """One screen: the page, how many of its steps have been checked, the largest tie-in error."""
+        done = sum(1 for n in self.checks.values() if n)
+        worst = max(self.errors.values(), default=None)
+        worst = "None" if worst is None else f"{worst:.2e}"
+        return (f"Proof(label={self.page.label!r}, quick={self.quick}, steps_checked={done}/"
+                f"{len(self.checks)}, largest_tie_in_error={worst}, sizes={'; '.join(self.covered)[:80]!r})")
+
     def _step(self, step):
         if step not in self.page.steps:
             raise KeyError(f"{self.page.label}: step {step!r} is not one of {list(self.page.steps)}")
@@ -290,7 +299,7 @@ class Proof:
                 (i, j), e = next(((i, j), e) for i, row in enumerate(residual.to_list())
                                  for j, e in enumerate(row) if e)
                 raise Disproved(f"{what}: not identically zero; entry {(i, j)} is "
-                                f"{_short(residual.domain.to_sympy(e))}", step=step)
+                                f"{shorten(residual.domain.to_sympy(e))}", step=step)
             return
         entries = list(residual) if isinstance(residual, sp.MatrixBase) else [residual]
         if point is not None:
@@ -298,11 +307,11 @@ class Proof:
                 v = sp.sympify(e).xreplace(point)
                 if v.free_symbols == set() and not is_zero(v, simplifier):
                     witness = ", ".join(f"{x}={v}" for x, v in point.items())
-                    raise Disproved(f"{what}: nonzero ({_short(sp.nsimplify(v))}) at the rational point "
-                                    f"{_short(witness, 200)} (entry {k})", step=step)
+                    raise Disproved(f"{what}: nonzero ({shorten(sp.nsimplify(v))}) at the rational point "
+                                    f"{shorten(witness, 200)} (entry {k})", step=step)
         for k, e in enumerate(entries):
             if not is_zero(e, simplifier):
-                raise Disproved(f"{what}: not identically zero (entry {k}: {_short(e)})", step=step)
+                raise Disproved(f"{what}: not identically zero (entry {k}: {shorten(e)})", step=step)
 
     def close(self, step, numeric, exact, rtol=1e-10, what="", scale=None):
         """Tie-in step: the library's ``numeric`` value equals the ``exact`` sympy value (Matrix,

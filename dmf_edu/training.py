@@ -2,8 +2,8 @@ r"""Gradient descent on a deep factorization: plain GD and the reference code's 
 
 Read :func:`gradient_descent` first: a short loop.  Each concern it touches is a small helper
 beside it: :class:`Stepper` (one run's factors and optimizer: forward, then backward and update),
-:class:`_Recorder` (the history), :class:`_BestKeeper` (validation, ``keep_best``, ``patience``),
-:class:`~dmf_edu.runs._Checkpoint` (save and resume, in :mod:`dmf_edu.runs` with the
+:class:`Recorder` (the history), :class:`_BestKeeper` (validation, ``keep_best``, ``patience``),
+:class:`~dmf_edu.runs.Checkpoint` (save and resume, in :mod:`dmf_edu.runs` with the
 :class:`Run` it saves) and :func:`_progress_printer`.
 
 The hot loop per step: one forward pass of prefix products (``N - 1`` products; the last is
@@ -24,7 +24,7 @@ from ._validate import check_int, check_positive, check_weights
 from .factorization import backward, balancedness, gd_update, prefix_products, product_singular_values
 from .metrics import effective_rank_from_singular_values, heldout_error, reconstruction_error, relative_error
 from .problems import Problem
-from .runs import Run, _Checkpoint, _digest, _fingerprint
+from .runs import Checkpoint, Run, problem_digest, run_fingerprint
 
 OPTIMIZERS = ("gd", "adaptive")
 RECORD_BUDGET = 0.04      # share of the estimated run time the default record schedule may take
@@ -306,10 +306,10 @@ def _start(problem, weights, args):
     validation, patience = _check_validation(problem, a.validation, a.keep_best, a.patience)
     fingerprint = None                     # hashing the data costs time: only to checkpoint or resume
     if a.checkpoint is not None or a.resume is not None:
-        fingerprint = _fingerprint(problem, weights, dict(lr=lr, optimizer=optimizer, beta=beta, eps=eps,
+        fingerprint = run_fingerprint(problem, weights, dict(lr=lr, optimizer=optimizer, beta=beta, eps=eps,
                                                           loss_tol=loss_tol, keep_best=bool(a.keep_best),
-                                                          patience=patience, validation=_digest(validation)))
-    ck = _Checkpoint(a.checkpoint, a.checkpoint_every, fingerprint)
+                                                          patience=patience, validation=problem_digest(validation)))
+    ck = Checkpoint(a.checkpoint, a.checkpoint_every, fingerprint)
     resume = ck.resume_from(a.resume, optimizer)
     if resume is not None:
         weights = resume.last_weights or resume.weights
@@ -334,7 +334,7 @@ def _start(problem, weights, args):
     history = {} if resume is None else resume.history
     out = SimpleNamespace(
         stepper=stepper, settings=settings, checkpoint=ck, report=_reporter(a.progress),
-        recorder=_Recorder(problem, truth, n_singular, history, validated=validation is not None),
+        recorder=Recorder(problem, truth, n_singular, history, validated=validation is not None),
         keeper=None if validation is None else _BestKeeper(lead, a.keep_best, patience, state.get("best"),
                                                           resume.weights if resume is not None else None),
         should_record=_schedule(a.record_every, a.record_steps, max_steps, stepper, problem, validation, truth),
@@ -383,7 +383,7 @@ def _reporter(progress):
 
 # --------------------------------------------------------------------------- recording
 
-class _Recorder:
+class Recorder:
     """Collects the history at the recorded steps (also used by :mod:`dmf_edu.dynamics`)."""
 
     def __init__(self, problem, truth, n_singular, previous=None, validated=False):

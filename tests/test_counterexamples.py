@@ -1,20 +1,24 @@
-"""Tests of dmf_edu.counterexamples: X4 (E9), X5 (E12) and the Schatten-vs-depth comparison."""
+"""Tests of X4 (E9, experiments.x4_commuting), X5 (E12, experiments.x5_razin_cohen, baselines.x5_problem and
+schatten_profile) and the Schatten-vs-depth comparison (experiments.x1_completion.schatten_vs_depth)."""
 
 import numpy as np
 import pytest
 
 import dmf_edu as d
-from dmf_edu import counterexamples as ce
+from dmf_edu.baselines import schatten_profile, x5_problem
+from dmf_edu.experiments.x1_completion import schatten_vs_depth
+from dmf_edu.experiments.x4_commuting import x4_commuting_sensing
+from dmf_edu.experiments.x5_razin_cohen import x5_razin_cohen
 
 
 @pytest.fixture(scope="module")
 def x4():
-    return ce.x4_commuting_sensing()
+    return x4_commuting_sensing()
 
 
 @pytest.fixture(scope="module")
 def x5():
-    return ce.x5_razin_cohen(quick=True)
+    return x5_razin_cohen(quick=True)
 
 
 def test_x4_e9_solvers_agree_with_linprog(x4):
@@ -46,7 +50,7 @@ def test_x4_planted_target_is_rejected(x4):
 
 
 def test_x4_random_instance_runs_quick():
-    out = ce.x4_commuting_sensing(eigenvalues=(2.0, 1.0, 0.0, 0.0, 0.0), measurements=None, n_measurements=3,
+    out = x4_commuting_sensing(eigenvalues=(2.0, 1.0, 0.0, 0.0, 0.0), measurements=None, n_measurements=3,
                                   depths=(2,), alphas=(1e-1, 1e-2), seed=1, quick=True)
     assert np.allclose(out["min_trace"], out["linprog_psd"], atol=1e-6)
     assert out["runs"][2]["distance"][1] < out["runs"][2]["distance"][0]
@@ -55,12 +59,12 @@ def test_x4_random_instance_runs_quick():
 def test_x5_e12_profile_closed_forms():
     """E12: on [[w, 1], [1, 0]], sigma_1 sigma_2 = 1, ||.||_F^2 = w^2 + 2, ||.||_* = sqrt(w^2 + 4)."""
     w = np.linspace(-30, 30, 61)
-    assert np.allclose(ce.schatten_profile(w, 2.0), w ** 2 + 2)
-    assert np.allclose(ce.schatten_profile(w, 1.0), np.sqrt(w ** 2 + 4))
-    s1 = ce.schatten_profile(w, np.inf)
-    assert np.allclose(s1 * (ce.schatten_profile(w, 1.0) - s1), 1.0)
+    assert np.allclose(schatten_profile(w, 2.0), w ** 2 + 2)
+    assert np.allclose(schatten_profile(w, 1.0), np.sqrt(w ** 2 + 4))
+    s1 = schatten_profile(w, np.inf)
+    assert np.allclose(s1 * (schatten_profile(w, 1.0) - s1), 1.0)
     W = np.array([[[x, 1.0], [1.0, 0.3]] for x in w[:5]])
-    assert np.allclose(ce.schatten_profile(w[:5], 0.5, 0.3), d.schatten_norm(W, 0.5) ** 0.5)
+    assert np.allclose(schatten_profile(w[:5], 0.5, 0.3), d.schatten_norm(W, 0.5) ** 0.5)
 
 
 def test_x5_e12_gd_norms_grow_while_det_stays_positive(x5):
@@ -113,7 +117,7 @@ def test_x5_sign_pitfall_recorded(x5):
 
 
 def test_schatten_vs_depth_quick():
-    out = ce.schatten_vs_depth(quick=True)
+    out = schatten_vs_depth(quick=True)
     rows = {(r["method"], r["depth"]): r for r in out["rows"]}
     assert set(rows) == {("nuclear", None), ("schatten", 2), ("schatten", 3), ("gd", 2), ("gd", 3)}
     assert rows[("nuclear", None)]["status"] == "optimal"
@@ -125,17 +129,17 @@ def test_schatten_vs_depth_quick():
 
 def test_bad_input():
     with pytest.raises(ValueError, match="measurements"):
-        ce.x4_commuting_sensing(measurements=np.ones((2, 3)))
+        x4_commuting_sensing(measurements=np.ones((2, 3)))
     with pytest.raises(ValueError, match="depths"):
-        ce.x4_commuting_sensing(depths=(1,))
+        x4_commuting_sensing(depths=(1,))
     with pytest.raises(ValueError, match="alphas"):
-        ce.x4_commuting_sensing(alphas=(0.0,))
+        x4_commuting_sensing(alphas=(0.0,))
 
 
 @pytest.mark.parametrize("eps", [0.0, 0.5])
 def test_x5_problem_observes_the_e12_entries(eps):
     # E12: W_12 = 1, W_21 = 1, W_22 = epsilon observed; every [[w, 1], [1, eps]] fits exactly
-    p = ce.x5_problem(eps)
+    p = x5_problem(eps)
     assert sorted(zip(p.rows.tolist(), p.cols.tolist(), p.values.tolist())) == [(0, 1, 1.0), (1, 0, 1.0), (1, 1, eps)]
     for w in (0.0, 3.0):
         assert p.loss(np.array([[w, 1.0], [1.0, eps]])) == 0.0

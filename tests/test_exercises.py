@@ -7,7 +7,7 @@ import pytest
 
 import dmf_edu as d
 from dmf_edu import exercises as ex
-from dmf_edu.counterexamples import schatten_profile
+from dmf_edu.baselines import schatten_profile
 from dmf_edu.landscape import hessian_vector_product
 from dmf_edu.linalg import depth_multiplier, psd_power
 

@@ -7,7 +7,7 @@ import dmf_edu as d
 from dmf_edu.dynamics import end_to_end_operator
 from dmf_edu.geometry import (fibre_entropy, metric, minimum_norm_lift, rescaled_multiplier,
                               volume_density)
-from dmf_edu.saddles_experiment import x6_depth_limit
+from dmf_edu.experiments.x6_infinite_depth import x6_depth_limit
 
 DEPTHS = [1, 2, 3, 5, np.inf]
 
@@ -250,7 +250,7 @@ def test_bad_input(rng):
 
 
 def test_x6_problems_observe_the_documented_entries():
-    from dmf_edu.saddles_experiment import x6_problems
+    from dmf_edu.experiments.x6_infinite_depth import x6_problems
     probs = x6_problems(seed=0)
     diag, e12, low = probs["diag2x2"], probs["e12"], probs["lowrank5"]
     assert sorted(zip(diag.rows.tolist(), diag.cols.tolist(), diag.values.tolist())) == [(0, 0, 1.0), (1, 1, 0.5)]

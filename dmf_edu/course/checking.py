@@ -41,6 +41,12 @@ class Report:
     def __str__(self):
         return f"[{'PASSED' if self.passed else 'FAILED'}] {self.name}: {self.message}"
 
+    def __repr__(self):
+        """One screen: the verdict, the message's start and the names of the details (no arrays)."""
+        message = self.message if len(self.message) <= 160 else self.message[:157] + "..."
+        return (f"Report(name={self.name!r}, passed={self.passed}, message={message!r}, "
+                f"details=[{', '.join(map(str, self.details))}])")
+
 
 class _Fail(Exception):
     """Raised inside a checker to stop with a message."""
@@ -69,7 +75,7 @@ def _exercise(name, lesson, label, signature, statement, reference):
 
 
 def _load():
-    from .. import exercises  # noqa: F401  (importing it registers every checker)
+    from . import exercises  # noqa: F401  (importing it registers every checker)
 
 
 def names():

@@ -34,7 +34,7 @@ PACKAGE_ANSWERS = {
     "singular_value_velocity": [("dmf_edu.dynamics", "singular_value_velocity")],
     "depth_multiplier": [("dmf_edu.linalg", "depth_multiplier")],
     "effective_rank": [("dmf_edu.metrics", "effective_rank")],
-    "completion_schatten_norm": [("dmf_edu.counterexamples", "schatten_profile"),
+    "completion_schatten_norm": [("dmf_edu.baselines", "schatten_profile"),
                                  ("dmf_edu.metrics", "schatten_norm")],
     "hessian_vector_product": [("dmf_edu.landscape", "hessian_vector_product")],
     "heldout_error": [("dmf_edu.metrics", "heldout_error")],
@@ -49,7 +49,7 @@ def _guard(path):
     import dataclasses
     import importlib
 
-    from .. import exercises  # noqa: F401  (registers every checker)
+    from . import exercises  # noqa: F401  (registers every checker)
     from .checking import _REGISTRY
 
     target, calls = os.path.realpath(path), {}
@@ -114,7 +114,7 @@ def _worker(mode, path, name, out):
     import contextlib
     import io
 
-    from .. import exercises
+    from . import exercises
 
     result, captured = {}, io.StringIO()
     calls = _guard(path)

@@ -14,7 +14,12 @@ import sys
 
 import numpy as np
 
+from .._validate import check_int, check_seed
+from ..baselines import nuclear_norm_minimization, schatten_minimization
 from ..factorization import init_weights
+from ..metrics import effective_rank, reconstruction_error
+from ..problems import random_low_rank, sample_completion
+from ..training import gradient_descent
 from ._common import E19, E19_SHORT, child_rng, recovery_problem, result_row, run_experiment, train_runs
 
 ID = "X1"
@@ -61,8 +66,6 @@ def run_task(task):
     problem = recovery_problem(config, task["seed"], task["trial"], task["n_obs"])
     common = dict(n_obs=task["n_obs"], seed=task["seed"], trial=task["trial"])
     if task["kind"] == "nuclear":
-        from ..baselines import nuclear_norm_minimization
-
         res = nuclear_norm_minimization(problem, eps=config["eps"])
         return [result_row(res.X, problem.truth, method="nuclear", depth=None, init_scale=None,
                            status=str(getattr(res, "status", "")), **common)]
@@ -147,3 +150,63 @@ def _plot_init_sweep(ax2, sweep, config, what):
     ax2.set_xlabel("init scale")
     ax2.set_ylabel("reconstruction error (MSE over entries)")
     ax2.set_title(f"depth {config['sweep_depth']}, {config['sweep_n_obs']} {what}", fontsize=9)
+
+
+# --------------------------------------------------------------------------- deep factorization vs Schatten-2/N
+
+def schatten_vs_depth(size=100, rank=5, n_obs=2000, depths=(2, 3), init_scale=1e-3, lr=1e-3,
+                      max_steps=100_000, train_tol=1e-6, nuclear_eps=1e-3, seed=0, quick=False):
+    r"""X1 regime: deep factorization vs nuclear norm vs Schatten-``2/N`` minimization.
+
+    Parameters
+    ----------
+    size, rank, n_obs : ints
+        ``size x size`` ground truth of rank ``rank`` (:func:`~dmf_edu.random_low_rank`,
+        RMS entry 1), ``n_obs`` observed entries.
+    depths : ints >= 2
+    init_scale, lr, max_steps, train_tol :
+        E19 adaptive optimizer on the mean loss (the reference code's setting), Gaussian init of
+        end-to-end scale ``init_scale``, stopped at train MSE ``train_tol``.
+    nuclear_eps : float
+        Tolerance of the nuclear-norm baseline (1e-3 in the reference code).
+    seed : int
+    quick : bool
+        30 x 30, rank 2, 300 observations.
+
+    Returns
+    -------
+    dict
+        ``rows``: list of dicts with ``method`` ("gd", "schatten", "nuclear"), ``depth`` (None for
+        nuclear), ``p`` (``2/N`` for Schatten, 1 for nuclear), ``reconstruction_error`` (MSE over
+        entries), ``effective_rank``, ``status``/``converged``; plus the settings.
+
+    Notes
+    -----
+    E9's consequence (arXiv 1905.13655): no single Schatten-p quasi-norm (``p = 2/N`` the natural
+    guess) describes depth-``N`` factorization; with few observations the three solutions differ
+    in error and effective rank.
+    """
+    if quick:
+        size, rank, n_obs, max_steps = 30, 2, 300, min(max_steps, 40_000)
+    ss = np.random.SeedSequence(check_seed(seed)).spawn(3)
+    M = random_low_rank(size, size, rank, rng=np.random.default_rng(ss[0]))
+    problem = sample_completion(M, n_obs, rng=np.random.default_rng(ss[1]), reduction="mean")
+    rows = []
+    nn = nuclear_norm_minimization(problem, eps=nuclear_eps)
+    rows.append(dict(method="nuclear", depth=None, p=1.0, reconstruction_error=float(reconstruction_error(nn.X, M)),
+                     effective_rank=float(effective_rank(nn.X)), status=nn.status))
+    for N in depths:
+        N = check_int(N, "depths", minimum=2)
+        sp = schatten_minimization(problem, 2.0 / N)
+        rows.append(dict(method="schatten", depth=N, p=2.0 / N,
+                         reconstruction_error=float(reconstruction_error(sp.X, M)),
+                         effective_rank=float(effective_rank(sp.X)), status=sp.status))
+        w0 = init_weights((size, size), N, init_scale, rng=np.random.default_rng(ss[2]))
+        run = gradient_descent(problem, w0, lr=lr, max_steps=max_steps, loss_tol=train_tol,
+                               optimizer="adaptive", record_steps=())
+        rows.append(dict(method="gd", depth=N, p=None,
+                         reconstruction_error=float(reconstruction_error(run.W, M)),
+                         effective_rank=float(effective_rank(run.W)),
+                         status="converged" if run.converged else "max_steps", steps=int(run.steps)))
+    return dict(rows=rows, size=size, rank=rank, n_obs=n_obs, init_scale=init_scale, lr=lr,
+                optimizer="adaptive (E19)", seed=seed)

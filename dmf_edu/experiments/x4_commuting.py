@@ -12,8 +12,13 @@ from __future__ import annotations
 import sys
 
 import numpy as np
+from scipy.optimize import linprog
 
-from .._io import _jsonable
+from .._io import jsonable
+from .._validate import as_float_array, as_rng, check_int, check_positive
+from ..baselines import nuclear_norm_minimization
+from ..problems import MatrixSensing, commuting_sensing
+from ..training import gradient_descent
 from ._common import run_experiment
 
 ID = "X4"
@@ -23,9 +28,102 @@ FULL = dict(depths=[2, 3, 4], alphas=[1e-1, 1e-2, 1e-3, 1e-4], max_steps=200_000
 QUICK = dict(FULL, alphas=[1e-1, 1e-2, 1e-3], max_steps=60_000)
 
 
-def run_task(task):
-    from ..counterexamples import x4_commuting_sensing
+# --------------------------------------------------------------------------- the computation
 
+X4_MEASUREMENTS = ((1.0, 1.0, 1.0, 2.0), (1.0, -1.0, 0.0, 0.0))
+
+def x4_commuting_sensing(eigenvalues=(1.0, 1.0, 0.0, 0.0), measurements=X4_MEASUREMENTS, depths=(2, 3, 4),
+                         alphas=(1e-1, 1e-2, 1e-3, 1e-4), n_measurements=3, seed=0, lr=None,
+                         max_steps=200_000, loss_tol=1e-14, quick=False):
+    r"""X4 / E9: diagonal sensing, GD from ``alpha I`` against the minimum nuclear norm solution.
+
+    Parameters
+    ----------
+    eigenvalues : sequence of d floats
+        Ground truth ``M = diag(eigenvalues)`` (d x d).
+    measurements : array ``(K, d)`` or None
+        The diagonals ``a_k`` of ``A_k = diag(a_k)``.  The default, ``a_1 = (1, 1, 1, 2)``,
+        ``a_2 = (1, -1, 0, 0)`` with ``M = diag(1, 1, 0, 0)``, has the unique minimum nuclear norm
+        solution ``diag(0, 0, 0, 1)``: PSD and far from ``M`` (``||x||_1 >= a_1^T x / 2 = 1`` with
+        equality only on the last coordinate).  ``None``: ``n_measurements`` random ``a_k ~ N(0, I)``
+        from ``seed`` (:func:`~dmf_edu.commuting_sensing`).
+    depths : ints >= 2
+    alphas : floats > 0
+        Initial end-to-end scale: ``W_j(0) = alpha^{1/N} I`` so ``W(0) = alpha I``.
+    n_measurements, seed : int
+        Used only with ``measurements=None``.
+    lr : float, optional
+        Plain GD step; default ``0.2 / (N ||A||_2^2 max|eigenvalue|^{2 - 2/N})``.
+    max_steps, loss_tol : GD stopping (``reduction="sum"`` loss).
+    quick : bool
+        Three alphas and at most 60 000 steps.  (The default instance takes well under a second.)
+
+    Returns
+    -------
+    dict
+        ``truth`` (d, d); ``A_diag`` (K, d); ``y`` (K,); ``min_trace`` (d,): the diagonal of the
+        minimum nuclear norm PSD solution from :func:`~dmf_edu.nuclear_norm_minimization` with
+        ``psd=True``; ``linprog_psd`` (d,): the same from ``scipy.optimize.linprog``
+        (``min 1^T x, a_k^T x = y_k, x >= 0``); ``min_nuclear`` and ``linprog_free`` (d,): the
+        unconstrained minimum nuclear norm (``min ||x||_1``) from both solvers, and
+        ``min_nuclear_is_psd``; ``solver_status``; and per depth ``runs[N]`` with ``alphas``,
+        ``distance`` (relative Frobenius distance of the final ``W`` to ``diag(min_trace)``),
+        ``loss``, ``converged``, ``steps``, ``lr`` and ``W`` (len(alphas), d, d).
+
+    Notes
+    -----
+    **E9.**  From ``W(0) = alpha I`` every factor stays a multiple of a diagonal matrix and every
+    eigenvalue of ``W`` keeps its sign, so GD explores PSD matrices only; the theorem's limit is the
+    minimum-trace PSD solution, which is the minimum nuclear norm solution whenever the latter is
+    PSD (``min_nuclear_is_psd``).  Diagonal ``X`` loses nothing: ``||X||_* >= sum_i |X_ii|`` and
+    the measurements only see the diagonal, so both problems are linear programs.
+    """
+    lam = as_float_array(eigenvalues, "eigenvalues", ndim=1)
+    K = check_int(n_measurements, "n_measurements", minimum=1)
+    depths = [check_int(N, "depths", minimum=2) for N in depths]
+    alphas = np.array([check_positive(a, "alphas") for a in alphas])
+    if quick:
+        alphas, max_steps = alphas[:3], min(max_steps, 60_000)
+    d = lam.size
+    if measurements is None:
+        problem = commuting_sensing(lam, K, rng=as_rng(seed, "seed"))
+    else:
+        a = as_float_array(measurements, "measurements", ndim=2)
+        if a.shape[1] != d:
+            raise ValueError(f"measurements must have shape (K, {d}) (one row a_k per diagonal "
+                             f"measurement), got {a.shape}")
+        problem = MatrixSensing(a[:, :, None] * np.eye(d), a @ lam, truth=np.diag(lam))
+    a = np.einsum("kii->ki", problem.A)
+    y = problem.y
+    out = dict(truth=problem.truth, A_diag=a, y=y, runs={})
+
+    psd = nuclear_norm_minimization(problem, psd=True, tol=1e-9)
+    free = nuclear_norm_minimization(problem, tol=1e-9)
+    lp_psd = linprog(np.ones(d), A_eq=a, b_eq=y, bounds=[(0, None)] * d, method="highs")
+    lp_free = linprog(np.ones(2 * d), A_eq=np.hstack([a, -a]), b_eq=y, bounds=[(0, None)] * (2 * d),
+                      method="highs")
+    if lp_psd.status != 0 or lp_free.status != 0:
+        raise RuntimeError(f"linprog failed: {lp_psd.message} / {lp_free.message}")
+    out.update(min_trace=np.diag(psd.X).copy(), min_nuclear=np.diag(free.X).copy(),
+               linprog_psd=lp_psd.x, linprog_free=lp_free.x[:d] - lp_free.x[d:],
+               solver_status=(psd.status, free.status),
+               min_nuclear_is_psd=bool(np.all(lp_free.x[:d] - lp_free.x[d:] >= -1e-9)))
+    target = np.diag(out["min_trace"])
+    opnorm = float(np.linalg.norm(a, 2)) ** 2
+    for N in depths:
+        step = lr if lr is not None else 0.2 / (N * opnorm * max(float(np.max(np.abs(lam))), 1.0) ** (2 - 2 / N))
+        eye = np.eye(d)
+        weights = [alphas[:, None, None] ** (1.0 / N) * eye for _ in range(N)]
+        run = gradient_descent(problem, weights, lr=step, max_steps=max_steps, loss_tol=loss_tol,
+                               record_steps=())
+        W = run.W
+        out["runs"][N] = dict(alphas=alphas, W=W, lr=step, steps=run.steps, converged=run.converged,
+                              loss=problem.loss(W),
+                              distance=np.linalg.norm(W - target, axis=(-2, -1)) / np.linalg.norm(target))
+    return out
+
+
+def run_task(task):
     c = task["config"]
     out = x4_commuting_sensing(depths=c["depths"], alphas=c["alphas"], max_steps=c["max_steps"])
     truth = np.asarray(out["truth"])
@@ -41,7 +139,7 @@ def run_task(task):
                 min_nuclear_free_admm=out["min_nuclear"], min_nuclear_free_linprog=out["linprog_free"],
                 solver_status=out["solver_status"], truth_diagonal=np.diag(truth), A_diagonals=out["A_diag"],
                 y=out["y"])
-    return _jsonable([dict(rows=rows, info=info)])
+    return jsonable([dict(rows=rows, info=info)])
 
 
 def tasks(config, seed, quick=False):

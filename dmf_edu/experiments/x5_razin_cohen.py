@@ -14,7 +14,12 @@ import sys
 
 import numpy as np
 
-from .._io import _jsonable
+from .._io import jsonable
+from .._validate import as_rng, check_int, check_seed
+from ..baselines import schatten_minimization, schatten_profile, x5_problem
+from ..factorization import end_to_end, init_weights
+from ..metrics import effective_rank, schatten_norm
+from ..training import DivergenceError, gradient_descent
 from ._common import run_experiment, thin
 
 ID = "X5"
@@ -27,9 +32,150 @@ FULL = dict(depths=[3, 4], lr=5e-4, init_scale=1e-2, loss_tol=1e-4, seeds=3, eps
 QUICK = dict(FULL, lr=1e-2, loss_tol=1e-3, seeds=1)
 
 
-def run_task(task):
-    from ..counterexamples import x5_razin_cohen
+# --------------------------------------------------------------------------- the computation
 
+def _run_in_chunks(problem, weights, lr, max_steps, loss_tol, chunk, optimizer="gd", watch=None):
+    """Gradient descent in chunks of ``chunk`` steps; ``watch(W)`` is called on the end-to-end
+    matrix (shape ``(..., m, n)``) after every chunk.  Returns ``(run, steps, diverged)``."""
+    run, done, diverged = None, 0, False
+    marks = []
+    while done < max_steps:
+        done = min(done + chunk, max_steps)
+        try:
+            run = gradient_descent(problem, weights if run is None else None, resume=run, lr=lr,
+                                   max_steps=done, loss_tol=loss_tol, optimizer=optimizer,
+                                   record_steps=())
+        except DivergenceError as err:
+            run, diverged = err.run, True
+        marks.append(done)
+        if watch is not None:
+            watch(run.W)
+        if diverged or np.all(run.converged):
+            break
+    return run, np.asarray(marks), diverged
+
+def _det_positive_init(N, scale, rng, trials):
+    """Random balanced factors of a 2 x 2 product with ``det W(0) > 0``, shape ``(trials, 2, 2)`` each
+    (flip a column of ``W_1`` where needed: ``W_1 W_1^T`` is unchanged, so balancedness is kept)."""
+    w = init_weights((2, 2), N, scale, kind="balanced", rng=rng, batch_shape=(trials,))
+    flip = np.where(np.linalg.det(end_to_end(w)) < 0, -1.0, 1.0)
+    w[0] = w[0] * np.stack([flip, np.ones_like(flip)], axis=-1)[:, None, :]
+    return w
+
+def x5_razin_cohen(depths=(3, 4), lr=0.01, init_scale=1e-2, loss_tol=1e-4, seeds=3, epsilon=0.1,
+                   schatten_ps=(0.1, 0.5, 1.0, 2.0), sign_lrs=(1e-3, 1e-2, 0.1, 0.3), max_steps=3_000_000,
+                   chunk=1000, seed=0, quick=False):
+    r"""X5 / E12: norms grow without bound under gradient descent while norm minimizers stay at 0.
+
+    Parameters
+    ----------
+    depths : ints >= 2
+        Depths of the main runs (theorem-level: N >= 3).
+    lr : float
+        Plain GD step of the main runs (``reduction="sum"`` loss).
+    init_scale : float
+        End-to-end scale of the balanced init (``det W(0) > 0``).
+    loss_tol : float
+        Main runs stop at this loss (``|W_11| ~ 1/sqrt(2 loss)``: 70.7 at 1e-4).
+    seeds : int
+        Independent inits per depth, trained together.
+    epsilon : float
+        ``W_22`` of the perturbed variant.
+    schatten_ps : floats in (0, 2]
+    sign_lrs : floats
+        Steps of the sign-pitfall runs (depths 2, 3, 4; stopped at loss 1e-2).
+    max_steps, chunk : ints
+        Cap, and how often ``W`` is inspected (det, norms).
+    seed : int
+    quick : bool
+        ``loss_tol = 1e-3``, one seed, ``sign_lrs`` limited to two values.
+
+    Returns
+    -------
+    dict
+        ``trajectories[N]``: per inspection (rows) and seed (columns): ``step`` (T,), ``loss``,
+        ``abs_w11``, ``w11_times_sqrt_2loss`` (``|W_11| sqrt(2 loss)``, E12: tends to 1), ``det``,
+        ``effective_rank``, ``schatten`` (dict p -> (T, seeds), p in 0.5, 1, 2, inf), ``min_det``
+        (seeds,), ``converged``.  ``schatten_minimizers``: ``{p: W_11}`` from
+        :func:`~dmf_edu.schatten_minimization` started at the least-norm solution and
+        ``{p: W_11}`` started at ``W_11 = 3`` (``from_w11_3``).  ``perturbed``: for
+        ``epsilon``: GD final ``W_11`` per depth (stopped at loss ``min(loss_tol^2, 1e-7)``), the
+        rank-one value ``1/epsilon``, the IRLS ``W_11`` per ``p``, and the global minimizer of :func:`schatten_profile` per ``p`` on a grid.
+        ``sign_pitfall``: list of dicts (depth, lr, fraction of seeds whose ``det`` reached
+        ``<= 0``, first inspected step where it did).
+
+    Notes
+    -----
+    **E12** (Razin & Cohen, arXiv 2005.06398): every zero-loss completion has ``det = -1`` and
+    every Schatten (quasi-)norm is minimized at ``W_11 = 0``; gradient flow at depth ``N >= 3``
+    from balanced init with ``det > 0`` keeps ``det > 0``, so driving the loss to 0 forces
+    ``|W_11| -> inf`` with ``|W_11| sqrt(2 loss) -> 1`` and effective rank -> 1.  ``det`` is
+    checked every ``chunk`` steps only.
+    """
+    depths = [check_int(N, "depths", minimum=2) for N in depths]
+    seeds = check_int(seeds, "seeds", minimum=1)
+    chunk = check_int(chunk, "chunk", minimum=1)
+    if quick:
+        loss_tol, seeds, sign_lrs = max(loss_tol, 1e-3), 1, tuple(sign_lrs)[-2:]
+    rngs = [np.random.default_rng(s) for s in np.random.SeedSequence(check_seed(seed)).spawn(2)]
+    problem = x5_problem()
+    out = dict(trajectories={}, sign_pitfall=[])
+    for N in depths:
+        rows = []
+
+        def watch(W):
+            loss = problem.loss(W)
+            rows.append(dict(loss=loss, abs_w11=np.abs(W[..., 0, 0]), det=np.linalg.det(W),
+                             effective_rank=effective_rank(W),
+                             **{f"S{p}": schatten_norm(W, p) for p in (0.5, 1.0, 2.0, np.inf)}))
+
+        w0 = _det_positive_init(N, init_scale, rngs[0], seeds)
+        watch(end_to_end(w0))
+        run, marks, diverged = _run_in_chunks(problem, w0, lr, max_steps, loss_tol, chunk, watch=watch)
+        tr = {k: np.array([r[k] for r in rows]) for k in rows[0]}
+        out["trajectories"][N] = dict(
+            step=np.r_[0, marks], loss=tr["loss"], abs_w11=tr["abs_w11"], det=tr["det"],
+            w11_times_sqrt_2loss=tr["abs_w11"] * np.sqrt(2.0 * tr["loss"]),
+            effective_rank=tr["effective_rank"], min_det=tr["det"].min(axis=0),
+            schatten={p: tr[f"S{p}"] for p in (0.5, 1.0, 2.0, np.inf)},
+            converged=run.converged, diverged=diverged, lr=lr)
+
+    start3 = np.array([[3.0, 1.0], [1.0, 0.0]])
+    out["schatten_minimizers"] = {p: float(schatten_minimization(problem, p).X[0, 0]) for p in schatten_ps}
+    out["schatten_minimizers_from_w11_3"] = {
+        p: float(schatten_minimization(problem, p, X0=start3).X[0, 0]) for p in schatten_ps}
+
+    pert = x5_problem(epsilon)
+    grid = np.concatenate([np.linspace(-5.0, 5.0, 2001), np.linspace(-2.0, 2.0, 2001) / epsilon])
+    perturbed = dict(epsilon=epsilon, rank_one_w11=1.0 / epsilon, gd_w11={},
+                     irls_w11={p: float(schatten_minimization(pert, p).X[0, 0]) for p in schatten_ps},
+                     profile_argmin={p: float(grid[np.argmin(schatten_profile(grid, p, epsilon))])
+                                     for p in schatten_ps})
+    for N in depths:
+        w0 = _det_positive_init(N, init_scale, rngs[1], seeds)
+        run, _, _ = _run_in_chunks(pert, w0, lr, max_steps, min(loss_tol ** 2, 1e-7), chunk * 20)
+        perturbed["gd_w11"][N] = run.W[..., 0, 0]
+    out["perturbed"] = perturbed
+
+    for N in (2, 3, 4):
+        for step in sign_lrs:
+            first = []
+
+            def watch(W):
+                first.append(np.linalg.det(W) <= 0)
+
+            w0 = _det_positive_init(N, init_scale, as_rng(seed, "seed"), seeds)
+            _, marks, diverged = _run_in_chunks(problem, w0, step, int(200 / step), 1e-2,
+                                                max(1, int(1.0 / step)), watch=watch)
+            flips = np.array(first)                       # (inspections, seeds)
+            hit = flips.any(axis=0)
+            out["sign_pitfall"].append(dict(
+                depth=N, lr=step, fraction_flipped=float(hit.mean()), diverged=diverged,
+                first_flip_step=[int(marks[np.argmax(flips[:, s])]) if hit[s] else None for s in range(seeds)]))
+    return out
+
+
+def run_task(task):
     c = task["config"]
     out = x5_razin_cohen(depths=c["depths"], lr=c["lr"], init_scale=c["init_scale"], loss_tol=c["loss_tol"],
                          seeds=c["seeds"], epsilon=c["epsilon"], seed=task["seed"], quick=task["quick"])
@@ -46,7 +192,7 @@ def run_task(task):
                  schatten_minimizers_w11_from_3=out["schatten_minimizers_from_w11_3"],
                  perturbed=out["perturbed"], sign_pitfall=out["sign_pitfall"],
                  min_det={int(N): tr["min_det"] for N, tr in out["trajectories"].items()})
-    return _jsonable([dict(rows=rows, extra=extra)])
+    return jsonable([dict(rows=rows, extra=extra)])
 
 
 def tasks(config, seed, quick=False):

@@ -13,7 +13,13 @@ import sys
 
 import numpy as np
 
-from .._io import _jsonable
+from .._io import jsonable
+from .._validate import as_rng, check_int, check_positive
+from ..dynamics import end_to_end_flow
+from ..geometry import fibre_entropy, volume_density
+from ..linalg import resolve_depth
+from ..metrics import effective_rank_from_singular_values
+from ..problems import MatrixCompletion, random_low_rank
 from ._common import run_experiment
 
 ID = "X6"
@@ -23,13 +29,123 @@ FULL = dict(depths=["2", "3", "4", "8", "32", "inf"], init_scale=1e-2)
 QUICK = dict(FULL, depths=["2", "4", "inf"])
 
 
+# --------------------------------------------------------------------------- the computation
+
+def x6_problems(seed=0):
+    r"""The three small completions of X6, as a dict ``name -> MatrixCompletion``.
+
+    * ``"diag2x2"``: 2 x 2, the diagonal observed (``W_11 = 1``, ``W_22 = 0.5``), off-diagonal free;
+    * ``"e12"``: the E12 problem, ``W_12 = W_21 = 1``, ``W_22 = 0``, ``W_11`` free;
+    * ``"lowrank5"``: a random rank-1 5 x 5 matrix with 12 observed entries (``truth`` set).
+    """
+    rng = as_rng(seed, "seed")
+    M = random_low_rank(5, 5, 1, rng=rng)
+    flat = np.sort(rng.choice(25, size=12, replace=False))
+    rows, cols = np.divmod(flat, 5)
+    return {
+        "diag2x2": MatrixCompletion((2, 2), [0, 1], [0, 1], [1.0, 0.5]),
+        "e12": MatrixCompletion((2, 2), [0, 1, 1], [1, 0, 1], [1.0, 1.0, 0.0]),
+        "lowrank5": MatrixCompletion((5, 5), rows, cols, M[rows, cols], truth=M),
+    }
+
+
+X6_LOSS_TOL = {"diag2x2": 1e-6, "e12": 1e-3, "lowrank5": 1e-4}
+
+
+def x6_depth_limit(depths=(2, 3, 4, 8, 32, np.inf), *, problems=None, init_scale=1e-2, loss_tol=None,
+                   t_end=1e5, n_records=60, quick=False, seed=0, method="LSODA", rtol=1e-7, atol=1e-12):
+    r"""X6: end-to-end flows of several depths (rescaled time ``tau = N t``) from one small init.
+
+    Each flow runs until its loss reaches ``loss_tol`` (or ``t_end``), so depths are compared at
+    **equal loss**: their escape times differ by orders of magnitude (E10: in rescaled time
+    ``tau ~ N / ((N-2) s a0^{1-2/N})``, tending to ``1/(s a0)``), and E12 has no finite limit.
+
+    Parameters
+    ----------
+    depths : ints >= 1 and/or ``numpy.inf``
+    problems : dict ``name -> MatrixCompletion``, optional (default :func:`x6_problems`)
+    init_scale : float > 0
+        Common init ``W(0) = init_scale * (I + 0.1 E / sqrt(max(m, n)))`` (``E`` fixed Gaussian):
+        full rank, ``det > 0`` for the 2 x 2 problems (as E12 requires), nearly isotropic.
+    loss_tol : float or dict name -> float, optional
+        Default ``X6_LOSS_TOL`` (1e-6 for the diagonal problem; 1e-3 for E12, where
+        ``|W_11| ~ 1/sqrt(2 loss)``; 1e-4 for the 5 x 5 one, where deep flows are slow to finish).
+    t_end : float
+        Rescaled horizon cap.
+    n_records : int
+        Record times, geometrically spaced in ``[1e-3, t_end]`` (plus 0).
+    quick : bool
+        Depths (2, 4, inf) on the two 2 x 2 problems, looser tolerances.
+    method, rtol, atol : passed to ``solve_ivp`` (the flows of small singular values are stiff:
+        LSODA is ~50x faster here than the explicit default of :func:`dmf_edu.end_to_end_flow`).
+
+    Returns
+    -------
+    dict ``name -> dict`` with
+        ``depths`` (list), per depth lists (ragged: each flow stops at its own time) ``t``,
+        ``loss``, ``effective_rank``, ``log_volume`` (E15; square problems), ``entropy`` (E16),
+        ``singular_values``; arrays ``final_W`` (depths, m, n), ``final_loss``, ``final_erank``,
+        ``stop_time`` (each ``(depths,)``) and ``distance_to_inf`` (``(depths,)``: relative
+        Frobenius distance of the final ``W`` to the ``N = inf`` one; NaN if ``inf`` is absent).
+
+    Notes
+    -----
+    The flows are E3 (finite ``N``) and E5 (``N = inf``) in the rescaled time in which
+    ``(1/N) A_{N,W} -> A_{inf,W}`` at rate ``O(1/N)`` (E5).  Volume and entropy use the
+    normalisations of :func:`dmf_edu.geometry.volume_density` (the volume of ``N g^N``) and
+    :func:`dmf_edu.geometry.fibre_entropy` (``m_N = a_N / N``).
+    """
+    depths = [resolve_depth(N) for N in depths]
+    problems = x6_problems(seed) if problems is None else dict(problems)
+    if quick:
+        depths = [N for N in depths if N in (2, 4, np.inf)] or depths[:2]
+        problems = {k: v for k, v in problems.items() if k in ("diag2x2", "e12")} or problems
+        n_records, rtol, atol = min(n_records, 20), max(rtol, 1e-6), max(atol, 1e-12)
+    init_scale = check_positive(init_scale, "init_scale")
+    t_end = check_positive(t_end, "t_end")
+    n_records = check_int(n_records, "n_records", minimum=2)
+    times = np.concatenate([[0.0], np.geomspace(1e-3, t_end, n_records - 1)])
+    rng = as_rng(seed, "seed")
+    out = {}
+    for name, problem in problems.items():
+        m, n = problem.shape
+        tol = loss_tol.get(name, 1e-8) if isinstance(loss_tol, dict) else \
+            (X6_LOSS_TOL.get(name, 1e-8) if loss_tol is None else loss_tol)
+        W0 = init_scale * (np.eye(m, n) + 0.1 * rng.standard_normal((m, n)) / np.sqrt(max(m, n)))
+        rec = {k: [] for k in ("t", "loss", "effective_rank", "log_volume", "entropy", "singular_values")}
+        finals, stops = [], []
+        for N in depths:
+            run = end_to_end_flow(problem, W0, N, t_end, rescaled=True, record_times=times,
+                                  loss_tol=tol, method=method, rtol=rtol, atol=atol,
+                                  n_singular=min(m, n))
+            sv = run.history["singular_values"]
+            rec["t"].append(run.history["t"])
+            rec["loss"].append(run.history["loss"])
+            rec["singular_values"].append(sv)
+            rec["effective_rank"].append(effective_rank_from_singular_values(sv))
+            rec["log_volume"].append(volume_density(sv, N, log=True) if m == n
+                                     else np.full(len(sv), np.nan))
+            rec["entropy"].append(fibre_entropy(sv, N))
+            finals.append(run.weights[0])
+            stops.append(run.state["flow_time"])
+        finals = np.array(finals)
+        if np.inf in depths:
+            ref = finals[depths.index(np.inf)]
+            dist = np.linalg.norm(finals - ref, axis=(-2, -1)) / max(np.linalg.norm(ref), 1e-300)
+        else:
+            dist = np.full(len(depths), np.nan)
+        out[name] = dict(depths=depths, **rec, final_W=finals, stop_time=np.array(stops),
+                         final_loss=np.array([x[-1] for x in rec["loss"]]),
+                         final_erank=np.array([x[-1] for x in rec["effective_rank"]]),
+                         distance_to_inf=dist, loss_tol=tol)
+    return out
+
+
 def _depth(x):
     return np.inf if str(x) == "inf" else int(x)
 
 
 def run_task(task):
-    from ..saddles_experiment import x6_depth_limit
-
     c = task["config"]
     out = x6_depth_limit(depths=[_depth(x) for x in c["depths"]], init_scale=c["init_scale"],
                          quick=task["quick"], seed=task["seed"])
@@ -43,7 +159,7 @@ def run_task(task):
                              trace=dict(t=res["t"][i], loss=res["loss"][i],
                                         effective_rank=res["effective_rank"][i],
                                         log_volume=res["log_volume"][i], entropy=res["entropy"][i])))
-    return _jsonable(rows)
+    return jsonable(rows)
 
 
 def tasks(config, seed, quick=False):

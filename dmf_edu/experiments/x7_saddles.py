@@ -15,7 +15,13 @@ import sys
 
 import numpy as np
 
-from .._io import _jsonable
+from .._io import jsonable
+from .._validate import check_int, check_positive, check_seed
+from ..dynamics import escape_time, escape_time_asymptotic
+from ..factorization import init_weights
+from ..landscape import classify_point, detect_stages, hessian_extremes
+from ..problems import full_observation, separated_target
+from ..training import gradient_descent
 from ._common import run_experiment
 
 ID = "X7"
@@ -25,9 +31,193 @@ FULL = dict(ranks=[1, 2, 3, 4, 5], depths=[2, 3, 4], size=6, escape_alphas=[0.3,
 QUICK = dict(FULL, ranks=[1, 2], depths=[2, 3], size=4, escape_alphas=[0.3, 0.2])
 
 
-def run_task(task):
-    from ..saddles_experiment import x7_escape_times, x7_run
+# --------------------------------------------------------------------------- the computation
 
+# default per-depth end-to-end init scales of X7 (small enough for flat plateaus, large
+# enough that depth 4 escapes within ~1e4 steps)
+X7_INIT = {2: 1e-6, 3: 1e-3, 4: 1e-3}
+
+def gd_with_snapshots(problem, weights, *, lr, max_steps, every, growth=0.0, stop=None):
+    """Plain GD that also keeps the factors at every recorded step.
+
+    Runs :func:`dmf_edu.gradient_descent` in chunks (``resume``), which gives the same iterates
+    as one call.  A chunk is ``max(every, growth * steps so far)`` steps (``growth > 0`` spaces
+    the records geometrically, matching plateaus that lengthen over the run).  Stops at
+    ``max_steps`` or when ``stop(run)`` is true.  Returns ``(run, snapshots)``, ``snapshots`` a
+    dict ``step -> [W_1, ..., W_N]`` whose keys are the history's ``step`` values.
+    """
+    max_steps = check_int(max_steps, "max_steps", minimum=1)
+    every = check_int(every, "every", minimum=1)
+    growth = check_positive(growth, "growth", allow_zero=True)
+    snaps = {0: [np.array(w, dtype=float) for w in weights]}
+    run, done = None, 0
+    while done < max_steps:
+        target = min(done + max(every, int(growth * done)), max_steps)
+        run = gradient_descent(problem, weights if run is None else None, lr=lr, max_steps=target,
+                               record_steps=[target], resume=run)
+        done = target
+        snaps[done] = [w.copy() for w in run.weights]
+        if stop is not None and stop(run):
+            break
+    return run, snaps
+
+def x7_run(rank, depth, *, size=6, ratio=2.0, init_scale=None, lr_factor=0.5, max_steps=None,
+           records_per_escape=40, seed=0, hessian_method="auto", tol=None):
+    r"""One X7 run: GD on a rank-``R`` target, stages, Hessian at each plateau, end-point class.
+
+    Parameters
+    ----------
+    rank, depth : ints (``depth >= 2``)
+    size : int
+        ``d`` (the target is ``d x d``; hidden widths ``d``).
+    ratio : float > 1
+        ``s_k = ratio^{R-k}`` (see :func:`separated_target`).
+    init_scale : float, optional
+        End-to-end scale of the balanced init (:func:`dmf_edu.init_weights`, ``kind="balanced"``);
+        default ``X7_INIT[depth]`` (1e-6, 1e-3, 1e-3 for depths 2, 3, 4; 1e-3 beyond).
+    lr_factor : float
+        Step ``eta = lr_factor / (N s_1^{2(N-1)/N})``: ``N s_1^{2(N-1)/N}`` is the largest
+        Hessian eigenvalue at the balanced global minimum (E4 multiplier ``a_N(s_1, s_1)``).
+    max_steps : int, optional
+        Default: 10 times the E10 time for the smallest singular value to reach half its target
+        from ``alpha = init_scale^{1/N}``, plus time to converge, over ``eta``.
+    records_per_escape : int
+        The history (and the snapshots of the factors) is recorded every ``t_1 / (lr
+        records_per_escape)`` steps, ``t_1`` the E10 escape time of the first mode, or every
+        ``step / records_per_escape`` steps if more (records spaced geometrically later on).
+        The run stops when the ``R`` target singular values are matched to ``1e-6``.
+    seed : int
+    hessian_method : passed to :func:`dmf_edu.landscape.hessian_extremes`
+    tol : float, optional
+        ``grad_tol = hess_tol`` of :func:`dmf_edu.landscape.classify_point` for the end point;
+        default ``10 * init_scale * s_1``.  GD from small init ends near, not at, a critical
+        point: unlearned components of the init's size remain (for ``N >= 3`` they hardly move),
+        giving ``||grad phi||`` and ``-lambda_min`` of order ``init_scale`` (times
+        ``alpha^{N-2}``), far below the plateaus' ``|lambda_min| ~ s_k alpha^{N-2}``.
+
+    Returns
+    -------
+    dict
+        ``rank``, ``depth``, ``init_scale``, ``lr``, ``steps``, ``n_stages``, ``escape_steps``,
+        ``plateau_steps``, ``plateau_lambda_min``, ``plateau_lambda_max``, ``plateau_loss``,
+        ``plateau_flatness``, ``end`` (the :func:`classify_point` dict), ``final_loss``,
+        ``history`` (the run's), ``s`` (target singular values).
+
+    Notes
+    -----
+    **E17** (X7): expected ``n_stages == R``, ``plateau_lambda_min < 0`` and
+    ``end["kind"] == "second-order stationary"``.  For ``N >= 3`` the negative curvature at a
+    plateau is small, of order ``s alpha^{N-2}`` (E10: the same factor sets the escape rate).
+    """
+    depth = check_int(depth, "depth", minimum=2)
+    ss = np.random.SeedSequence(check_seed(seed)).spawn(2)
+    M, s = separated_target(size, rank, ratio, rng=np.random.default_rng(ss[0]))
+    problem = full_observation(M)
+    scale = X7_INIT.get(depth, 1e-3) if init_scale is None else check_positive(init_scale, "init_scale")
+    N = depth
+    lr = lr_factor / (N * s[0] ** (2.0 * (N - 1) / N))      # lr_factor / (Hessian scale)
+    alpha = scale ** (1.0 / N)
+    if max_steps is None:
+        t_escape = float(escape_time(s[-1], alpha, N))
+        t_converge = 20.0 / (N * s[-1] ** (2.0 * (N - 1) / N))
+        max_steps = int(10 * (t_escape + t_converge) / lr)
+    per = check_int(records_per_escape, "records_per_escape", minimum=1)
+    every = max(1, int(float(escape_time(s[0], alpha, N)) / lr / per))
+    weights = init_weights(M.shape, N, scale, kind="balanced", rng=np.random.default_rng(ss[1]))
+
+    # stop once the R target singular values are learned to 1e-6: for N >= 3 the unlearned
+    # components stay at the init's size (their velocity ~ sigma^{2(N-1)/N}, E6), so the loss
+    # levels off near (size * scale)^2 rather than falling to 0
+    def learned(run):
+        top = np.linalg.svd(run.W, compute_uv=False)[:rank]
+        return bool(np.all(np.abs(top - s) <= 1e-6 * s))
+
+    run, snaps = gd_with_snapshots(problem, weights, lr=lr, max_steps=max_steps, every=every,
+                                   growth=1.0 / per, stop=learned)
+    history = {k: v for k, v in run.history.items()}
+    stages = detect_stages(history)
+    lam = np.array([hessian_extremes(problem, snaps[int(k)], method=hessian_method, rng=0)
+                    for k in stages.plateau_steps]).reshape(-1, 2)
+    tol = 10.0 * scale * s[0] if tol is None else check_positive(tol, "tol")
+    end = classify_point(problem, run.weights, grad_tol=tol, hess_tol=tol, method=hessian_method, rng=0)
+    return dict(rank=rank, depth=N, init_scale=scale, lr=lr, steps=int(np.max(run.steps)),
+                n_stages=stages.n_stages, escape_steps=stages.escape_steps,
+                plateau_steps=stages.plateau_steps, plateau_lambda_min=lam[:, 0],
+                plateau_lambda_max=lam[:, 1], plateau_loss=stages.plateau_loss,
+                plateau_flatness=stages.plateau_flatness, end=end,
+                final_loss=float(history["loss"][-1]), history=history, s=s)
+
+def x7_stages(ranks=(1, 2, 3, 4, 5), depths=(2, 3, 4), *, quick=False, seed=0, **kwargs):
+    """X7 sweep: :func:`x7_run` for every ``(rank, depth)``; one row (dict) per run.
+
+    ``quick=True`` runs ranks (1, 2) at depths (2, 3) on a 4 x 4 target.  The rows drop the
+    full history (keep ``escape_steps`` etc.); pass ``keep_history=True`` to keep it.
+    """
+    keep = kwargs.pop("keep_history", False)
+    if quick:
+        ranks, depths = (1, 2), (2, 3)
+        kwargs.setdefault("size", 4)
+    seeds = np.random.SeedSequence(check_seed(seed)).spawn(len(ranks) * len(depths))
+    rows = []
+    for i, (R, N) in enumerate((R, N) for N in depths for R in ranks):
+        row = x7_run(R, N, seed=int(seeds[i].generate_state(1)[0]), **kwargs)
+        if not keep:
+            row.pop("history")
+        rows.append(row)
+    return rows
+
+def x7_escape_times(alphas=(0.3, 0.2, 0.1), depths=(2, 3, 4), *, size=4, rank=2, ratio=2.0,
+                    lr=None, quick=False, seed=0):
+    r"""Escape times versus init and depth, against the closed form of E10.
+
+    Identity init ``W_j = alpha I`` and a symmetric target ``M = U diag(s) U^T``: the factors
+    stay simultaneously diagonalisable with ``M``, so each mode follows the scalar flow
+    ``a' = N a^{2-2/N}(s - a)``, ``a(0) = alpha^N`` (E10), discretised by GD.
+
+    Parameters
+    ----------
+    alphas : per-factor init scales (``W(0) = alpha^N I``)
+    depths : ints >= 2
+    lr : float, optional
+        GD step; default ``0.05 / (N s_1^{2(N-1)/N})`` (small, so that GD tracks the flow).
+
+    Returns
+    -------
+    list of dict
+        One per ``(depth, alpha)``: ``escape_time`` (measured: first recorded step at which each
+        singular value reaches half its target, times ``lr``; records every 1/400 of the first
+        predicted time), ``e10_time`` (exact E10 time),
+        ``e10_asymptotic`` (``1/((N-2) s alpha^{N-2})`` or ``log(1/alpha)/s``),
+        ``lambda_min_origin`` (Hessian of phi at the initial point, by Lanczos; E17: about
+        ``-(N-1) s_1 alpha^{N-2}``), ``lr``.
+    """
+    if quick:
+        alphas, depths = tuple(alphas)[:2], tuple(depths)[:2]
+    M, s = separated_target(size, rank, ratio, rng=seed, symmetric=True)
+    problem = full_observation(M)
+    rows = []
+    for N in depths:
+        N = check_int(N, "depth", minimum=2)
+        eta = 0.05 / (N * s[0] ** (2.0 * (N - 1) / N)) if lr is None else check_positive(lr, "lr")
+        for alpha in alphas:
+            alpha = check_positive(alpha, "alpha")
+            weights = init_weights(M.shape, N, alpha ** N, kind="identity")
+            predicted = escape_time(s, alpha, N)
+            cap = int(1.2 * float(np.max(predicted)) / eta) + 10
+            every = max(1, int(float(np.min(predicted)) / eta / 400))   # 0.25 % resolution
+            run = gradient_descent(problem, weights, lr=eta, max_steps=cap, record_every=every,
+                                   n_singular=rank)
+            sv, steps = run.history["singular_values"], run.history["step"]
+            measured = np.array([steps[np.argmax(sv[:, k] >= 0.5 * s[k])] * eta
+                                 if np.any(sv[:, k] >= 0.5 * s[k]) else np.nan for k in range(rank)])
+            lam_min = hessian_extremes(problem, weights, rng=0)[0]
+            rows.append(dict(depth=N, alpha=alpha, lr=eta, s=s, escape_time=measured,
+                             e10_time=predicted, e10_asymptotic=escape_time_asymptotic(s, alpha, N),
+                             lambda_min_origin=lam_min))
+    return rows
+
+
+def run_task(task):
     c = task["config"]
     if task["part"] == "stages":
         r = x7_run(task["rank"], task["depth"], size=c["size"], seed=task["seed"])
@@ -39,9 +229,9 @@ def run_task(task):
                    target_singular_values=r["s"],
                    trace=dict(step=r["history"]["step"], loss=r["history"]["loss"],
                               singular_values=r["history"]["singular_values"]))
-        return _jsonable([row])
+        return jsonable([row])
     rows = x7_escape_times(alphas=c["escape_alphas"], depths=c["depths"], seed=task["seed"])
-    return _jsonable([dict(part="escape", **r) for r in rows])
+    return jsonable([dict(part="escape", **r) for r in rows])
 
 
 def tasks(config, seed, quick=False):
