@@ -84,6 +84,7 @@ EQUIVALENT = {
     ("metrics.effective_rank", "transpose"): "a function of the singular values",
     ("metrics.nuclear_norm", "transpose"): "a function of the singular values",
     ("metrics.schatten_norm", "transpose"): "a function of the singular values",
+    ("datasets.singular_value_decay", "transpose"): "a function of the singular values",
 }
 
 # --------------------------------------------------------------------------- discovery
