@@ -236,3 +236,17 @@ def test_x2_movielens_runs_through_the_shared_task_runner(tmp_path, capsys):
     assert sorted(p.name for p in cached.iterdir()) == sorted(k + ".json" for k in keys)
     assert main(["tasks", "X2", "--quick", "--data", "movielens", "--path", str(f), "--width", "4"]) == 0
     assert [json.loads(line)["key"] for line in capsys.readouterr().out.splitlines()] == keys
+
+
+def test_singular_value_decay_values_from_the_definition():
+    """On diag(10, 9, ..., 1) everything is known exactly: sigma_i = 11 - i, ratio_10 = 1/10, and the
+    energy fractions sum_{i<=r} sigma_i^2 / 385 give r90 = 6 (0.922), r99 = 9 (0.997), r999 = 10."""
+    s = np.arange(10.0, 0.0, -1.0)
+    M = np.zeros((12, 10))
+    M[:10, :10] = np.diag(s[::-1])[::-1]                     # anti-diagonal layout: not a sorted diagonal
+    d = singular_value_decay(M)
+    assert np.allclose(d["singular_values"], s, rtol=1e-13)
+    assert d["ratio_10"] == pytest.approx(0.1, rel=1e-13)
+    energy = np.cumsum(s ** 2) / np.sum(s ** 2)
+    assert (d["r90"], d["r99"], d["r999"]) == (6, 9, 10) == tuple(int(np.argmax(energy >= q)) + 1
+                                                          for q in (0.9, 0.99, 0.999))

@@ -319,3 +319,19 @@ def test_heldout_error_planted_variants_get_their_hints():
     def nan_safe_only_with_full_data(W, M, m):     # uses the mean of M over all entries: NaN on real data
         return float(np.mean(on(W, M, m) ** 2) + 0 * np.mean(M))
     _failing("heldout_error", nan_safe_only_with_full_data, "NaN elsewhere", "NaN")
+
+
+@pytest.mark.parametrize("p", [1.0, 0.5, 2.0, 3.0, np.inf])
+def test_completion_schatten_reference_equals_svd_of_the_completion(rng, p):
+    """E12 reference solution against the definition: the SVD of [[w, 1], [1, 0]] entry by entry, on a
+    2-D (non-symmetric) grid of w so the output keeps w's layout.  Both sides are one SVD / closed form
+    of a 2x2 matrix with sigma_1 sigma_2 = 1: they agree to rounding (1e-12 relative)."""
+    from dmf_edu.course.checkers import solution_completion_schatten_norm
+
+    w = np.concatenate([[0.0, -3.0, 40.0], rng.uniform(-5, 5, 9)]).reshape(3, 4)
+    got = solution_completion_schatten_norm(w, p)
+    assert got.shape == w.shape
+    for i, j in np.ndindex(w.shape):
+        s = np.linalg.svd(np.array([[w[i, j], 1.0], [1.0, 0.0]]), compute_uv=False)
+        want = s[0] if p == np.inf else np.sum(s ** p) ** (1.0 / p)
+        assert got[i, j] == pytest.approx(want, rel=1e-12)
