@@ -11,7 +11,6 @@ singular values switched on one after another.
 from __future__ import annotations
 
 import os
-import sys
 import time
 
 import numpy as np

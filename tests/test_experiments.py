@@ -8,7 +8,6 @@ import json
 import os
 import subprocess
 import sys
-import textwrap
 import time
 from concurrent.futures import Executor, ThreadPoolExecutor
 from pathlib import Path

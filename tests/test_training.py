@@ -403,7 +403,7 @@ def test_default_record_schedule(rng):
 def test_fused_gd_update_equals_E1_backward_then_step(rng, dims, order):
     """gd_update (the one-trial plain-GD hot path) = W_j - lr dphi/dW_j from backward (E1), at a random
     rectangular point (hidden widths differ from both outer sizes, so a missing transpose shows)."""
-    from dmf_edu.factorization import backward, gd_update, prefix_products
+    from dmf_edu.factorization import backward, prefix_products
 
     ws = [rng.standard_normal((dims[i + 1], dims[i])) for i in range(len(dims) - 1)]
     G = rng.standard_normal((dims[-1], dims[0])) * (rng.random((dims[-1], dims[0])) < 0.4)
