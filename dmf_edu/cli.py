@@ -143,7 +143,7 @@ def main(argv=None):
 
         return prove_main(args.labels, json_output=args.json, quick=args.quick, seed=args.seed, jobs=args.jobs)
     if args.command == "lesson":
-        from .lessons import lesson_main
+        from .course.runner import lesson_main
 
         return lesson_main(args.n, out=args.out, solutions=args.solutions, notebook=args.notebook)
     if args.command == "check":

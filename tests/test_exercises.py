@@ -23,7 +23,7 @@ def test_names_cover_the_required_exercises_in_course_order():
     names = ex.names()
     assert {"layer_gradients", "end_to_end_operator", "singular_value_velocity", "effective_rank"} <= set(names)
     assert set(names) == set(LIBRARY)
-    lessons = [ex._REGISTRY[n].lesson for n in names]
+    lessons = [ex.REGISTRY[n].lesson for n in names]
     assert lessons == sorted(lessons)
     for n in names:
         assert n in ex.describe(n) and "implement" in ex.describe(n)
@@ -33,7 +33,7 @@ def test_names_cover_the_required_exercises_in_course_order():
 @pytest.mark.parametrize("seed", [0, 1])
 def test_right_answers_pass(name, seed):
     """Both the printed reference solution and the package's own function pass, for any seed."""
-    for fn in (ex._REGISTRY[name].reference, LIBRARY[name]):
+    for fn in (ex.REGISTRY[name].reference, LIBRARY[name]):
         report = ex.check(name, fn, rng=seed)
         assert report.passed, report.message
         assert str(report).startswith("[PASSED]")
@@ -270,7 +270,7 @@ def test_all_zero_results_are_named_plainly():
 
 
 def test_mean_versus_sum_is_named_when_the_factor_is_a_count():
-    from dmf_edu.course.checking import _diagnose
+    from dmf_edu.course.checking import diagnose as _diagnose
     want = np.arange(1.0, 7.0)
     assert "a sum where the exercise asks for a mean" in _diagnose(12 * want, want, counts={"observed entries": 12})
     assert "a mean where the exercise asks for a sum" in _diagnose(want / 12, want, counts={"observed entries": 12})

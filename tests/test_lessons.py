@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from dmf_edu import exercises, lessons
-from dmf_edu.course import figures, notebook, solutions
+from dmf_edu import exercises
+from dmf_edu.course import figures, lessons, notebook, solutions
 from dmf_edu.course.markdown import blocks, latex_to_text, to_terminal
 from dmf_edu.course.runner import lesson_main
 
@@ -41,7 +41,7 @@ def test_the_course_has_eight_numbered_lessons_in_the_package():
 def test_docs_index_links_every_lesson_and_notebook_and_the_three_ways():
     index = (DOCS / "README.md").read_text(encoding="utf-8")
     for ls in LESSONS:
-        assert f"dmf_edu/lessons_md/{ls.path.name}" in index
+        assert f"dmf_edu/course/lessons_md/{ls.path.name}" in index
         assert f"({notebook.notebook_name(ls.number)})" in index
     assert not list(DOCS.glob("0*.md"))
     for way in ("dmf-edu lesson", "--notebook", "dmf-edu check", "--solutions", "--json"):
@@ -62,7 +62,7 @@ def test_every_lesson_has_goal_math_snippets_figure_and_exercises(lesson):
 
 def test_checkable_exercises_are_set_in_their_lessons():
     for name in exercises.names():
-        number = exercises._REGISTRY[name].lesson
+        number = exercises.REGISTRY[name].lesson
         assert f'"{name}"' in lessons.lesson_path(number).read_text(encoding="utf-8"), name
 
 
@@ -236,7 +236,7 @@ def test_every_exercise_has_a_worked_solution_apart_from_the_lesson(lesson):
     numbers = _exercise_numbers(lesson)
     found = solutions.sections(lesson.number)
     assert list(found) == numbers
-    checkable = {n for n in exercises.names() if exercises._REGISTRY[n].lesson == lesson.number}
+    checkable = {n for n in exercises.names() if exercises.REGISTRY[n].lesson == lesson.number}
     assert {c for _, c in found.values() if c} == checkable
     for key, (text, name) in found.items():
         assert len(text.split()) > 60, f"{key}: too short to be a worked solution"

@@ -47,7 +47,6 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # ending in "." skips a whole module.
 SKIP = {
     "cli.": "command-line entry point: returns an exit code",
-    "lessons.": "course files: paths, text snippets and their execution",
     "proofs.": "proof pages: exact sympy objects and verdicts (their tie-ins call the library)",
     "symbolic.": "proof machinery: exact sympy objects and verdicts (its tie-ins call the library)",
     "demo.": "CLI demo driver: formats and plots rows computed by planted library functions",
@@ -68,14 +67,15 @@ SKIP = {
     "course.checking.names": "returns exercise names",
     "course.checking.describe": "returns text",
     "course.checking.check": "returns a pass/fail report on a student's function",
-    "course.checking.solution": "prints text and returns a function (the reference solutions are planted)",
     "course.checking.reference": "returns a function (the reference solutions are planted)",
+    "course.lessons.": "course files: paths, text snippets and their execution",
     "course.figures.": "course figures: output folders, file paths and saved plots",
     "course.grader.": "course grader: tables of verdicts and exit codes",
     "course.markdown.": "course text: markdown blocks and terminal rendering",
     "course.notebook.": "course notebooks: nbformat JSON and file paths",
     "course.runner.": "course runner: executes a lesson, returns an exit code",
-    "course.solutions.": "course files: paths and text of the worked solutions",
+    "course.solutions.": "course files: paths and text of the worked solutions (solution prints one and returns "
+                         "a function or text: the reference solutions are planted)",
     "datasets.sample_data_file": "returns a file path",
 }
 # Plants that no test can see because the function is invariant under them, with the reason.

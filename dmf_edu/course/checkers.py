@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .checking import _as_array, _call, _diagnose, _exercise, _Fail
+from .checking import Fail, as_array, call, diagnose, exercise
+
+__all__ = ["solution_completion_schatten_norm", "solution_heldout_error"]
 
 # --------------------------------------------------------------------------- E12 Schatten profile
 
@@ -36,7 +38,7 @@ def _schatten_by_svd(w, p):
 _SCHATTEN_P = (1.0, 0.5, 2.0, 3.0, 2.0 / 3.0, np.inf)
 
 
-@_exercise("completion_schatten_norm", 5, "E12", "fn(w, p) -> array",
+@exercise("completion_schatten_norm", 5, "E12", "fn(w, p) -> array",
            "w an array of reals (any shape), p > 0 or numpy.inf. Return ||[[w, 1], [1, 0]]||_{S_p} = "
            "(sigma_1^p + sigma_2^p)^(1/p) elementwise (p = inf: sigma_1), the same shape as w, with "
            "sigma_1, sigma_2 from the E12 identities sigma_1 sigma_2 = 1, sigma_1^2 + sigma_2^2 = w^2 + 2.",
@@ -46,7 +48,7 @@ def _check_completion_schatten_norm(fn, rng, details):
     w = np.concatenate([[0.0, -3.0, 3.0, -0.5, 40.0], rng.uniform(-5, 5, 7)]).reshape(3, 4)
     for p in _SCHATTEN_P:
         case = f"p = {p:g}"
-        got = _as_array(_call(fn, (w.copy(), p), case), "the norms", case, w.shape)
+        got = as_array(call(fn, (w.copy(), p), case), "the norms", case, w.shape)
         want = _schatten_by_svd(w, p)
         err = float(np.max(np.abs(got - want) / want))
         details[case] = dict(max_relative_error=err)
@@ -64,8 +66,8 @@ def _check_completion_schatten_norm(fn, rng, details):
                          ("lambda_1 + lambda_2 = w, the trace: the eigenvalues of the symmetric X "
                           "are +-sigma, so use their absolute values", w + 0.0)]
             worst = np.unravel_index(np.argmax(np.abs(got - want) / want), w.shape)
-            note = _diagnose(got, want, variants)
-            raise _Fail(f"{case}: at w = {w[worst]:.6g} you return {got[worst]:.10g}, the Schatten-{p:g} "
+            note = diagnose(got, want, variants)
+            raise Fail(f"{case}: at w = {w[worst]:.6g} you return {got[worst]:.10g}, the Schatten-{p:g} "
                         f"norm is {want[worst]:.10g} (largest relative error {err:.1e})"
                         + (f"; {note}" if note else ""))
     return ("right to 1e-9 for p = 1, 1/2, 2, 3, 2/3 and inf at negative, zero, large and random w; "
@@ -94,14 +96,14 @@ def _heldout_cases(rng):
             ("M known only on the 13 held-out entries (NaN elsewhere, as with real data)", W, hidden, mask))
 
 
-@_exercise("heldout_error", 8, "THEORY §9", "fn(W, M, test_mask) -> float",
+@exercise("heldout_error", 8, "THEORY §9", "fn(W, M, test_mask) -> float",
            "W (m, n) a completed matrix, M (m, n) the data (possibly NaN outside the mask), test_mask a "
            "boolean (m, n) array of the held-out entries. Return the held-out mean squared error "
            "(1/|test|) sum over the held-out (i, j) of (W_ij - M_ij)^2, a float.", solution_heldout_error)
 def _check_heldout_error(fn, rng, details):
     """The held-out MSE on three cases, with hints for sums, all-entry errors, RMSE and wrong masks."""
     for case, W, M, mask in _heldout_cases(rng):
-        got = _as_array(_call(fn, (W.copy(), M.copy(), mask.copy()), case), "the held-out error", case, ())
+        got = as_array(call(fn, (W.copy(), M.copy(), mask.copy()), case), "the held-out error", case, ())
         want = solution_heldout_error(W, M, mask)
         got = float(got)
         details[case] = dict(got=got, want=want)
@@ -118,9 +120,9 @@ def _check_heldout_error(fn, rng, details):
                               "and the training entries would flatter the score", float(np.mean((W - M) ** 2))),
                              ("the error on the entries outside test_mask (the training entries): use the "
                               "held-out ones", float(np.mean((W - M)[~mask] ** 2)) if (~mask).any() else None)]
-            note = _diagnose(np.array([got]), np.array([want]),
+            note = diagnose(np.array([got]), np.array([want]),
                              [(t, np.array([v])) for t, v in variants if v is not None],
                              counts={"held-out entries": int(mask.sum())})
-            raise _Fail(f"{case}: you return {got:.10g}, the held-out MSE is {want:.10g}"
+            raise Fail(f"{case}: you return {got:.10g}, the held-out MSE is {want:.10g}"
                         + (f"; {note}" if note else ""))
     return "right on 3 cases (13 held-out entries, a single one, and M unknown off the mask)"

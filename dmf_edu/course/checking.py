@@ -1,13 +1,17 @@
 r"""The machinery behind the exercise checkers: the registry, :class:`Report`, and the helpers
 that turn a student's output into a verdict with a hint.
 
-The checkers themselves live beside their formulas (``dmf_edu.exercises`` for lessons 1-4 and
-7, :mod:`dmf_edu.course.checkers` for lessons 5 and 8); this module knows none of them.
+The checkers themselves live beside their formulas (:mod:`dmf_edu.course.exercises` for lessons
+1-4 and 7, :mod:`dmf_edu.course.checkers` for lessons 5 and 8) and register themselves with
+:func:`exercise` when imported; this module knows none of them.  The package
+``dmf_edu.course`` imports both on its first import, so the registry is full whenever
+:func:`names`, :func:`check` and the rest are called.  The helpers (:func:`call`,
+:func:`as_array`, :func:`diagnose`, :class:`Fail`, ...) are the checkers' building blocks, public
+to the course's modules but not part of :data:`__all__`.
 """
 
 from __future__ import annotations
 
-import inspect
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -15,7 +19,7 @@ import numpy as np
 from .._validate import as_rng
 from ..factorization import end_to_end
 
-__all__ = ["Report", "names", "describe", "check", "solution", "reference"]
+__all__ = ["Report", "names", "describe", "check", "reference"]
 
 
 @dataclass
@@ -48,7 +52,7 @@ class Report:
                 f"details=[{', '.join(map(str, self.details))}])")
 
 
-class _Fail(Exception):
+class Fail(Exception):
     """Raised inside a checker to stop with a message."""
 
 
@@ -63,33 +67,28 @@ class _Exercise:
     reference: object
 
 
-_REGISTRY = {}
+REGISTRY = {}          # name -> _Exercise, filled by @exercise as the checker modules are imported
 
 
-def _exercise(name, lesson, label, signature, statement, reference):
+def exercise(name, lesson, label, signature, statement, reference):
     """Decorator registering a checker ``checker(fn, rng, details) -> summary`` for ``name``."""
     def register(checker):
-        _REGISTRY[name] = _Exercise(name, lesson, label, signature, statement, checker, reference)
+        REGISTRY[name] = _Exercise(name, lesson, label, signature, statement, checker, reference)
         return checker
     return register
 
 
-def _load():
-    from . import exercises  # noqa: F401  (importing it registers every checker)
-
-
 def names():
     """Names of the checkable exercises, in course order (list of str)."""
-    _load()
-    order = list(_REGISTRY)
-    return sorted(_REGISTRY, key=lambda k: (_REGISTRY[k].lesson, order.index(k)))
+    order = list(REGISTRY)
+    return sorted(REGISTRY, key=lambda k: (REGISTRY[k].lesson, order.index(k)))
 
 
-def _get(name):
-    _load()
-    if name not in _REGISTRY:
+def get(name):
+    """The registry entry of exercise ``name`` (``ValueError`` listing the exercises otherwise)."""
+    if name not in REGISTRY:
         raise ValueError(f"unknown exercise {name!r}; choose one of: {', '.join(names())}")
-    return _REGISTRY[name]
+    return REGISTRY[name]
 
 
 def describe(name):
@@ -101,7 +100,7 @@ def describe(name):
         Name, lesson, formula label (E1, ...), the signature to implement, with every array's
         shape, and the task.
     """
-    ex = _get(name)
+    ex = get(name)
     return f"{ex.name} (lesson {ex.lesson}, {ex.label}): implement {ex.signature}\n{ex.statement}"
 
 
@@ -123,88 +122,62 @@ def check(name, fn, rng=None):
         ``passed`` and a ``message``; never raises because of ``fn`` (its exceptions are
         reported in the message).
     """
-    ex = _get(name)
+    ex = get(name)
     if not callable(fn):
         raise TypeError(f"fn must be a function {ex.signature}, got {type(fn).__name__}")
     rng = as_rng(rng)
     details = {}
     try:
         summary = ex.checker(fn, rng, details)
-    except _Fail as fail:
+    except Fail as fail:
         return Report(name, False, str(fail), details)
     return Report(name, True, summary, details)
 
 
 def reference(name):
     """The reference solution (a function that passes :func:`check`) of checkable exercise ``name``."""
-    return _get(name).reference
-
-
-def solution(name):
-    """Print the worked solution of an exercise and return it.
-
-    Parameters
-    ----------
-    name : str
-        A checkable exercise (one of :func:`names`, e.g. ``"layer_gradients"``) or any exercise
-        by its number in the lessons (``"1.2"``, ``"5.3"``, ...).
-
-    Returns
-    -------
-    callable or str
-        For a checkable exercise, the reference solution itself (it passes :func:`check`),
-        after printing the worked solution with its source; for a written exercise, the
-        worked solution's text (also printed).
-    """
-    from .solutions import section_of, solution_text
-
-    _load()
-    if name in _REGISTRY:
-        ref = _REGISTRY[name].reference
-        print(section_of(name) or inspect.getsource(ref))
-        return ref
-    text, checkable = solution_text(name)
-    print(text)
-    return _REGISTRY[checkable].reference if checkable else text
+    return get(name).reference
 
 
 # --------------------------------------------------------------------------- helpers for checkers
 
-def _call(fn, args, case, hint=""):
+def call(fn, args, case, hint=""):
     """Call the student's function; turn an exception into a failure naming the case."""
     try:
         return fn(*args)
     except Exception as exc:  # the student's code may raise anything: report it
-        raise _Fail(f"{case}: your function raised {type(exc).__name__}: {exc}" + (f". {hint}" if hint else ""))
+        raise Fail(f"{case}: your function raised {type(exc).__name__}: {exc}" + (f". {hint}" if hint else ""))
 
 
-def _as_array(x, what, case, shape):
+def as_array(x, what, case, shape):
     """The student's output as a finite float array of the expected ``shape``."""
     try:
         arr = np.asarray(x, dtype=float)
     except (TypeError, ValueError):
-        raise _Fail(f"{case}: {what} is a {type(x).__name__}, not an array of numbers") from None
+        raise Fail(f"{case}: {what} is a {type(x).__name__}, not an array of numbers") from None
     if arr.shape != tuple(shape):
         extra = ""
         if arr.ndim == 2 and arr.shape == tuple(shape)[::-1]:
             extra = " - that is the transposed shape: check the order of the factors and transposes"
-        raise _Fail(f"{case}: {what} has shape {arr.shape}, expected {tuple(shape)}{extra}")
+        raise Fail(f"{case}: {what} has shape {arr.shape}, expected {tuple(shape)}{extra}")
     if not np.all(np.isfinite(arr)):
-        raise _Fail(f"{case}: {what} contains NaN or inf ({int(np.sum(~np.isfinite(arr)))} entries); "
+        raise Fail(f"{case}: {what} contains NaN or inf ({int(np.sum(~np.isfinite(arr)))} entries); "
                     "look for 0/0, log(0) or a negative number to a fractional power")
     return arr
 
 
-def _chain(ws, size):
+def chain(ws, size):
     """``ws[-1] @ ... @ ws[0]``, or the ``size x size`` identity for an empty list."""
     return end_to_end(ws) if len(ws) else np.eye(size)
 
 
-def _dense(A):
+def dense(A):
+    """``A`` as a dense array (sparse matrices are expanded)."""
     return A.toarray() if hasattr(A, "toarray") else np.asarray(A)
 
 
-def _rel(a, b):
+def rel(a, b):
+    """Relative Frobenius distance ``||a - b|| / ||b||`` (``b = 0`` does not divide by zero)."""
     return float(np.linalg.norm(a - b) / max(np.linalg.norm(b), 1e-300))
 
 
@@ -224,7 +197,7 @@ def _scale_label(c, depth, counts):
     return next((t for v, t in named.items() if abs(c - v) < 1e-6 * max(1, abs(v))), None)
 
 
-def _diagnose(got, want, variants=(), depth=None, counts=None):
+def diagnose(got, want, variants=(), depth=None, counts=None):
     """A hint when ``got`` is a recognised wrong version of ``want``; '' if none fits.
 
     ``variants`` is a sequence of ``(description, array)`` of known wrong answers.  Also
@@ -237,12 +210,12 @@ def _diagnose(got, want, variants=(), depth=None, counts=None):
     if not np.any(got) and np.any(want):
         return "hint: your function returns all zeros (is the result computed but not returned, or overwritten?)"
     for text, arr in variants:
-        if arr is not None and np.shape(arr) == np.shape(got) and _rel(got, arr) < 1e-6:
+        if arr is not None and np.shape(arr) == np.shape(got) and rel(got, arr) < 1e-6:
             return f"hint: your result equals {text}"
     den = float(np.sum(want * want))
     if den > 0:
         c = float(np.sum(got * want)) / den
-        if abs(c - 1) > 1e-6 and _rel(got, c * want) < 1e-6:
+        if abs(c - 1) > 1e-6 and rel(got, c * want) < 1e-6:
             label = _scale_label(c, depth, counts)
             if label:
                 return f"hint: your result is {label}; otherwise it is right"

@@ -1,4 +1,4 @@
-r"""Checkable exercises of the course (``dmf_edu/lessons_md``); also importable as ``dmf_edu.exercises``.
+r"""Checkable exercises of the course (``dmf_edu/course/lessons_md``); also importable as ``dmf_edu.exercises``.
 
 A student writes a function and hands it to :func:`check`; the report says whether it is
 right and, when it is not, precisely what is wrong: which layer's gradient disagrees with
@@ -35,11 +35,13 @@ import numpy as np
 from ..checks import directional_check
 from ..dynamics import check_end_to_end_dynamics, check_svd_velocities, end_to_end_operator, singular_value_velocity
 from ..factorization import end_to_end, init_weights, layer_gradients
+from ..landscape import check_hessian_vector_product, hessian_vector_product
 from ..linalg import depth_multiplier, psd_power
 from ..metrics import effective_rank
 from ..problems import MatrixSensing
-from .checking import (_REGISTRY, Report, _as_array, _call, _chain, _dense, _diagnose,  # noqa: F401
-                       _exercise, _Fail, _get, _rel, check, describe, names, reference, solution)
+from .checking import (REGISTRY, Fail, Report, as_array, call, chain, check, dense, describe,  # noqa: F401
+                       diagnose, exercise, names, reference, rel)
+from .solutions import solution
 
 __all__ = ["Report", "names", "describe", "check", "solution", "reference"]
 
@@ -74,14 +76,14 @@ def _no_transpose_variant(weights, G):
     """Wrong on purpose: E1 without its transposes (``None`` when the shapes do not allow it)."""
     out = []
     for j in range(len(weights)):
-        above, below = _chain(weights[j + 1:], weights[j].shape[0]), _chain(weights[:j], weights[0].shape[1])
+        above, below = chain(weights[j + 1:], weights[j].shape[0]), chain(weights[:j], weights[0].shape[1])
         if above.shape[1] != G.shape[0] or G.shape[1] != below.shape[0]:
             return None
         out.append(above @ G @ below)
     return out
 
 
-@_exercise("layer_gradients", 1, "E1", "fn(weights, G) -> list of arrays",
+@exercise("layer_gradients", 1, "E1", "fn(weights, G) -> list of arrays",
            "weights = [W_1, ..., W_N], W_j of shape (d_j, d_{j-1}); G (d_N, d_0) is grad ell at "
            "W = W_N ... W_1. Return [dphi/dW_1, ..., dphi/dW_N] for phi = ell(W_N ... W_1), "
            "each of the shape of its factor.", solution_layer_gradients)
@@ -97,14 +99,14 @@ def _check_layer_gradients(fn, rng, details):
             return 0.5 * float(np.sum((end_to_end(ws) - T) ** 2))
 
         G = end_to_end(weights) - T
-        got = _call(fn, ([w.copy() for w in weights], G.copy()), case, hint)
+        got = call(fn, ([w.copy() for w in weights], G.copy()), case, hint)
         if isinstance(got, np.ndarray) or not hasattr(got, "__len__"):
-            raise _Fail(f"{case}: return a list [dphi/dW_1, ..., dphi/dW_N] of {N} arrays, "
+            raise Fail(f"{case}: return a list [dphi/dW_1, ..., dphi/dW_N] of {N} arrays, "
                         f"got {type(got).__name__}")
         if len(got) != N:
-            raise _Fail(f"{case}: returned {len(got)} arrays for a depth-{N} factorization; "
+            raise Fail(f"{case}: returned {len(got)} arrays for a depth-{N} factorization; "
                         f"return one gradient per factor, [dphi/dW_1, ..., dphi/dW_{N}]")
-        got = [_as_array(g, f"the gradient of layer {j + 1} (W_{j + 1})", case, w.shape)
+        got = [as_array(g, f"the gradient of layer {j + 1} (W_{j + 1})", case, w.shape)
                for j, (g, w) in enumerate(zip(got, weights))]
         want = layer_gradients(weights, G)
         bad, rows = [], {}
@@ -112,7 +114,7 @@ def _check_layer_gradients(fn, rng, details):
             def phi_j(x, j=j):
                 return phi(weights[:j] + [x[0]] + weights[j + 1:])
             fd_err = directional_check(phi_j, lambda x, j=j: [got[j]], [weights[j]], rng=rng)
-            rows[j + 1] = dict(finite_difference=fd_err, vs_E1=_rel(got[j], want[j]))
+            rows[j + 1] = dict(finite_difference=fd_err, vs_E1=rel(got[j], want[j]))
             if fd_err > 1e-5:
                 bad.append(j)
         details[case] = rows
@@ -126,7 +128,7 @@ def _check_layer_gradients(fn, rng, details):
                 if no_t is not None:
                     variants.append(("W_{N:j+1} G W_{j-1:1}: E1 needs the transposes "
                                      "W_{N:j+1}^T G W_{j-1:1}^T", no_t[j]))
-                notes[j] = _diagnose(got[j], want[j], variants)
+                notes[j] = diagnose(got[j], want[j], variants)
             which = ", ".join(str(j + 1) for j in bad)
             gaps = ", ".join(f"{rows[j + 1]['finite_difference']:.1e}" for j in bad)
             plural = len(bad) > 1
@@ -140,7 +142,7 @@ def _check_layer_gradients(fn, rng, details):
                 text += "".join(f"; layer {j + 1} (W_{j + 1}, shape {weights[j].shape}): {notes[j]}"
                                 for j in bad if notes[j])
             good = [str(j + 1) for j in range(N) if j not in bad]
-            raise _Fail(text + (f". Layer{'s' if len(good) > 1 else ''} {', '.join(good)} "
+            raise Fail(text + (f". Layer{'s' if len(good) > 1 else ''} {', '.join(good)} "
                                 f"{'are' if len(good) > 1 else 'is'} right." if good else "."))
     return (f"all layers of {len(_GRAD_CASES)} factorizations (depths 1-4, rectangular and square) "
             "agree with central finite differences of phi (relative error < 1e-5)")
@@ -196,7 +198,7 @@ def _rounding_power_note(got, want, W, N, err):
     """
     lam = np.concatenate([np.linalg.eigvalsh(W @ W.T), np.linalg.eigvalsh(W.T @ W)])
     noise = np.abs(lam) < 1e-12 * np.abs(lam).max()
-    if not noise.any() or err > 1e-3 or _rel(got, want) > 1e-3:
+    if not noise.any() or err > 1e-3 or rel(got, want) > 1e-3:
         return ""
     tiny, p = float(np.abs(lam[noise]).max()), 1.0 / max(N, 2)
     return (f"hint: your result is right up to {err:.0e}: W W^T or W^T W is singular here, and its zero "
@@ -215,7 +217,7 @@ _OPERATOR_CASES = (             # (label, shape (m, n), depth, hidden width or N
 )
 
 
-@_exercise("end_to_end_operator", 2, "E3/E4", "fn(W, Z, depth) -> array",
+@exercise("end_to_end_operator", 2, "E3/E4", "fn(W, Z, depth) -> array",
            "W (m, n), Z (m, n), depth N >= 1. Return A_{N,W}(Z) = sum_{j=1}^N (W W^T)^{(N-j)/N} Z "
            "(W^T W)^{(j-1)/N}, shape (m, n); 0^0 = 1, so (W W^T)^0 is the identity even for singular W. "
            "Eigenvalues of W W^T or W^T W are zero up to rounding (about 1e-16 times the largest) "
@@ -231,20 +233,20 @@ def _check_end_to_end_operator(fn, rng, details):
         box = {}
 
         def wrapped(W_, Z_, depth_):       # the student's answer, validated, recorded
-            box["got"] = _as_array(_call(fn, (W_.copy(), Z_.copy(), depth_), case), "A_{N,W}(Z)",
+            box["got"] = as_array(call(fn, (W_.copy(), Z_.copy(), depth_), case), "A_{N,W}(Z)",
                                    case, shape)
             return box["got"]
         err = check_end_to_end_dynamics(weights, G, operator=wrapped)
         details[case] = dict(E3_error=err)
         if err > 1e-8:
             want = end_to_end_operator(W, G, N)
-            note = _diagnose(box["got"], want, _operator_variants(W, G, N), depth=N)
+            note = diagnose(box["got"], want, _operator_variants(W, G, N), depth=N)
             if not note:
                 note = _rounding_power_note(box["got"], want, W, N, err)
             if not note and width is not None:
                 note = ("hint: the full-rank cases pass, so look at the zero singular values: "
                         "0^0 = 1 makes (W W^T)^0 the identity, not the projector onto the range of W")
-            raise _Fail(f"{case}: at a balanced factorization, -A_{{N,W}}(G) must equal the velocity "
+            raise Fail(f"{case}: at a balanced factorization, -A_{{N,W}}(G) must equal the velocity "
                         f"dW/dt of the factors' gradient flow (E3); yours misses it by {err:.2e} "
                         f"(relative; a correct operator scores ~1e-14)" + (f"; {note}" if note else ""))
     return (f"A_{{N,W}}(G) matches the end-to-end velocity of balanced factorizations (E3) to "
@@ -264,7 +266,7 @@ _SIGMA_CASES = (("depth 1", (4, 3), 1), ("depth 2", (4, 3), 2), ("depth 3", (3, 
                 ("depth 6", (4, 4), 6))
 
 
-@_exercise("singular_value_velocity", 3, "E6", "fn(W, G, depth) -> array",
+@exercise("singular_value_velocity", 3, "E6", "fn(W, G, depth) -> array",
            "W (m, n) with distinct nonzero singular values, G (m, n) the loss gradient at W, depth N >= 1. "
            "Return d sigma_r/dt under dW/dt = -A_{N,W}(G), shape (min(m, n),), singular values in "
            "descending order (as numpy.linalg.svd).", solution_singular_value_velocity)
@@ -281,7 +283,7 @@ def _check_singular_value_velocity(fn, rng, details):
         box = {}
 
         def wrapped(W_, G_, depth_):
-            box["got"] = _as_array(_call(fn, (W_.copy(), G_.copy(), depth_), case),
+            box["got"] = as_array(call(fn, (W_.copy(), G_.copy(), depth_), case),
                                    "the velocity vector", case, (k,))
             return box["got"]
         err = check_svd_velocities(W, G, N, sigma_fn=wrapped)["sigma"]
@@ -297,8 +299,8 @@ def _check_singular_value_velocity(fn, rng, details):
                          -N * s_true ** (1 - 1 / N) * proj),
                         ("-N (sigma^2)^{1/N} <G, u v^T>: the exponent is 1 - 1/N",
                          -N * (s_true ** 2) ** (1 / N) * proj)]
-            note = _diagnose(box["got"], want, variants, depth=N)
-            raise _Fail(f"{case}: your velocities miss finite differences of the singular values "
+            note = diagnose(box["got"], want, variants, depth=N)
+            raise Fail(f"{case}: your velocities miss finite differences of the singular values "
                         f"along dW/dt = -A_{{N,W}}(G) by {err:.2e} (relative; correct ~1e-10)"
                         + (f"; {note}" if note else ""))
     return (f"velocities agree with finite differences of the SVD along the E3 flow (< 1e-6) in "
@@ -327,13 +329,13 @@ def _erank_cases(rng):
                 rng.standard_normal((8, 3)))[0].T))
 
 
-@_exercise("effective_rank", 4, "THEORY §0", "fn(W) -> float",
+@exercise("effective_rank", 4, "THEORY §0", "fn(W) -> float",
            "W (m, n), not zero. Return the effective rank exp(-sum_i p_i log p_i) with "
            "p_i = sigma_i / sum_k sigma_k (Roy & Vetterli 2007; 0 log 0 = 0).", solution_effective_rank)
 def _check_effective_rank(fn, rng, details):
     """Effective rank on five matrices, with hints for the usual look-alikes."""
     for case, W in _erank_cases(rng):
-        got = _as_array(_call(fn, (W.copy(),), case), "the effective rank", case, ())
+        got = as_array(call(fn, (W.copy(),), case), "the effective rank", case, ())
         want = float(effective_rank(W))
         details[case] = dict(got=float(got), want=want)
         if abs(got - want) > 1e-8 * want:
@@ -354,7 +356,7 @@ def _check_effective_rank(fn, rng, details):
                          float(np.sum(s > 1e-10 * s[0])))]
             note = next((f"hint: your result equals {t}" for t, v in variants
                          if abs(float(got) - v) <= 1e-8 * max(abs(v), 1e-300)), "")
-            raise _Fail(f"{case}: you return {float(got):.10g}, the effective rank is {want:.10g}"
+            raise Fail(f"{case}: you return {float(got):.10g}, the effective rank is {want:.10g}"
                         + (f"; {note}" if note else ""))
     return "right on 5 matrices (Gaussian, identity, rank one, exact zeros, rectangular)"
 
@@ -368,7 +370,7 @@ def solution_depth_multiplier(x, y, depth):
     return sum(x ** (2 * (N - p) / N) * y ** (2 * (p - 1) / N) for p in range(1, N + 1))
 
 
-@_exercise("depth_multiplier", 3, "E4", "fn(x, y, depth) -> array",
+@exercise("depth_multiplier", 3, "E4", "fn(x, y, depth) -> array",
            "x, y arrays of singular values >= 0 (same shape), depth N >= 1. Return a_N(x, y) = "
            "sum_{p=1}^N x^{2(N-p)/N} y^{2(p-1)/N} elementwise; it must stay finite and exact when "
            "x = y and when x or y is 0 (0^0 = 1).", solution_depth_multiplier)
@@ -379,13 +381,13 @@ def _check_depth_multiplier(fn, rng, details):
     kinds = ["x != y"] * 6 + ["x = y", "x ~ y (relative gap 1e-9)", "y = 0", "x = 0", "x = y = 0", "x = y = 1"]
     for N in (1, 2, 3, 7):
         case = f"depth {N}"
-        got = _call(fn, (x.copy(), y.copy(), N), case)
+        got = call(fn, (x.copy(), y.copy(), N), case)
         try:
             got = np.asarray(got, dtype=float)
         except (TypeError, ValueError):
-            raise _Fail(f"{case}: return an array of numbers, got {type(got).__name__}") from None
+            raise Fail(f"{case}: return an array of numbers, got {type(got).__name__}") from None
         if got.shape != x.shape:
-            raise _Fail(f"{case}: result has shape {got.shape} for inputs of shape {x.shape}; work elementwise")
+            raise Fail(f"{case}: result has shape {got.shape} for inputs of shape {x.shape}; work elementwise")
         want = depth_multiplier(x, y, N)
         err = np.abs(got - want) / np.maximum(np.abs(want), 1e-300)
         err = np.where(np.isnan(got), np.inf, err)
@@ -399,7 +401,7 @@ def _check_depth_multiplier(fn, rng, details):
                         "there: use the finite sum (or N x^{2(N-1)/N} at x = y)")
             elif "0" in kinds[worst]:
                 note = "; remember 0^0 = 1 (a_N(x, 0) = x^{2(N-1)/N}, a_N(0, 0) = 0 for N >= 2, a_1 = 1)"
-            raise _Fail(f"{case}, {kinds[worst]} (x = {x[worst]:.12g}, y = {y[worst]:.12g}): you return "
+            raise Fail(f"{case}, {kinds[worst]} (x = {x[worst]:.12g}, y = {y[worst]:.12g}): you return "
                         f"{what}, a_N is {want[worst]:.12g} (relative error {err[worst]:.1e})" + note)
     return "a_N is right to 1e-9 for depths 1, 2, 3, 7 at generic, equal, nearly equal and zero arguments"
 
@@ -438,19 +440,18 @@ def solution_hessian_vector_product(problem, weights, V):
 
 def _gauss_newton_part(problem, weights, V):
     """Wrong on purpose: only the E1 map applied to ``G(W + W_dot) - G(W)`` (the loss is quadratic)."""
-    W_dot = sum(_chain(weights[j + 1:], weights[j].shape[0]) @ V[j] @ _chain(weights[:j], weights[0].shape[1])
+    W_dot = sum(chain(weights[j + 1:], weights[j].shape[0]) @ V[j] @ chain(weights[:j], weights[0].shape[1])
                 for j in range(len(weights)))
     W = end_to_end(weights)
-    return layer_gradients(weights, _dense(problem.gradient(W + W_dot)) - _dense(problem.gradient(W)))
+    return layer_gradients(weights, dense(problem.gradient(W + W_dot)) - dense(problem.gradient(W)))
 
 
-@_exercise("hessian_vector_product", 7, "E17", "fn(problem, weights, V) -> list of arrays",
+@exercise("hessian_vector_product", 7, "E17", "fn(problem, weights, V) -> list of arrays",
            "problem a MatrixCompletion/MatrixSensing, weights = [W_1, ..., W_N], V = [V_1, ..., V_N] "
            "of the same shapes. Return the Hessian of phi = ell(W_N ... W_1) applied to V, "
            "as a list [H_1, ..., H_N] of the factors' shapes.", solution_hessian_vector_product)
 def _check_hessian_vector_product(fn, rng, details):
     """E17: central differences of the E1 gradients at depths 1-3 (sensing losses)."""
-    from ..landscape import check_hessian_vector_product, hessian_vector_product
     for case, dims in (("depth 2, dims d = (4, 3, 5)", (4, 3, 5)),
                        ("depth 3, dims d = (5, 4, 6, 3)", (5, 4, 6, 3)),
                        ("depth 1, a 3x4 matrix", (4, 3))):
@@ -461,28 +462,24 @@ def _check_hessian_vector_product(fn, rng, details):
         weights = [rng.standard_normal((dims[j + 1], dims[j])) / np.sqrt(dims[j]) for j in range(N)]
 
         def wrapped(problem_, weights_, V_):
-            got = _call(fn, (problem_, [w.copy() for w in weights_], [v.copy() for v in V_]), case)
+            got = call(fn, (problem_, [w.copy() for w in weights_], [v.copy() for v in V_]), case)
             if isinstance(got, np.ndarray) or not hasattr(got, "__len__") or len(got) != N:
-                raise _Fail(f"{case}: return a list of {N} arrays [H_1, ..., H_N], one per factor")
-            return [_as_array(g, f"block {j + 1} of the product", case, w.shape)
+                raise Fail(f"{case}: return a list of {N} arrays [H_1, ..., H_N], one per factor")
+            return [as_array(g, f"block {j + 1} of the product", case, w.shape)
                     for j, (g, w) in enumerate(zip(got, weights_))]
         err = check_hessian_vector_product(problem, weights, hvp=wrapped, rng=rng)
         details[case] = dict(finite_difference=err)
         if err > 1e-6:
             V = [rng.standard_normal(w.shape) for w in weights]
             got, want = wrapped(problem, weights, V), hessian_vector_product(problem, weights, V)
-            per = [_rel(g, w) for g, w in zip(got, want)]
+            per = [rel(g, w) for g, w in zip(got, want)]
             bad = [str(j + 1) for j, e in enumerate(per) if e > 1e-6]
             flat = lambda xs: np.concatenate([x.ravel() for x in xs])   # noqa: E731
-            note = _diagnose(flat(got), flat(want), [(
+            note = diagnose(flat(got), flat(want), [(
                 "the Gauss-Newton part only, E1 applied to the change of G: add the terms where the "
                 "factors around G move (product rule on W_{N:j+1}^T and W_{j-1:1}^T)",
                 flat(_gauss_newton_part(problem, weights, V)))])
-            raise _Fail(f"{case}: your product misses central differences of the E1 gradients by "
+            raise Fail(f"{case}: your product misses central differences of the E1 gradients by "
                         f"{err:.2e} (relative; correct ~1e-9); wrong block(s): {', '.join(bad)}"
                         + (f"; {note}" if note else ""))
     return "matches finite differences of the layer gradients (< 1e-6) at depths 1, 2, 3"
-
-
-# the checkers of lessons 5 and 8 live in dmf_edu/course/checkers.py; importing it registers them
-from . import checkers as _more_checkers  # noqa: E402,F401

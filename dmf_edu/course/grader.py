@@ -14,6 +14,11 @@ Exit code 0 only if at least one exercise was found and every one found passed.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import importlib
+import importlib.util
+import io
 import json
 import os
 import signal
@@ -22,7 +27,11 @@ import sys
 import tempfile
 import textwrap
 import time
+import traceback
 from pathlib import Path
+
+from . import exercises
+from .checking import REGISTRY, names
 
 __all__ = ["grade", "check_main", "exit_code", "PACKAGE_ANSWERS"]
 
@@ -46,16 +55,10 @@ _MODULE = "dmf_edu_student_submission"
 
 def _guard(path):
     """Wrap the package's answers so that calls coming from the student's file are recorded."""
-    import dataclasses
-    import importlib
-
-    from . import exercises  # noqa: F401  (registers every checker)
-    from .checking import _REGISTRY
-
     target, calls = os.path.realpath(path), {}
     originals = {}
     for name, places in PACKAGE_ANSWERS.items():
-        fns = [_REGISTRY[name].reference] if name in _REGISTRY else []
+        fns = [REGISTRY[name].reference] if name in REGISTRY else []
         for module, attr in places:
             try:
                 fns.append(getattr(importlib.import_module(module), attr))
@@ -82,15 +85,13 @@ def _guard(path):
         for attr, value in list(vars(module).items()):
             if callable(value) and id(value) in wrappers:
                 setattr(module, attr, wrappers[id(value)])
-    for name, ex in list(_REGISTRY.items()):          # exercises.reference(name) and solution(name) too
+    for name, ex in list(REGISTRY.items()):          # exercises.reference(name) and solution(name) too
         if id(ex.reference) in wrappers:
-            _REGISTRY[name] = dataclasses.replace(ex, reference=wrappers[id(ex.reference)])
+            REGISTRY[name] = dataclasses.replace(ex, reference=wrappers[id(ex.reference)])
     return calls
 
 
 def _import_student(path):
-    import importlib.util
-
     sys.path.insert(0, str(Path(path).resolve().parent))
     spec = importlib.util.spec_from_file_location(_MODULE, path)
     module = importlib.util.module_from_spec(spec)
@@ -101,8 +102,6 @@ def _import_student(path):
 
 def _student_traceback(exc, path):
     """``Type: message (line L of FILE)`` with the deepest line of the student's file."""
-    import traceback
-
     line = None
     for frame in traceback.extract_tb(exc.__traceback__):
         if os.path.realpath(frame.filename) == os.path.realpath(path):
@@ -111,11 +110,6 @@ def _student_traceback(exc, path):
 
 
 def _worker(mode, path, name, out):
-    import contextlib
-    import io
-
-    from . import exercises
-
     result, captured = {}, io.StringIO()
     calls = _guard(path)
     with contextlib.redirect_stdout(captured):
@@ -204,9 +198,6 @@ def grade(path, timeout=60.0, import_timeout=None):
         be graded (syntax error, failing or endless import, no exercise found): a single entry
         for the file, with ``file: True``.
     """
-    from .checking import _REGISTRY, _load, names
-
-    _load()
     path = Path(path)
     try:
         compile(path.read_text(encoding="utf-8"), str(path), "exec")
@@ -240,7 +231,7 @@ def grade(path, timeout=60.0, import_timeout=None):
             res = {"passed": False, "status": "error",
                    "message": f"the check ended without a verdict (exit code {code}): does your code call "
                               f"os._exit or crash the interpreter? {err}"}
-        res.update(name=name, seconds=round(time.perf_counter() - start, 2), lesson=_REGISTRY[name].lesson)
+        res.update(name=name, seconds=round(time.perf_counter() - start, 2), lesson=REGISTRY[name].lesson)
         rows.append(res)
     return rows
 

@@ -1,6 +1,6 @@
 r"""A lesson file as a sequence of blocks, and its text made readable in a terminal.
 
-A lesson is Markdown with ``python`` fenced blocks (the snippets, :func:`dmf_edu.lessons.snippets`).
+A lesson is Markdown with ``python`` fenced blocks (the snippets, :func:`dmf_edu.course.lessons.snippets`).
 :func:`blocks` splits it into text and code, in order: the notebook writer turns them into
 markdown and code cells, the terminal runner prints the text through :func:`to_terminal` and
 runs the code.  A fence written ```` ```python wrong-on-purpose ```` marks a snippet that
@@ -15,6 +15,8 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+
+from .lessons import snippets
 
 __all__ = ["Block", "blocks", "latex_to_text", "to_terminal"]
 
@@ -48,8 +50,6 @@ class Block:
 
 def blocks(path):
     """Text and code blocks of a lesson file, in order (text blocks never empty)."""
-    from ..lessons import snippets
-
     lines = open(path, encoding="utf-8").read().splitlines()
     out, cursor = [], 0
     for snip in snippets(path):

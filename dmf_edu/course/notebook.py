@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from .lessons import lesson_path, list_lessons
 from .markdown import blocks
 
 __all__ = ["lesson_notebook", "notebook_name", "notebook_json", "write_notebook", "write_all",
@@ -38,17 +39,13 @@ def _cell(kind, text, index, tags=()):
 
 def notebook_name(number):
     """File name of lesson ``number``'s notebook: the lesson file's stem + ``.ipynb``."""
-    from ..lessons import lesson_path
-
     return lesson_path(number).stem + ".ipynb"
 
 
 def lesson_notebook(number):
     """Lesson ``number`` as a notebook (a dict in nbformat 4.5)."""
-    from ..lessons import lesson_path
-
     path = lesson_path(number)
-    intro = (f"*Generated from `dmf_edu/lessons_md/{path.name}` by `dmf-edu lesson {number} --notebook`; "
+    intro = (f"*Generated from `dmf_edu/course/lessons_md/{path.name}` by `dmf-edu lesson {number} --notebook`; "
              "edit the lesson file, not this notebook.*  Needs the `dmf_edu` package "
              "(`pip install -e .` in a checkout; in Colab, `!pip install` it from the checkout's URL). "
              "Run the cells in order.  Worked solutions are kept apart: "
@@ -92,6 +89,4 @@ def write_notebook(number, path=None):
 
 def write_all(folder):
     """Write every lesson's notebook into ``folder``; return the paths."""
-    from ..lessons import list_lessons
-
     return [write_notebook(ls.number, Path(folder) / notebook_name(ls.number)) for ls in list_lessons()]

@@ -16,8 +16,11 @@ import sys
 import time
 from pathlib import Path
 
-from .figures import DEFAULT_OUTPUT
+from .figures import DEFAULT_OUTPUT, OUTPUT_ENV
+from .lessons import find_lesson, iter_lesson, snippets
 from .markdown import blocks, to_terminal
+from .notebook import write_notebook
+from .solutions import solutions_text
 
 __all__ = ["lesson_main"]
 
@@ -46,8 +49,6 @@ def _print_result(res):
 
 
 def _run(lesson, out):
-    from ..lessons import iter_lesson, snippets
-
     parts = blocks(lesson.path)
     total = len(snippets(lesson.path))
     pending = iter(parts)
@@ -102,25 +103,19 @@ def lesson_main(n, out=None, solutions=False, notebook=None):
     int
         0 on success, 1 when a snippet failed unexpectedly, 2 when there is no lesson ``n``.
     """
-    from ..lessons import _lesson
-
     try:
-        lesson = _lesson(n)
+        lesson = find_lesson(n)
     except (TypeError, ValueError) as exc:
         print(f"dmf-edu lesson: {exc}", file=sys.stderr)
         return 2
     if solutions:
-        from .solutions import solutions_text
-
         print(to_terminal(solutions_text(n)), end="")
         return 0
     if notebook is not None and notebook is not False:
-        from .notebook import write_notebook
-
         path = write_notebook(n, None if notebook is True else notebook)
         print(f"lesson {n}: wrote the notebook {path}")
         return 0
-    out = Path(out or os.environ.get("DMF_EDU_LESSON_OUTPUT") or DEFAULT_OUTPUT)
+    out = Path(out or os.environ.get(OUTPUT_ENV) or DEFAULT_OUTPUT)
     out.mkdir(parents=True, exist_ok=True)
     print(f"(lesson file: {lesson.path}; figures go to {out})\n")
     return _run(lesson, out)

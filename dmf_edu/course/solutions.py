@@ -3,8 +3,8 @@ r"""Worked solutions of every exercise, kept apart from the lessons.
 One Markdown file per lesson in ``dmf_edu/course/solutions_md/`` (same stem as the lesson),
 one ``## N.M ...`` section per exercise.  A line ``{{reference: name}}`` stands for the source of
 the checkable exercise ``name``'s reference solution, so the code shown is the code the
-checker passes.  Reached with ``dmf-edu lesson N --solutions`` or
-``dmf_edu.exercises.solution("N.M")``.
+checker passes.  Reached with ``dmf-edu lesson N --solutions`` or :func:`solution`
+(``dmf_edu.exercises.solution("N.M")``).
 """
 
 from __future__ import annotations
@@ -14,7 +14,11 @@ import re
 from importlib import resources
 from pathlib import Path
 
-__all__ = ["solutions_dir", "solutions_path", "solutions_text", "sections", "solution_text", "section_of"]
+from .checking import REGISTRY, get, names, reference
+from .lessons import lesson_path
+
+__all__ = ["solutions_dir", "solutions_path", "solutions_text", "sections", "solution_text", "section_of",
+           "solution"]
 
 _SECTION = re.compile(r"^## (\d+\.\d+)\b(.*)$", re.M)
 _REFERENCE = re.compile(r"^\{\{reference:\s*([a-z_]+)\s*\}\}$", re.M)
@@ -28,8 +32,6 @@ def solutions_dir():
 
 def solutions_path(number):
     """The solutions file of lesson ``number`` (``ValueError`` if the lesson has none)."""
-    from ..lessons import lesson_path
-
     path = solutions_dir() / lesson_path(number).name
     if not path.is_file():
         raise ValueError(f"lesson {number} has no solutions file {path.name}")
@@ -37,8 +39,6 @@ def solutions_path(number):
 
 
 def _expand(text):
-    from .checking import reference
-
     def source(match):
         return "```python\n" + inspect.getsource(reference(match.group(1))).rstrip() + "\n```"
     return _REFERENCE.sub(source, text)
@@ -65,8 +65,6 @@ def solution_text(key):
     """``(text, checkable name or None)`` of exercise ``key`` = ``"N.M"``; ``ValueError`` otherwise."""
     match = re.fullmatch(r"(\d+)\.(\d+)", str(key).strip())
     if not match:
-        from .checking import names
-
         raise ValueError(f"unknown exercise {key!r}; give a number like '1.2' or one of: {', '.join(names())}")
     found = sections(int(match.group(1)))
     if key not in found:
@@ -76,10 +74,33 @@ def solution_text(key):
 
 def section_of(name):
     """The worked solution of checkable exercise ``name`` (its section's text), or None."""
-    from .checking import _get
-
     try:
-        found = sections(_get(name).lesson)
+        found = sections(get(name).lesson)
     except ValueError:
         return None
     return next((text for text, checkable in found.values() if checkable == name), None)
+
+
+def solution(name):
+    """Print the worked solution of an exercise and return it.
+
+    Parameters
+    ----------
+    name : str
+        A checkable exercise (one of :func:`~dmf_edu.course.checking.names`, e.g.
+        ``"layer_gradients"``) or any exercise by its number in the lessons (``"1.2"``, ``"5.3"``, ...).
+
+    Returns
+    -------
+    callable or str
+        For a checkable exercise, the reference solution itself (it passes
+        :func:`~dmf_edu.course.checking.check`), after printing the worked solution with its
+        source; for a written exercise, the worked solution's text (also printed).
+    """
+    if name in REGISTRY:
+        ref = REGISTRY[name].reference
+        print(section_of(name) or inspect.getsource(ref))
+        return ref
+    text, checkable = solution_text(name)
+    print(text)
+    return REGISTRY[checkable].reference if checkable else text
