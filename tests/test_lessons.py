@@ -278,3 +278,43 @@ def test_solutions_cli_prints_readable_text(capsys):
         text = to_terminal(solutions.solutions_text(lesson.number))
         prose = re.sub(r"^    .*$", "", text, flags=re.M)          # code blocks are indented
         assert not re.search(r"\\[A-Za-z]+|\$\$|\*\*[A-Za-z]|`", prose), lesson.number      # (x ** 2 is code)
+
+
+# --------------------------------------------------------------------------- the package's layout
+
+COURSE = Path(lessons.__file__).parent
+# each module of dmf_edu.course imports from the course only modules listed before it (no cycles)
+COURSE_ORDER = ("figures", "lessons", "markdown", "notebook", "checking", "checkers", "solutions",
+                "exercises", "runner", "grader")
+LAZY_OK = ("matplotlib", "sympy", "IPython")
+
+
+def test_dmf_edu_lessons_offers_every_name_of_the_course_lessons_and_lesson_main():
+    import dmf_edu.lessons as historical
+    from dmf_edu.course import runner
+
+    for name in lessons.__all__:
+        assert getattr(historical, name) is getattr(lessons, name), name
+    assert historical.lesson_main is runner.lesson_main
+    assert set(historical.__all__) == {*lessons.__all__, "lesson_main"}
+
+
+def test_course_modules_import_public_names_at_the_top_from_lower_modules_only():
+    import ast
+
+    assert {p.stem for p in COURSE.glob("*.py")} == {"__init__", *COURSE_ORDER}
+    for rank, stem in enumerate(COURSE_ORDER):
+        tree = ast.parse((COURSE / f"{stem}.py").read_text(encoding="utf-8"))
+        top = set(map(id, tree.body))
+        for node in ast.walk(tree):
+            if not isinstance(node, (ast.Import, ast.ImportFrom)):
+                continue
+            module = (node.module or "") if isinstance(node, ast.ImportFrom) else node.names[0].name
+            if id(node) not in top:
+                assert module.split(".")[0] in LAZY_OK, f"{stem}.py line {node.lineno}: lazy import of {module}"
+            if isinstance(node, ast.ImportFrom) and node.level == 1:
+                targets = [module] if module else [a.name for a in node.names]
+                for target in targets:
+                    assert COURSE_ORDER.index(target) < rank, f"{stem}.py imports the higher module {target}"
+                assert not any(a.name.startswith("_") for a in node.names), (
+                    f"{stem}.py line {node.lineno} imports a private name from .{module}")

@@ -74,8 +74,8 @@ SKIP = {
     "course.markdown.": "course text: markdown blocks and terminal rendering",
     "course.notebook.": "course notebooks: nbformat JSON and file paths",
     "course.runner.": "course runner: executes a lesson, returns an exit code",
-    "course.solutions.": "course files: paths and text of the worked solutions (solution prints one and returns "
-                         "a function or text: the reference solutions are planted)",
+    "course.solutions.solution": "prints text and returns a function (the reference solutions are planted)",
+    "course.solutions.": "course files: paths and text of the worked solutions",
     "datasets.sample_data_file": "returns a file path",
 }
 # Plants that no test can see because the function is invariant under them, with the reason.
