@@ -14,6 +14,7 @@ import sys
 
 import numpy as np
 
+from .._io import save_figure
 from .._validate import check_int, check_seed
 from ..baselines import nuclear_norm_minimization, schatten_minimization
 from ..factorization import init_weights
@@ -116,8 +117,6 @@ def summarize(rows, config):
 
 def plot(results, path):
     import matplotlib.pyplot as plt
-
-    from .._io import save_figure
 
     config, summary = results["params"], results["summary"]
     sweep = summary["depth2_init_sweep"]

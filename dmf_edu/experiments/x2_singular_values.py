@@ -14,7 +14,10 @@ import sys
 
 import numpy as np
 
+from .._io import save_figure
+from ..datasets import load_movielens, read_movielens
 from ._common import E19, E19_SHORT, child_rng, completion_problem, override, run_experiment, train
+from ._heldout import track
 
 ID = "X2"
 TITLE = "singular values of W vs iteration, depths 1-3 (incremental learning)"
@@ -62,9 +65,6 @@ def run_task(task):
 
 def run_movielens_task(task):
     """One depth on the user's MovieLens file: singular values and held-out MSE every ``every`` steps."""
-    from ..datasets import load_movielens
-    from ._heldout import track
-
     config, depth = task["config"], task["depth"]
     train, test = load_movielens(config["path"], test=config["test"], rng=child_rng(task["seed"], 5))
     res = track(train, depth, child_rng(task["seed"], 0, 2, depth), config, test=test,
@@ -94,8 +94,6 @@ def configure(quick=False, config=None):
     width = config["width"]
     if isinstance(width, bool) or not isinstance(width, int) or width < 1:
         raise ValueError(f"width must be an integer >= 1 (the hidden width of the factors), got {width!r}")
-    from ..datasets import read_movielens
-
     read_movielens(config["path"])
     config["path"] = os.path.abspath(config["path"])
     return config
@@ -129,8 +127,6 @@ def run(config=None, quick=False, seed=0, jobs=1, cache_dir=None, progress=True,
 def plot(results, path):
     import matplotlib.pyplot as plt
     from matplotlib.ticker import MaxNLocator
-
-    from .._io import save_figure
 
     config, rows = results["params"], results["rows"]
     depths = config["depths"]

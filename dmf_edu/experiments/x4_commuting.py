@@ -14,7 +14,7 @@ import sys
 import numpy as np
 from scipy.optimize import linprog
 
-from .._io import jsonable
+from .._io import jsonable, save_figure
 from .._validate import as_float_array, as_rng, check_int, check_positive
 from ..baselines import nuclear_norm_minimization
 from ..problems import MatrixSensing, commuting_sensing
@@ -166,8 +166,6 @@ def run(config=None, quick=False, seed=0, jobs=1, cache_dir=None, progress=True,
 
 def plot(results, path):
     import matplotlib.pyplot as plt
-
-    from .._io import save_figure
 
     rows = results["rows"]
     fig, ax = plt.subplots(figsize=(5.5, 3.8))

@@ -14,7 +14,7 @@ import sys
 
 import numpy as np
 
-from .._io import jsonable
+from .._io import jsonable, save_figure
 from .._validate import as_rng, check_int, check_seed
 from ..baselines import schatten_minimization, schatten_profile, x5_problem
 from ..factorization import end_to_end, init_weights
@@ -220,8 +220,6 @@ def run(config=None, quick=False, seed=0, jobs=1, cache_dir=None, progress=True,
 
 def plot(results, path):
     import matplotlib.pyplot as plt
-
-    from .._io import save_figure
 
     rows = results["rows"]
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))

@@ -13,7 +13,7 @@ import sys
 
 import numpy as np
 
-from .._io import jsonable
+from .._io import jsonable, save_figure
 from .._validate import as_rng, check_int, check_positive
 from ..dynamics import end_to_end_flow
 from ..geometry import fibre_entropy, volume_density
@@ -185,8 +185,6 @@ def run(config=None, quick=False, seed=0, jobs=1, cache_dir=None, progress=True,
 
 def plot(results, path):
     import matplotlib.pyplot as plt
-
-    from .._io import save_figure
 
     rows = results["rows"]
     names = list(dict.fromkeys(r["problem"] for r in rows))

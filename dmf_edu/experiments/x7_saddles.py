@@ -15,7 +15,7 @@ import sys
 
 import numpy as np
 
-from .._io import jsonable
+from .._io import jsonable, save_figure
 from .._validate import check_int, check_positive, check_seed
 from ..dynamics import escape_time, escape_time_asymptotic
 from ..factorization import init_weights
@@ -259,8 +259,6 @@ def run(config=None, quick=False, seed=0, jobs=1, cache_dir=None, progress=True,
 
 def plot(results, path):
     import matplotlib.pyplot as plt
-
-    from .._io import save_figure
 
     rows, config = results["rows"], results["params"]
     stages = [r for r in rows if r["part"] == "stages"]

@@ -19,6 +19,7 @@ import sys
 
 import numpy as np
 
+from .._io import save_figure
 from ..dynamics import escape_time, escape_time_asymptotic, scalar_trajectory
 from ..factorization import init_weights
 from ..problems import MatrixCompletion
@@ -124,8 +125,6 @@ def summarize(rows, config):
 
 def plot(results, path):
     import matplotlib.pyplot as plt
-
-    from .._io import save_figure
 
     rows, config = results["rows"], results["params"]
     fig, (ax, ax2) = plt.subplots(1, 2, figsize=(10, 3.8))
