@@ -14,7 +14,7 @@ import sys
 
 import numpy as np
 
-from .._io import save_figure
+from .. import _io
 from ..datasets import load_movielens, read_movielens
 from ._common import E19, E19_SHORT, child_rng, completion_problem, override, run_experiment, train
 from ._heldout import track
@@ -153,7 +153,7 @@ def plot(results, path):
     fig.suptitle(f"X2: top-{config['n_singular']} singular values, {what}, init {config['init_scale']:g}, "
                  f"{E19_SHORT}", fontsize=10)
     fig.tight_layout()
-    save_figure(fig, path)
+    _io.save_figure(fig, path)
 
 
 def _plot_heldout(ax, summaries):

@@ -14,7 +14,8 @@ import sys
 import numpy as np
 from scipy.optimize import linprog
 
-from .._io import jsonable, save_figure
+from .. import _io
+from .._io import jsonable
 from .._validate import as_float_array, as_rng, check_int, check_positive
 from ..baselines import nuclear_norm_minimization
 from ..problems import MatrixSensing, commuting_sensing
@@ -197,4 +198,4 @@ def plot(results, path):
     ax.set_title("X4: diagonal sensing, plain GD (E9)", fontsize=10)
     ax.legend(fontsize=7)
     fig.tight_layout()
-    save_figure(fig, path)
+    _io.save_figure(fig, path)

@@ -14,7 +14,8 @@ import sys
 
 import numpy as np
 
-from .._io import jsonable, save_figure
+from .. import _io
+from .._io import jsonable
 from .._validate import as_rng, check_int, check_seed
 from ..baselines import schatten_minimization, schatten_profile, x5_problem
 from ..factorization import end_to_end, init_weights
@@ -258,4 +259,4 @@ def plot(results, path):
     fig.suptitle(f"X5: E12 problem, plain GD lr {results['params']['lr']:g}; W11 of the Schatten-p minimizers: {mins}",
                  fontsize=9)
     fig.tight_layout()
-    save_figure(fig, path)
+    _io.save_figure(fig, path)

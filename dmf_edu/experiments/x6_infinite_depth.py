@@ -13,7 +13,8 @@ import sys
 
 import numpy as np
 
-from .._io import jsonable, save_figure
+from .. import _io
+from .._io import jsonable
 from .._validate import as_rng, check_int, check_positive
 from ..dynamics import end_to_end_flow
 from ..geometry import fibre_entropy, volume_density
@@ -220,4 +221,4 @@ def plot(results, path):
         axes[1, j].legend(fontsize=7)
     fig.suptitle("X6: end-to-end flows (E3/E5), depths compared at equal loss", fontsize=10)
     fig.tight_layout()
-    save_figure(fig, path)
+    _io.save_figure(fig, path)

@@ -15,7 +15,8 @@ import sys
 
 import numpy as np
 
-from .._io import jsonable, save_figure
+from .. import _io
+from .._io import jsonable
 from .._validate import check_int, check_positive, check_seed
 from ..dynamics import escape_time, escape_time_asymptotic
 from ..factorization import init_weights
@@ -305,4 +306,4 @@ def plot(results, path):
     ax.legend(fontsize=7)
     fig.suptitle("X7: saddle-escape stages of deep factorizations (plain GD, balanced small init)", fontsize=10)
     fig.tight_layout()
-    save_figure(fig, path)
+    _io.save_figure(fig, path)

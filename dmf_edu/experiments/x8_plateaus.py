@@ -19,7 +19,7 @@ import sys
 
 import numpy as np
 
-from .._io import save_figure
+from .. import _io
 from ..dynamics import escape_time, escape_time_asymptotic, scalar_trajectory
 from ..factorization import init_weights
 from ..problems import MatrixCompletion
@@ -153,4 +153,4 @@ def plot(results, path):
     ax2.legend(fontsize=7)
     fig.suptitle("X8: plateaus of deep factorizations (plain GD)", fontsize=10)
     fig.tight_layout()
-    save_figure(fig, path)
+    _io.save_figure(fig, path)

@@ -27,7 +27,7 @@ import sys
 
 import numpy as np
 
-from .._io import save_figure
+from .. import _io
 from ..baselines import nuclear_norm_minimization
 from ..datasets import load_mri, load_photograph, observe
 from ..metrics import effective_rank
@@ -238,7 +238,7 @@ def plot(results, path):
                  f"(seed 0; {config['validation']:.0%} of them for validation); {E19_SHORT}, init "
                  f"{config['init_scale']:g}; test = unobserved pixels", fontsize=11)
     fig.tight_layout()
-    save_figure(fig, path)
+    _io.save_figure(fig, path)
 
 
 def _plot_curves(ax, rows, summary, config, image):
