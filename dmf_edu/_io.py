@@ -2,27 +2,29 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import os
 import platform
 import tempfile
 
 import numpy as np
+import scipy
+
+import dmf_edu      # the package itself: its __version__ is read at call time (set after its imports)
 
 
 def library_versions():
-    """Versions of Python and of the scientific stack, for sidecars."""
-    import scipy
+    """Versions of Python and of the scientific stack, for sidecars.
 
+    matplotlib's and sympy's are read from their installed metadata, without importing them."""
     out = {"python": platform.python_version(), "numpy": np.__version__, "scipy": scipy.__version__}
     for name in ("matplotlib", "sympy"):
         try:
-            out[name] = __import__(name).__version__
-        except ImportError:  # pragma: no cover - both are install requirements
+            out[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:  # pragma: no cover - both are install requirements
             out[name] = None
-    from . import __version__
-
-    out["dmf_edu"] = __version__
+    out["dmf_edu"] = dmf_edu.__version__
     return out
 
 

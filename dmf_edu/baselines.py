@@ -125,6 +125,24 @@ def schatten_minimization(problem, p, *, tol=1e-6, max_iter=3000, gamma0=None, g
     necessarily the global minimizer.
     """
     meas = Measurements(problem)
+    p, tol, max_iter, gamma_min, gamma_decay = _check_schatten(p, tol, max_iter, gamma_min, gamma_decay)
+    meas.check_consistent(0.0)
+    m, n = meas.shape
+    clock = time.perf_counter()
+    X = _weighted_least_norm(meas, np.eye(n)) if X0 is None else check_matrix_like(X0, meas.shape, "X0").copy()
+    s1sq = max(float(np.linalg.norm(X, 2)) ** 2, 1e-300)
+    gamma = s1sq if gamma0 is None else check_positive(gamma0, "gamma0")
+    status, it = "max_iter", 0
+    if p == 2.0 and X0 is None:
+        status = "optimal"
+    else:
+        X, status, it = _irls(meas, X, p, gamma, gamma_min * s1sq, s1sq, tol, gamma_decay, max_iter)
+    s = np.linalg.svd(X, compute_uv=False)
+    return BaselineResult(X=X, objective=float(np.sum(s ** p)), violation=constraint_violation(meas, X, 0.0),
+                          status=status, iterations=it, p=p, eps=0.0, time=time.perf_counter() - clock)
+
+
+def _check_schatten(p, tol, max_iter, gamma_min, gamma_decay):
     if isinstance(p, bool) or not isinstance(p, (int, float, np.floating, np.integer)):
         raise TypeError(f"p must be a real number in (0, 2], got {p!r}")
     p = float(p)
@@ -137,31 +155,32 @@ def schatten_minimization(problem, p, *, tol=1e-6, max_iter=3000, gamma0=None, g
     gamma_decay = check_positive(gamma_decay, "gamma_decay")
     if not 0.0 < gamma_decay < 1.0:
         raise ValueError(f"gamma_decay must be in (0, 1), got {gamma_decay}")
-    meas.check_consistent(0.0)
-    m, n = meas.shape
-    clock = time.perf_counter()
-    X = _weighted_least_norm(meas, np.eye(n)) if X0 is None else check_matrix_like(X0, meas.shape, "X0").copy()
-    s1sq = max(float(np.linalg.norm(X, 2)) ** 2, 1e-300)
-    gamma = s1sq if gamma0 is None else check_positive(gamma0, "gamma0")
-    gamma_floor = gamma_min * s1sq
+    return p, tol, max_iter, gamma_min, gamma_decay
+
+
+def _irls(meas, X, p, gamma, gamma_floor, s1sq, tol, gamma_decay, max_iter):
+    """IRLS-p (E13) from ``X``: ``(X, status, iterations)``.  ``gamma`` is multiplied by
+    ``gamma_decay`` (down to ``gamma_floor``) once a step changes ``X`` by less than
+    ``0.1 sqrt(gamma / s1sq)``; optimal at the floor with a relative change ``<= tol``."""
     status, it = "max_iter", 0
-    if p == 2.0 and X0 is None:
-        status = "optimal"
-    else:
-        for it in range(1, max_iter + 1):
-            ev, Q = np.linalg.eigh(X.T @ X)
-            H = (Q * (np.maximum(ev, 0.0) + gamma) ** (1.0 - p / 2.0)) @ Q.T
-            X_new = _weighted_least_norm(meas, H)
-            change = np.linalg.norm(X_new - X) / max(np.linalg.norm(X_new), 1e-300)
-            X = X_new
-            if gamma <= gamma_floor and change <= tol:
-                status = "optimal"
-                break
-            if change <= 0.1 * np.sqrt(gamma / s1sq):       # near the smoothed minimizer: sharpen
-                gamma = max(gamma * gamma_decay, gamma_floor)
-    s = np.linalg.svd(X, compute_uv=False)
-    return BaselineResult(X=X, objective=float(np.sum(s ** p)), violation=constraint_violation(meas, X, 0.0),
-                          status=status, iterations=it, p=p, eps=0.0, time=time.perf_counter() - clock)
+    for it in range(1, max_iter + 1):
+        X_new = _irls_step(meas, X, p, gamma)
+        change = np.linalg.norm(X_new - X) / max(np.linalg.norm(X_new), 1e-300)
+        X = X_new
+        if gamma <= gamma_floor and change <= tol:
+            status = "optimal"
+            break
+        if change <= 0.1 * np.sqrt(gamma / s1sq):       # near the smoothed minimizer: sharpen
+            gamma = max(gamma * gamma_decay, gamma_floor)
+    return X, status, it
+
+
+def _irls_step(meas, X, p, gamma):
+    """One IRLS-p step (E13): ``H_k = (X_k^T X_k + gamma I)^{1 - p/2}`` (n, n), then the
+    minimizer ``X_{k+1} = A^*(mu) H_k`` of the majorizer ``tr(X H_k^{-1} X^T)`` s.t. ``A(X) = b``."""
+    ev, Q = np.linalg.eigh(X.T @ X)
+    H = (Q * (np.maximum(ev, 0.0) + gamma) ** (1.0 - p / 2.0)) @ Q.T
+    return _weighted_least_norm(meas, H)
 
 
 # --------------------------------------------------------------------------- greedy low rank (E18)
@@ -246,31 +265,17 @@ def greedy_low_rank(problem, *, lr, init=1e-3, max_rank=None, loss_tol=1e-10, gr
     factorization to convergence.  For depth 2 its path is the limit of gradient descent from an
     infinitesimal initialization.
     """
-    if not isinstance(problem, Problem):
-        raise TypeError(f"problem must be a MatrixCompletion or MatrixSensing, got {type(problem).__name__}")
-    if problem.batch_shape != ():
-        raise ValueError("greedy_low_rank solves one problem at a time; the problem has trial axes")
-    lr = check_positive(lr, "lr")
-    init = check_positive(init, "init")
+    lr, init, max_rank, loss_tol, grad_tol, stage_steps, chunk = _check_greedy(
+        problem, lr, init, max_rank, loss_tol, grad_tol, stage_steps, chunk)
     m, n = problem.shape
-    max_rank = min(m, n) if max_rank is None else check_int(max_rank, "max_rank", minimum=1)
-    loss_tol = check_positive(loss_tol, "loss_tol", allow_zero=True)
-    grad_tol = check_positive(grad_tol, "grad_tol", allow_zero=True)
-    stage_steps = check_int(stage_steps, "stage_steps", minimum=1)
-    chunk = check_int(chunk, "chunk", minimum=1)
-
-    def dense_gradient(W):
-        G = problem.gradient(W)
-        return G.toarray() if hasattr(G, "toarray") else np.asarray(G)
-
     W1, W2 = np.zeros((0, n)), np.zeros((m, 0))
     W = np.zeros((m, n))
     losses, steps, gnorms = [float(problem.loss(W))], [], []
     status = "max_rank"
     while True:
-        U, s, Vt = np.linalg.svd(-dense_gradient(W), full_matrices=False)
-        gnorms.append(float(s[0]))
-        if s[0] <= grad_tol:
+        u, s1, v = _steepest_rank_one(problem, W)
+        gnorms.append(float(s1))
+        if s1 <= grad_tol:
             status = "stationary"
             break
         if losses[-1] <= loss_tol:
@@ -278,25 +283,55 @@ def greedy_low_rank(problem, *, lr, init=1e-3, max_rank=None, loss_tol=1e-10, gr
             break
         if W1.shape[0] >= max_rank:
             break
-        weights = [np.vstack([W1, init * Vt[:1]]), np.hstack([W2, init * U[:, :1]])]
-        taken, start = 0, losses[-1]
-        prev, run = start, None
-        while taken < stage_steps:
-            todo = min(chunk, stage_steps - taken)
-            run = gradient_descent(problem, weights if run is None else None, lr=lr, resume=run,
-                                   max_steps=taken + todo, loss_tol=loss_tol, record_steps=())
-            taken = int(run.steps)
-            loss = float(problem.loss(run.W))
-            escaped = start - loss >= 1e-2 * start      # left the saddle where the stage began
-            if loss <= loss_tol or bool(run.converged) or (escaped and prev - loss <= stall * prev):
-                break
-            prev = loss
-        W1, W2 = run.weights
+        weights = [np.vstack([W1, init * v]), np.hstack([W2, init * u])]
+        (W1, W2), taken = _greedy_stage(problem, weights, losses[-1], lr, loss_tol, stage_steps, chunk, stall)
         W = end_to_end([W1, W2])
         losses.append(float(problem.loss(W)))
         steps.append(taken)
     return GreedyResult(X=W, weights=[W1, W2], rank=W1.shape[0], losses=np.asarray(losses),
                         steps=np.asarray(steps, dtype=int), gradient_norms=np.asarray(gnorms), status=status)
+
+
+def _check_greedy(problem, lr, init, max_rank, loss_tol, grad_tol, stage_steps, chunk):
+    if not isinstance(problem, Problem):
+        raise TypeError(f"problem must be a MatrixCompletion or MatrixSensing, got {type(problem).__name__}")
+    if problem.batch_shape != ():
+        raise ValueError("greedy_low_rank solves one problem at a time; the problem has trial axes")
+    lr = check_positive(lr, "lr")
+    init = check_positive(init, "init")
+    max_rank = min(problem.shape) if max_rank is None else check_int(max_rank, "max_rank", minimum=1)
+    loss_tol = check_positive(loss_tol, "loss_tol", allow_zero=True)
+    grad_tol = check_positive(grad_tol, "grad_tol", allow_zero=True)
+    stage_steps = check_int(stage_steps, "stage_steps", minimum=1)
+    chunk = check_int(chunk, "chunk", minimum=1)
+    return lr, init, max_rank, loss_tol, grad_tol, stage_steps, chunk
+
+
+def _steepest_rank_one(problem, W):
+    """E18's next direction: the top singular triple ``(u (m, 1), sigma_1, v^T (1, n))`` of
+    ``-grad ell(W)``, the rank-one direction of steepest descent (``sigma_1``: the stopping test)."""
+    G = problem.gradient(W)
+    U, s, Vt = np.linalg.svd(-(G.toarray() if hasattr(G, "toarray") else np.asarray(G)), full_matrices=False)
+    return U[:, :1], s[0], Vt[:1]
+
+
+def _greedy_stage(problem, weights, start, lr, loss_tol, stage_steps, chunk, stall):
+    """One E18 stage: gradient descent on the rank-``r`` factorization ``weights`` (loss ``start``
+    at its beginning) in chunks of ``chunk`` steps, until the loss reaches ``loss_tol``, or it has
+    escaped the saddle (1 % below ``start``) and a chunk lowers it by less than ``stall``
+    (relative), or ``stage_steps``.  Returns ``([W_1, W_2], steps taken)``."""
+    taken, prev, run = 0, start, None
+    while taken < stage_steps:
+        todo = min(chunk, stage_steps - taken)
+        run = gradient_descent(problem, weights if run is None else None, lr=lr, resume=run,
+                               max_steps=taken + todo, loss_tol=loss_tol, record_steps=())
+        taken = int(run.steps)
+        loss = float(problem.loss(run.W))
+        escaped = start - loss >= 1e-2 * start      # left the saddle where the stage began
+        if loss <= loss_tol or bool(run.converged) or (escaped and prev - loss <= stall * prev):
+            break
+        prev = loss
+    return run.weights, taken
 
 
 # --------------------------------------------------------------------------- the E12 problem (X5)

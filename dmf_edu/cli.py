@@ -10,6 +10,14 @@ import argparse
 import json
 import sys
 
+from .course.grader import check_main
+from .course.runner import lesson_main
+from .demo import main as demo_main
+from .experiments import (REGISTRY, RUN_TIMES, get, headline_table, list_experiments, output_name, reproduce,
+                          task_list)
+from .experiments._runner import MissingTasksError, TaskError, parse_shard
+from .training import DivergenceError
+
 
 class _Parser(argparse.ArgumentParser):
     """An argument parser whose errors are one line (``prog: error: ...``), exit code 2."""
@@ -39,8 +47,6 @@ _jobs = _whole_number("--jobs", 1, "worker processes")
 def _shard(text):
     if text.strip().lower() == "slurm":
         return "slurm"                                  # read from the environment when running
-    from .experiments._runner import parse_shard
-
     try:
         return parse_shard(text)
     except ValueError as exc:
@@ -129,32 +135,22 @@ def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command == "demo":
-        from .demo import main as demo_main
-
-        from .experiments._runner import TaskError
-
         try:
             demo_main(out=args.out, seed=args.seed, quick=args.quick, jobs=args.jobs)
         except TaskError as exc:
             parser.exit(1, f"dmf-edu demo: {exc}\n")
         return 0
     if args.command == "prove":
-        from .prover import prove_main
+        from .prover import prove_main          # sympy (through dmf_edu.symbolic): only for `prove`
 
         return prove_main(args.labels, json_output=args.json, quick=args.quick, seed=args.seed, jobs=args.jobs)
     if args.command == "lesson":
-        from .course.runner import lesson_main
-
         return lesson_main(args.n, out=args.out, solutions=args.solutions, notebook=args.notebook)
     if args.command == "check":
-        from .course.grader import check_main
-
         if args.timeout <= 0:
             parser.error("--timeout must be > 0")
         return check_main(args.file, json_output=args.json, timeout=args.timeout)
     if args.command == "list":
-        from .experiments import RUN_TIMES, list_experiments
-
         print(f"{'id':<4} {'full':>20} {'quick':>6}  title   (run times measured on 2 cores, --jobs 2)")
         for key, title in list_experiments():
             full, quick = RUN_TIMES.get(key, ("?", "?"))
@@ -168,10 +164,6 @@ def main(argv=None):
 
 def _experiments_main(parser, args):
     """``dmf-edu tasks`` and ``dmf-edu reproduce``: one-line errors, never a traceback."""
-    from .experiments import REGISTRY, get, headline_table, output_name, reproduce, task_list
-    from .experiments._runner import MissingTasksError, TaskError, parse_shard
-    from .training import DivergenceError
-
     try:
         ids = list(REGISTRY) if args.id.lower() == "all" else [get(args.id).ID]
         shard = parse_shard("slurm") if getattr(args, "shard", None) == "slurm" else getattr(args, "shard", None)

@@ -12,7 +12,7 @@ For ``phi(W_1, ..., W_N) = ell(W_N ... W_1)`` this module gives
   against a claimed Hessian-vector product (returns numbers; catches planted bugs);
 * :func:`classify_point` — first-/second-order stationarity of an end point;
 * :func:`detect_stages` — the saddle-escape stages of a run's history: singular values leaving
-  the floor one after another, separated by loss plateaus.
+  the floor one after another, separated by loss plateaus (in :mod:`dmf_edu.stages`, re-exported).
 
 Product order everywhere: ``W = W_N ... W_1``, ``weights = [W_1, ..., W_N]``, ``W_j`` of shape
 ``(d_j, d_{j-1})``.  The loss is one of the package's quadratic problems
@@ -22,14 +22,13 @@ Product order everywhere: ``W = W_N ... W_1``, ``weights = [W_1, ..., W_N]``, ``
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 from scipy.sparse.linalg import ArpackError, ArpackNoConvergence, LinearOperator, eigsh
 
 from ._validate import as_float_array, as_rng, check_int, check_positive, check_weights
 from .factorization import backward, layer_gradients, prefix_products
 from .problems import MatrixCompletion, MatrixSensing, Problem
+from .stages import Stages, detect_stages
 
 __all__ = [
     "loss_hessian_apply", "hessian_vector_product", "hessian_operator", "hessian_matrix",
@@ -364,142 +363,3 @@ def classify_point(problem, weights, *, grad_tol=1e-6, hess_tol=1e-6, method="au
         kind = "second-order stationary"
     return dict(kind=kind, grad_norm=grad_norm, lambda_min=lam_min, lambda_max=lam_max,
                 degenerate=bool(max(abs(lam_min), abs(lam_max)) <= hess_tol), loss=float(loss))
-
-
-# --------------------------------------------------------------------------- stages
-
-@dataclass
-class Stages:
-    """Saddle-escape stages found in a run's history by :func:`detect_stages`.
-
-    Attributes
-    ----------
-    n_stages : int
-        Number of stages: groups of singular values whose rises overlap in time.
-    escape_steps : ndarray of int, shape ``(R,)``
-        For each singular value that leaves the floor (in order of ``escaped``), the first
-        recorded step at which it reaches ``fraction`` of its final value.
-    escaped : ndarray of int, shape ``(R,)``
-        Indices (into the recorded singular values) of the singular values that leave the floor.
-    stage_of : ndarray of int, shape ``(R,)``
-        The stage (0-based) each escaping singular value belongs to.
-    rises : ndarray of int, shape ``(R, 2)``
-        Record indices where each escaping singular value first reaches ``low`` and ``high``
-        times its final value.
-    plateaus : list of (int, int)
-        Record-index ranges ``[start, stop)`` where no singular value is rising; the first
-        ``n_stages`` precede the stages (the saddles), a last one is the end of the run.
-    plateau_steps : ndarray of int, shape ``(n_stages,)``
-        A representative step (the middle record) of the plateau before each stage.
-    plateau_loss : ndarray, shape ``(n_stages,)``
-        Loss at those steps.
-    plateau_flatness : ndarray, shape ``(n_stages,)``
-        Relative loss change over the middle half of each plateau,
-        ``(loss(first quarter) - loss(third quarter)) / loss(first quarter)``: small on a plateau.
-    floor : float
-        The floor that a singular value must end above to count as escaped.
-    """
-
-    n_stages: int
-    escape_steps: np.ndarray
-    escaped: np.ndarray
-    stage_of: np.ndarray
-    rises: np.ndarray
-    plateaus: list
-    plateau_steps: np.ndarray
-    plateau_loss: np.ndarray
-    plateau_flatness: np.ndarray
-    floor: float
-
-
-def detect_stages(history, *, floor=None, fraction=0.5, low=0.1, high=0.9):
-    r"""Detect saddle-escape stages in a run's history (E17).
-
-    Parameters
-    ----------
-    history : dict
-        A run's history (:func:`dmf_edu.gradient_descent`, :func:`dmf_edu.gradient_flow`): needs
-        ``step`` (K,), ``loss`` (K,) and ``singular_values`` (K, k) of one trial, descending.
-    floor : float, optional
-        A singular value *leaves the floor* when its final value exceeds ``floor``.  Default:
-        ``max(10 * max initial singular value, 1e-2 * final top singular value)``.
-    fraction : float in (0, 1)
-        An escape is the first record at which the singular value reaches ``fraction`` of its
-        final value (THEORY.md E17: first crossing of half its final value).
-    low, high : floats, ``0 < low < high < 1``
-        A singular value is *rising* between its first records at ``low`` and at ``high`` times
-        its final value; records where none is rising form the plateaus.
-
-    Returns
-    -------
-    Stages
-
-    Notes
-    -----
-    **E17**: for a rank-``R`` target, GD from small init shows ``R`` stages: a plateau of the
-    loss (near a saddle) followed by one more singular value leaving the floor.  Stages are
-    the connected components of the union of the rising intervals, so two singular values
-    rising together count as one stage.  The plateau before stage ``k`` spans from the end
-    of the previous rise to the start of this one.
-    """
-    for key in ("step", "loss", "singular_values"):
-        if key not in history:
-            raise ValueError(f"history has no {key!r}; pass the history of one run (Run.history)")
-    steps = np.asarray(history["step"])
-    loss = as_float_array(history["loss"], "history['loss']")
-    s = as_float_array(history["singular_values"], "history['singular_values']")
-    if s.ndim != 2 or loss.ndim != 1 or steps.ndim != 1 or not (len(steps) == len(loss) == len(s)):
-        raise ValueError("history must be of one trial: step (K,), loss (K,), singular_values (K, k); "
-                         "index a batched history by trial first")
-    if len(steps) < 3:
-        raise ValueError(f"history has {len(steps)} records; record more often (record_every) to see stages")
-    fraction = check_positive(fraction, "fraction")
-    if not 0.0 < low < high < 1.0 or not 0.0 < fraction < 1.0:
-        raise ValueError(f"need 0 < low < high < 1 and 0 < fraction < 1, got low={low}, high={high}, "
-                         f"fraction={fraction}")
-    final = s[-1]
-    if floor is None:
-        floor = max(10.0 * float(np.max(s[0])), 1e-2 * float(np.max(final)))
-    floor = check_positive(floor, "floor", allow_zero=True)
-    escaped = np.flatnonzero(final > floor)
-
-    def first(i, level):
-        hit = np.flatnonzero(s[:, i] >= level * final[i])
-        return int(hit[0]) if hit.size else len(steps) - 1
-
-    rises = np.array([[first(i, low), first(i, high)] for i in escaped], dtype=int).reshape(-1, 2)
-    escape = np.array([first(i, fraction) for i in escaped], dtype=int)
-    order = np.argsort(rises[:, 0], kind="stable")
-    stage_of = np.zeros(len(escaped), dtype=int)
-    n_stages, reach = 0, -1
-    for i in order:
-        if rises[i, 0] > reach:
-            n_stages += 1
-        stage_of[i] = n_stages - 1
-        reach = max(reach, rises[i, 1])
-    rising = np.zeros(len(steps), dtype=bool)
-    for a, b in rises:
-        rising[a:b + 1] = True
-    plateaus, start = [], None
-    for k, r in enumerate(np.append(rising, True)):
-        if not r and start is None:
-            start = k
-        elif r and start is not None:
-            plateaus.append((start, k))
-            start = None
-    # the plateau before stage k: the quiet run that ends where stage k starts
-    starts = [min(rises[stage_of == k, 0]) for k in range(n_stages)]
-    before = []
-    for a in starts:
-        cands = [p for p in plateaus if p[1] <= a]
-        before.append(cands[-1] if cands else (0, max(a, 1)))
-    mid = np.array([(p[0] + p[1] - 1) // 2 for p in before], dtype=int)
-    q1 = np.array([p[0] + (p[1] - p[0]) // 4 for p in before], dtype=int)
-    q3 = np.array([p[0] + (3 * (p[1] - p[0])) // 4 for p in before], dtype=int)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        flat = np.where(loss[q1] > 0, (loss[q1] - loss[q3]) / loss[q1], 0.0)
-    return Stages(n_stages=n_stages, escape_steps=steps[escape] if escape.size else np.zeros(0, int),
-                  escaped=escaped, stage_of=stage_of, rises=rises, plateaus=plateaus,
-                  plateau_steps=steps[mid] if mid.size else np.zeros(0, int),
-                  plateau_loss=loss[mid] if mid.size else np.zeros(0),
-                  plateau_flatness=flat, floor=float(floor))

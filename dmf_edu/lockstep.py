@@ -7,7 +7,8 @@ and init scales of one measurement count in X3) can share that read: stack their
 end-to-end matrices ``W^(1..R)`` and compute all residuals and gradients in one pass, so
 the ``R`` matrix-vector products become matrix products.
 
-:func:`shared_loss_and_gradient` makes the pass fused and blocked: for each block of rows of
+:func:`shared_loss_and_gradient` makes the pass fused and blocked
+(:meth:`~dmf_edu.problems.MatrixSensing.stacked_loss_and_gradient`): for each block of rows of
 ``A`` small enough to stay in cache, the residuals of that block (row ``k`` of ``r`` needs
 only row ``k`` of ``A``) and its contribution to every ``G^(i)``.  Each step thus reads ``A``
 once for all runs, instead of twice per run.
@@ -26,10 +27,9 @@ import time
 import numpy as np
 
 from ._validate import check_int, check_positive
-from .problems import MatrixSensing
 from .training import DivergenceError, Run, Stepper
 
-_BLOCK_BYTES = 1 << 20          # rows of A per block: about 1 MB, so a block stays in L2 cache
+_BLOCK_BYTES = None     # bytes of A per block of the sensing pass; None: the problem's default (about 1 MB)
 
 
 def shared_loss_and_gradient(problem, W):
@@ -47,24 +47,7 @@ def shared_loss_and_gradient(problem, W):
         The same numbers as ``problem.loss_and_gradient(W)`` (to float rounding); for
         sensing computed in one blocked pass over the measurements.
     """
-    if not isinstance(problem, MatrixSensing) or problem.y.ndim != 1:
-        return problem._loss_and_gradient(W)
-    A2, y = problem._A2, problem.y
-    K, mn = A2.shape
-    R = W.shape[0]
-    c_loss, c_grad = problem._factor()
-    w = W.reshape(R, mn).astype(A2.dtype, copy=False)
-    G = np.zeros((R, mn), A2.dtype)
-    part = np.empty_like(G)
-    loss = np.zeros(R)
-    block = max(1, _BLOCK_BYTES // (mn * A2.itemsize))
-    for start in range(0, K, block):
-        A_b = A2[start:start + block]                       # (b, mn): read from memory once ...
-        r = (w @ A_b.T).astype(np.float64) - y[start:start + block]
-        loss += np.einsum("rk,rk->r", r, r)
-        np.matmul((c_grad * r).astype(A2.dtype, copy=False), A_b, out=part)   # ... reused from cache
-        G += part
-    return c_loss * loss, G.astype(np.float64, copy=False).reshape(W.shape)
+    return problem.stacked_loss_and_gradient(W, block_bytes=_BLOCK_BYTES)
 
 
 def train_together(problem, inits, *, lr, max_steps, optimizer="gd", loss_tol=None, beta=0.99, eps=1e-4,

@@ -1,4 +1,4 @@
-r"""Matrix completion and matrix sensing problems, and the data generators.
+r"""Matrix completion and matrix sensing problems, and the generators that build them from a target.
 
 A problem owns the loss on the end-to-end matrix, ``loss(W)``, and its gradient
 ``G = gradient(W)``; the factorization turns ``G`` into layer gradients (E1).  Every
@@ -10,6 +10,9 @@ Two reductions (THEORY.md §0):
 * ``"sum"``: ``ell(W) = 1/2 sum_k r_k^2`` — the convention of the theory;
 * ``"mean"``: ``ell(W) = (1/K) sum_k r_k^2`` — the reference code's train loss (no 1/2),
   so its learning rates carry over; for plain GD ``lr_sum = 2 lr_mean / K``.
+
+The target matrices themselves (:func:`random_low_rank`, :func:`separated_target`) live in
+:mod:`dmf_edu.targets` and are re-exported here.
 """
 
 from __future__ import annotations
@@ -19,10 +22,12 @@ import numbers
 import numpy as np
 import scipy.sparse as sp
 
-from ._validate import as_float_array, as_rng, check_int, check_matrix_like, check_positive, check_shape
+from ._validate import as_float_array, as_rng, check_int, check_matrix_like, check_shape
 from .metrics import reconstruction_error, relative_error
+from .targets import random_low_rank, separated_target  # noqa: F401 (re-exported)
 
 REDUCTIONS = ("sum", "mean")
+_BLOCK_BYTES = 1 << 20          # rows of A per block: about 1 MB, so a block stays in L2 cache
 
 
 def _check_reduction(reduction):
@@ -60,6 +65,14 @@ class Problem:
     def gradient(self, W):
         """Gradient ``G = grad ell(W)``, shape ``(..., m, n)`` (a scipy sparse matrix on the sparse path)."""
         return self.loss_and_gradient(W)[1]
+
+    def stacked_loss_and_gradient(self, W, block_bytes=None):
+        """``(loss (R,), G (R, m, n))`` at a stack ``W`` ``(R, m, n)`` shared by ``R`` runs, unchecked.
+
+        The numbers of ``loss_and_gradient(W)`` (to float rounding), for :mod:`dmf_edu.lockstep`.
+        Sensing overrides it with one blocked pass over the measurements (``block_bytes``).
+        """
+        return self._loss_and_gradient(W)
 
     @property
     def batch_shape(self):
@@ -394,28 +407,36 @@ class MatrixSensing(Problem):
         G = G.astype(np.float64, copy=False).reshape(r.shape[:-1] + self.shape)
         return loss, G
 
+    def stacked_loss_and_gradient(self, W, block_bytes=None):
+        """Loss ``(R,)`` and gradient ``(R, m, n)`` at a stack ``W`` ``(R, m, n)``, in one blocked pass.
 
-# --------------------------------------------------------------------------- generators
+        For each block of rows of ``A`` small enough to stay in cache (``block_bytes``, default
+        about 1 MB): the residuals of that block (row ``k`` of ``r`` needs only row ``k`` of
+        ``A``) and its contribution to every ``G^(i)``.  ``A`` is thus read once for all ``R``
+        matrices, instead of twice per matrix.  ``W`` is not validated; with trial axes of its
+        own (``y`` of more than one axis) the problem computes ``loss_and_gradient`` unblocked.
+        """
+        if self.y.ndim != 1:
+            return self._loss_and_gradient(W)
+        A2, y = self._A2, self.y
+        K, mn = A2.shape
+        R = W.shape[0]
+        c_loss, c_grad = self._factor()
+        w = W.reshape(R, mn).astype(A2.dtype, copy=False)
+        G = np.zeros((R, mn), A2.dtype)
+        part = np.empty_like(G)
+        loss = np.zeros(R)
+        block = max(1, (_BLOCK_BYTES if block_bytes is None else block_bytes) // (mn * A2.itemsize))
+        for start in range(0, K, block):
+            A_b = A2[start:start + block]                       # (b, mn): read from memory once ...
+            r = (w @ A_b.T).astype(np.float64) - y[start:start + block]
+            loss += np.einsum("rk,rk->r", r, r)
+            np.matmul((c_grad * r).astype(A2.dtype, copy=False), A_b, out=part)   # ... reused from cache
+            G += part
+        return c_loss * loss, G.astype(np.float64, copy=False).reshape(W.shape)
 
-def random_low_rank(m, n, rank, rng=None, normalize=True):
-    r"""Random rank-``r`` ``m x n`` matrix ``M = U V^T`` with i.i.d. ``N(0, 1)`` factors.
 
-    ``normalize=True`` rescales to ``||M||_F = sqrt(m n)`` (entries of RMS 1), the
-    normalisation of the reference code (THEORY.md §7).
-    """
-    m = check_int(m, "m", minimum=1)
-    n = check_int(n, "n", minimum=1)
-    rank = check_int(rank, "rank", minimum=1)
-    if rank > min(m, n):
-        raise ValueError(f"rank {rank} is larger than min(m, n) = {min(m, n)}; choose rank <= {min(m, n)}")
-    rng = as_rng(rng)
-    U = rng.standard_normal((m, rank))
-    V = rng.standard_normal((n, rank))
-    M = U @ V.T
-    if normalize:
-        M *= np.sqrt(m * n) / np.linalg.norm(M)
-    return M
-
+# --------------------------------------------------------------------------- generators: problems from a target
 
 def sample_completion(M, n_obs, rng=None, reduction="sum", method="auto"):
     """Observe ``n_obs`` entries of ``M`` chosen uniformly without replacement.
@@ -466,46 +487,6 @@ def commuting_sensing(eigenvalues, n_measurements, rng=None, basis=None, reducti
     M = (Q * lam) @ Q.T
     y = a @ lam
     return MatrixSensing(A, y, reduction=reduction, truth=M)
-
-
-# --------------------------------------------------------------------------- targets with separated spectra (X7)
-
-def separated_target(size, rank, ratio=2.0, rng=None, symmetric=False):
-    r"""A ``size x size`` rank-``R`` target ``M = U diag(s) V^T`` with ``s_k = ratio^{R-k}``.
-
-    Parameters
-    ----------
-    size, rank : ints, ``1 <= rank <= size``
-    ratio : float > 1
-        Ratio of consecutive singular values (the smallest is 1).
-    rng : None, int or Generator
-        Draws the Haar-random orthogonal ``U`` and ``V``.
-    symmetric : bool
-        ``V = U`` (a PSD target that commutes with ``W = alpha^N I``: every mode then follows
-        the scalar flow of E10 exactly).
-
-    Returns
-    -------
-    M : ndarray, shape ``(size, size)``
-    s : ndarray, shape ``(rank,)``, descending
-    """
-    size = check_int(size, "size", minimum=1)
-    rank = check_int(rank, "rank", minimum=1)
-    if rank > size:
-        raise ValueError(f"rank {rank} exceeds size {size}; choose rank <= size")
-    ratio = check_positive(ratio, "ratio")
-    if ratio <= 1:
-        raise ValueError(f"ratio must be > 1 so that the stages separate, got {ratio}")
-    rng = as_rng(rng)
-
-    def haar():
-        Q, Rm = np.linalg.qr(rng.standard_normal((size, size)))
-        return Q * np.sign(np.diag(Rm))
-
-    U = haar()
-    V = U if symmetric else haar()
-    s = ratio ** np.arange(rank - 1, -1, -1.0)
-    return (U[:, :rank] * s) @ V[:, :rank].T, s
 
 
 def full_observation(M):

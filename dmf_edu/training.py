@@ -1,8 +1,10 @@
 r"""Gradient descent on a deep factorization: plain GD and the reference code's adaptive step (E19).
 
-Read :func:`gradient_descent` first: a short loop.  Each concern it touches is a small helper
-beside it: :class:`Stepper` (one run's factors and optimizer: forward, then backward and update),
-:class:`Recorder` (the history), :class:`_BestKeeper` (validation, ``keep_best``, ``patience``),
+Read :func:`gradient_descent` first: a short loop, whose state and steps are the methods of
+:class:`_Loop` (argument checks and setup or resume come first, in :func:`_start`).  Each concern
+it touches is a small helper: :class:`Stepper` (one run's factors and optimizer: forward, then
+backward and update), :class:`~dmf_edu.recording.Recorder` (the history and its schedule, in
+:mod:`dmf_edu.recording`), :class:`_BestKeeper` (validation, ``keep_best``, ``patience``),
 :class:`~dmf_edu.runs.Checkpoint` (save and resume, in :mod:`dmf_edu.runs` with the
 :class:`Run` it saves) and :func:`_progress_printer`.
 
@@ -21,13 +23,13 @@ from types import SimpleNamespace
 import numpy as np
 
 from ._validate import check_int, check_positive, check_weights
-from .factorization import backward, balancedness, gd_update, prefix_products, product_singular_values
-from .metrics import effective_rank_from_singular_values, heldout_error, reconstruction_error, relative_error
+from .factorization import backward, gd_update, prefix_products
+from .metrics import heldout_error
 from .problems import Problem
+from .recording import RECORD_BUDGET, Recorder, record_predicate, record_schedule  # noqa: F401 (re-exported)
 from .runs import Checkpoint, Run, problem_digest, run_fingerprint
 
 OPTIMIZERS = ("gd", "adaptive")
-RECORD_BUDGET = 0.04      # share of the estimated run time the default record schedule may take
 
 
 class DivergenceError(RuntimeError):
@@ -197,55 +199,18 @@ def gradient_descent(problem, weights, *, lr, max_steps, optimizer="gd", loss_to
     -------
     Run
     """
-    run = _start(problem, weights, locals())
-    stepper, recorder, keeper, ck, trials = run.stepper, run.recorder, run.keeper, run.checkpoint, run.trials
-    step, loss0, last_recorded, reason = run.start, run.loss0, run.last_recorded, None
-    max_steps, loss_tol = run.settings.max_steps, run.settings.loss_tol
-    clock, limit = time.perf_counter() - run.elapsed0, None
-
-    def make_run():
-        last = [w.copy() for w in stepper.weights]
-        return Run(weights=keeper.best_weights(last) if keep_best else last, history=recorder.history(),
-                   steps=trials.steps_at(step), converged=trials.converged.copy(), optimizer=optimizer,
-                   lr=stepper.lr, state={"t": stepper.t, "s": stepper.s.copy(), "loss0": loss0,
-                                         "fingerprint": ck.fingerprint, "best": keeper and keeper.state()},
-                   wall_time=time.perf_counter() - clock, last_weights=last if keep_best else None,
-                   stop_reason=reason or "max_steps")
-
+    loop = _start(problem, weights, locals())       # check the arguments; set up a fresh or resumed run
     while True:
-        W = stepper.forward()
+        W = loop.stepper.forward()
         loss, G = problem._loss_and_gradient(W)
-        if limit is None:
-            loss0 = np.maximum(np.abs(loss), 1.0) if loss0 is None else loss0
-            limit = run.settings.divergence_factor * loss0
-        if not _all(np.abs(loss) <= limit):                    # NaN too
-            _check_divergence(loss, limit, trials.active, step, run.settings, make_run)
-        if loss_tol is not None and not _all(loss > loss_tol):
-            trials.stop(loss <= loss_tol, step, converged=True)
-        final = step >= max_steps or not trials.any
-        if last_recorded != step and (final or run.should_record(step)):
-            error = None if validation is None else heldout_error(W, validation)
-            recorder.record(step, loss, W, stepper.weights, time.perf_counter() - clock, error, stepper.prefixes)
-            last_recorded = step
-            if keeper:
-                trials.stop(keeper.update(step, error, stepper.weights, trials.active), step)
-            if callback is not None and callback(_view(step, loss, W)) is True:
-                reason = "callback"
-            final = final or reason is not None or not trials.any
-        if run.report is not None and (final or step % 50 == 0):
-            run.report(dict(step=step, max_steps=max_steps, max_loss=float(np.max(loss)),
-                            active=int(np.sum(trials.active)), trials=trials.active.size, optimizer=optimizer,
-                            final=final, elapsed=time.perf_counter() - clock))
+        final = loop.check_loss(loss)               # divergence (raises), loss_tol, max_steps
+        if loop.record_due(final):
+            final = loop.record(loss, W) or final   # history; validation, keep_best, patience; callback
+        loop.report(loss, final)
         if final:
-            break
-        stepper.apply(G, trials.active)
-        step += 1
-        ck.maybe_save(step, make_run)
-    if reason is None and step < max_steps:
-        reason = "loss_tol" if np.all(trials.converged) else "patience"
-    result = make_run()
-    ck.save(result)
-    return result
+            return loop.finish()                    # the stop reason, the last checkpoint
+        loop.stepper.apply(G, loop.trials.active)
+        loop.advance()                              # the next step; a checkpoint every checkpoint_every
 
 
 def _all(x):
@@ -293,24 +258,37 @@ def _check_divergence(loss, limit, active, step, settings, make_run):
 
 
 def _start(problem, weights, args):
-    """Check the arguments (``args``: the call's) and build the loop's helpers, fresh or resumed."""
+    """Check the arguments (``args``: the call's), then set up the loop, fresh or resumed."""
+    a = SimpleNamespace(**args)
+    settings = _check_arguments(problem, a)
+    checkpoint, resume, weights, lead = _resume(problem, weights, a, settings)
+    return _Loop(problem, weights, a, settings, checkpoint, resume, lead)
+
+
+def _check_arguments(problem, a):
+    """The checked settings of one call (``a``: its arguments), in the order of the signature."""
     if not isinstance(problem, Problem):
         raise TypeError(f"problem must be a MatrixCompletion or MatrixSensing, got {type(problem).__name__}")
-    a = SimpleNamespace(**args)
     lr, optimizer, beta, eps = _check_optimizer(a.lr, a.optimizer, a.beta, a.eps)
     max_steps = check_int(a.max_steps, "max_steps", minimum=0)
     loss_tol = None if a.loss_tol is None else check_positive(a.loss_tol, "loss_tol", allow_zero=True)
-    settings = SimpleNamespace(lr=lr, divergence_factor=check_positive(a.divergence_factor, "divergence_factor"),
-                               max_steps=max_steps, loss_tol=loss_tol)
+    divergence_factor = check_positive(a.divergence_factor, "divergence_factor")
     n_singular = check_int(a.n_singular, "n_singular", minimum=1)
     validation, patience = _check_validation(problem, a.validation, a.keep_best, a.patience)
+    return SimpleNamespace(lr=lr, optimizer=optimizer, beta=beta, eps=eps, max_steps=max_steps, loss_tol=loss_tol,
+                           divergence_factor=divergence_factor, n_singular=n_singular, validation=validation,
+                           patience=patience)
+
+
+def _resume(problem, weights, a, s):
+    """The checkpoint, the run to resume (or None), the starting weights and the trial axes."""
     fingerprint = None                     # hashing the data costs time: only to checkpoint or resume
     if a.checkpoint is not None or a.resume is not None:
-        fingerprint = run_fingerprint(problem, weights, dict(lr=lr, optimizer=optimizer, beta=beta, eps=eps,
-                                                          loss_tol=loss_tol, keep_best=bool(a.keep_best),
-                                                          patience=patience, validation=problem_digest(validation)))
+        fingerprint = run_fingerprint(problem, weights, dict(
+            lr=s.lr, optimizer=s.optimizer, beta=s.beta, eps=s.eps, loss_tol=s.loss_tol,
+            keep_best=bool(a.keep_best), patience=s.patience, validation=problem_digest(s.validation)))
     ck = Checkpoint(a.checkpoint, a.checkpoint_every, fingerprint)
-    resume = ck.resume_from(a.resume, optimizer)
+    resume = ck.resume_from(a.resume, s.optimizer)
     if resume is not None:
         weights = resume.last_weights or resume.weights
     weights = check_weights(weights)
@@ -322,35 +300,103 @@ def _start(problem, weights, args):
             f"and the last {problem.shape[0]} rows")
     try:
         lead = np.broadcast_shapes(*(w.shape[:-2] for w in weights), problem.batch_shape)
-        if validation is not None and np.broadcast_shapes(lead, validation.batch_shape) != lead:
+        if s.validation is not None and np.broadcast_shapes(lead, s.validation.batch_shape) != lead:
             raise ValueError
     except ValueError:
         raise ValueError(f"the weights' trial axes {[w.shape[:-2] for w in weights]} do not broadcast "
                          f"with the problem's {problem.batch_shape} (and the validation problem's)") from None
-    state = {} if resume is None else resume.state
-    stepper = Stepper(weights, lr=lr, optimizer=optimizer, beta=beta, eps=eps, lead=lead,
-                      t=state.get("t", 0), s=state.get("s"))
-    truth = problem.truth if a.truth is None else np.asarray(a.truth, dtype=float)
-    history = {} if resume is None else resume.history
-    out = SimpleNamespace(
-        stepper=stepper, settings=settings, checkpoint=ck, report=_reporter(a.progress),
-        recorder=Recorder(problem, truth, n_singular, history, validated=validation is not None),
-        keeper=None if validation is None else _BestKeeper(lead, a.keep_best, patience, state.get("best"),
-                                                          resume.weights if resume is not None else None),
-        should_record=_schedule(a.record_every, a.record_steps, max_steps, stepper, problem, validation, truth),
-        start=0, elapsed0=0.0, loss0=None,
-        last_recorded=int(history["step"][-1]) if len(history.get("step", [])) else -1)
-    steps, converged = np.zeros(lead, dtype=np.int64), np.zeros(lead, dtype=bool)
-    if resume is not None:
-        steps = np.broadcast_to(resume.steps, lead).copy()
-        converged = np.broadcast_to(resume.converged, lead).copy()
-        out.start = int(np.max(steps)) if steps.size else 0
-        out.elapsed0 = resume.wall_time
-        loss0 = state.get("loss0")
-        if loss0 is not None and np.all(np.isfinite(loss0)):
-            out.loss0 = np.broadcast_to(np.asarray(loss0, float), lead).copy()
-    out.trials = _Trials(steps, converged, out.keeper.exhausted() if out.keeper else np.zeros(lead, dtype=bool))
-    return out
+    return ck, resume, weights, lead
+
+
+class _Loop:
+    """The state of one :func:`gradient_descent` call: its helpers (stepper, recorder, keeper,
+    checkpoint, trials), the step, the divergence limit and the stop reason; one method per
+    part of an iteration."""
+
+    def __init__(self, problem, weights, a, settings, checkpoint, resume, lead):
+        s = self.settings = settings
+        state = {} if resume is None else resume.state
+        self.stepper = Stepper(weights, lr=s.lr, optimizer=s.optimizer, beta=s.beta, eps=s.eps, lead=lead,
+                               t=state.get("t", 0), s=state.get("s"))
+        truth = problem.truth if a.truth is None else np.asarray(a.truth, dtype=float)
+        history = {} if resume is None else resume.history
+        self.checkpoint, self.progress, self.callback = checkpoint, _reporter(a.progress), a.callback
+        self.validation, self.keep_best = s.validation, bool(a.keep_best)
+        self.recorder = Recorder(problem, truth, s.n_singular, history, validated=s.validation is not None)
+        self.keeper = None if s.validation is None else _BestKeeper(
+            lead, a.keep_best, s.patience, state.get("best"), resume.weights if resume is not None else None)
+        self.should_record = record_predicate(a.record_every, a.record_steps, s.max_steps, self.stepper, problem,
+                                              s.validation, truth)
+        self.step, elapsed0, self.loss0, self.limit, self.reason = 0, 0.0, None, None, None
+        self.last_recorded = int(history["step"][-1]) if len(history.get("step", [])) else -1
+        steps, converged = np.zeros(lead, dtype=np.int64), np.zeros(lead, dtype=bool)
+        if resume is not None:
+            steps = np.broadcast_to(resume.steps, lead).copy()
+            converged = np.broadcast_to(resume.converged, lead).copy()
+            self.step = int(np.max(steps)) if steps.size else 0
+            elapsed0 = resume.wall_time
+            loss0 = state.get("loss0")
+            if loss0 is not None and np.all(np.isfinite(loss0)):
+                self.loss0 = np.broadcast_to(np.asarray(loss0, float), lead).copy()
+        self.trials = _Trials(steps, converged, self.keeper.exhausted() if self.keeper else np.zeros(lead, dtype=bool))
+        self.clock = time.perf_counter() - elapsed0
+
+    def check_loss(self, loss):
+        """Raise :class:`DivergenceError` on divergence, stop the trials at ``loss_tol``; True if final."""
+        if self.limit is None:
+            self.loss0 = np.maximum(np.abs(loss), 1.0) if self.loss0 is None else self.loss0
+            self.limit = self.settings.divergence_factor * self.loss0
+        if not _all(np.abs(loss) <= self.limit):                    # NaN too
+            _check_divergence(loss, self.limit, self.trials.active, self.step, self.settings, self.result)
+        loss_tol = self.settings.loss_tol
+        if loss_tol is not None and not _all(loss > loss_tol):
+            self.trials.stop(loss <= loss_tol, self.step, converged=True)
+        return self.step >= self.settings.max_steps or not self.trials.any
+
+    def record_due(self, final):
+        return self.last_recorded != self.step and (final or self.should_record(self.step))
+
+    def record(self, loss, W):
+        """Record the history; validation, ``keep_best``, ``patience``; the callback.  True to stop."""
+        step, weights = self.step, self.stepper.weights
+        error = None if self.validation is None else heldout_error(W, self.validation)
+        self.recorder.record(step, loss, W, weights, time.perf_counter() - self.clock, error, self.stepper.prefixes)
+        self.last_recorded = step
+        if self.keeper:
+            self.trials.stop(self.keeper.update(step, error, weights, self.trials.active), step)
+        if self.callback is not None and self.callback(_view(step, loss, W)) is True:
+            self.reason = "callback"
+        return self.reason is not None or not self.trials.any
+
+    def report(self, loss, final):
+        if self.progress is not None and (final or self.step % 50 == 0):
+            self.progress(dict(step=self.step, max_steps=self.settings.max_steps, max_loss=float(np.max(loss)),
+                               active=int(np.sum(self.trials.active)), trials=self.trials.active.size,
+                               optimizer=self.settings.optimizer, final=final,
+                               elapsed=time.perf_counter() - self.clock))
+
+    def advance(self):
+        self.step += 1
+        self.checkpoint.maybe_save(self.step, self.result)
+
+    def finish(self):
+        """The final :class:`Run`, with its stop reason, saved to the checkpoint."""
+        if self.reason is None and self.step < self.settings.max_steps:
+            self.reason = "loss_tol" if np.all(self.trials.converged) else "patience"
+        result = self.result()
+        self.checkpoint.save(result)
+        return result
+
+    def result(self):
+        """The run so far (what a checkpoint saves and a :class:`DivergenceError` carries)."""
+        stepper, keeper, last = self.stepper, self.keeper, [w.copy() for w in self.stepper.weights]
+        return Run(weights=keeper.best_weights(last) if self.keep_best else last, history=self.recorder.history(),
+                   steps=self.trials.steps_at(self.step), converged=self.trials.converged.copy(),
+                   optimizer=self.settings.optimizer, lr=stepper.lr,
+                   state={"t": stepper.t, "s": stepper.s.copy(), "loss0": self.loss0,
+                          "fingerprint": self.checkpoint.fingerprint, "best": keeper and keeper.state()},
+                   wall_time=time.perf_counter() - self.clock, last_weights=last if self.keep_best else None,
+                   stop_reason=self.reason or "max_steps")
 
 
 def _check_validation(problem, validation, keep_best, patience):
@@ -379,86 +425,6 @@ def _reporter(progress):
     if progress is True or isinstance(progress, str):
         return _progress_printer(None if progress is True else progress)
     return progress or None
-
-
-# --------------------------------------------------------------------------- recording
-
-class Recorder:
-    """Collects the history at the recorded steps (also used by :mod:`dmf_edu.dynamics`)."""
-
-    def __init__(self, problem, truth, n_singular, previous=None, validated=False):
-        self.problem, self.truth, self.n_singular, self.validated = problem, truth, n_singular, validated
-        self.rows = {k: list(v) for k, v in (previous or {}).items()}
-
-    def record(self, step, loss, W, weights, elapsed, validation_error=None, prefixes=None):
-        s = np.linalg.svd(W, compute_uv=False) if prefixes is None else product_singular_values(weights, prefixes)
-        row = dict(step=step, loss=np.array(loss), train_error=self.problem.train_error(W),
-                   singular_values=s[..., :self.n_singular],
-                   effective_rank=effective_rank_from_singular_values(s),
-                   balancedness=balancedness(weights), time=elapsed)
-        if self.truth is not None:
-            row["reconstruction_error"] = reconstruction_error(W, self.truth)
-            row["relative_error"] = relative_error(W, self.truth)
-        if self.validated:
-            row["validation_error"] = validation_error
-        for k, v in row.items():
-            self.rows.setdefault(k, []).append(v)
-
-    def history(self):
-        return {k: np.asarray(v) for k, v in self.rows.items()}
-
-
-def record_schedule(max_steps, cost_ratio=1.0, budget=RECORD_BUDGET, cap=200):
-    """The default recorded steps: as many as cost ``budget`` of the run, at most ``cap``.
-
-    ``cost_ratio`` is the cost of one record over the cost of one step.  ``R = budget * max_steps
-    / cost_ratio`` records (at most ``cap``): step 0, the final step, half of the rest spaced on
-    a log scale (the early phase, where things change fast) and half evenly (the late phase).
-    With ``R < 2`` only the final step is recorded; a run too short to pay for even that one
-    record (under about ``cost_ratio / budget`` steps) spends more than ``budget`` on it.
-    Returns a sorted array of steps.
-    """
-    T = check_int(max_steps, "max_steps", minimum=0)
-    R = min(cap, int(budget * T / cost_ratio))
-    if R < 2:
-        return np.array([T])
-    n_log, n_lin = (R - 1) // 2, (R - 2) // 2 + 2
-    points = np.concatenate([[0, T], np.geomspace(1, max(T, 1), n_log), np.linspace(0, T, n_lin)])
-    return np.unique(np.round(points).astype(np.int64))
-
-
-def _cost_ratio(stepper, problem, validation, truth):
-    """Estimated (record cost) / (step cost): flops (an SVD counted as 25 m n min(m, n)) plus a
-    fixed Python cost for each (about 10 us for a step, 150 us for a record, as flops at ~50
-    GFLOP/s).  Calibrated on one core from 8x8 to 200x200 (benchmarks/bench_core.py section 4):
-    within a factor 1.5 of the measured ratio, or above it."""
-    ws = stepper.weights
-    trials = max(1, int(np.prod(stepper.lead)))
-    dims = [ws[0].shape[-1]] + [w.shape[-2] for w in ws]
-    m, n = dims[-1], dims[0]
-
-    def data_cost(p):
-        return 2.0 * p.n_observations * m * n if hasattr(p, "A") else 20.0 * p.n_observations
-
-    products = sum(2.0 * dims[j] * dims[j - 1] * n for j in range(2, len(dims)))
-    step = trials * (3 * products + data_cost(problem) + 4.0 * m * n) + 5e5
-    k = min(dims[1:-1], default=min(m, n))
-    svd = 25.0 * m * n * min(m, n) if 2 * k > min(m, n) else 8.0 * (m + n) * k * k + 25.0 * k ** 3 + products + 4e6
-    gram = sum(2.0 * dims[j] ** 2 * (dims[j - 1] + dims[j + 1]) for j in range(1, len(dims) - 1))
-    record = trials * (svd + gram + data_cost(problem) + (10.0 * m * n if truth is not None else 0.0)
-                       + (data_cost(validation) if validation is not None else 0.0)) + 8e6
-    return record / step
-
-
-def _schedule(record_every, record_steps, max_steps, stepper, problem, validation, truth):
-    """A predicate ``should_record(step)``; step 0 is always recorded with ``record_every``/``record_steps``."""
-    if record_steps is not None:
-        wanted = {int(k) for k in record_steps} | {0}
-        return wanted.__contains__
-    if record_every is not None:
-        every = check_int(record_every, "record_every", minimum=1)
-        return lambda k: k % every == 0
-    return set(record_schedule(max_steps, _cost_ratio(stepper, problem, validation, truth)).tolist()).__contains__
 
 
 # --------------------------------------------------------------------------- validation, best weights, patience

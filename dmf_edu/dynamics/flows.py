@@ -12,7 +12,8 @@ from .._validate import as_float_array, check_int, check_positive, check_weights
 from ..factorization import backward, prefix_products
 from ..linalg import resolve_depth
 from ..problems import Problem
-from ..training import DivergenceError, Recorder, Run
+from ..recording import Recorder
+from ..training import DivergenceError, Run
 from .operator import end_to_end_operator
 
 __all__ = ["gradient_flow", "end_to_end_flow"]

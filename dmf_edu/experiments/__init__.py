@@ -19,11 +19,11 @@ from __future__ import annotations
 import importlib
 import json
 import os
-import sys
 import time
 
 from .._io import library_versions, write_json
 from .._validate import check_int, check_seed
+from ._common import format_table, make_config, run_experiment
 
 REGISTRY = {
     "X1": "dmf_edu.experiments.x1_completion",
@@ -70,8 +70,6 @@ def list_experiments():
 
 def task_list(experiment_id, quick=False, seed=0, config=None):
     """The independent tasks of one experiment (dicts with a unique ``"key"``)."""
-    from ._common import make_config
-
     module = get(experiment_id)
     seed = check_seed(seed)
     return module.tasks(make_config(module, quick, config), seed, quick)
@@ -135,8 +133,6 @@ def reproduce(experiment_id, out=None, quick=False, seed=0, jobs=1, progress=Tru
         Overrides of the experiment's configuration (recorded in the sidecar), e.g. X2's
         ``data="movielens", path=...`` (outputs then named ``X2-movielens``).
     """
-    from ._common import run_experiment
-
     module = get(experiment_id)
     seed = check_seed(seed)
     jobs = check_int(jobs, "jobs", minimum=1)
@@ -161,6 +157,4 @@ def reproduce(experiment_id, out=None, quick=False, seed=0, jobs=1, progress=Tru
 
 def headline_table(experiment_id, results):
     """The short text table of an experiment's headline numbers."""
-    from ._common import format_table
-
     return format_table(*get(experiment_id).headline(results))

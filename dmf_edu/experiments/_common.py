@@ -7,6 +7,8 @@ import time
 import numpy as np
 
 from ..factorization import init_weights
+from ..lockstep import train_together
+from ..metrics import effective_rank, reconstruction_error, relative_error
 from ..problems import gaussian_sensing, random_low_rank, sample_completion
 from ..training import gradient_descent
 from ._runner import run_tasks
@@ -54,8 +56,6 @@ def train_runs(problem, inits, config):
     """Train each factor list of ``inits`` on ``problem`` (E19, as :func:`train`); several at once in
     lockstep (one pass over the data per step, :mod:`dmf_edu.lockstep`).  Returns the runs and
     the wall time of the whole group."""
-    from ..lockstep import train_together
-
     settings = dict(lr=config["lr"], max_steps=config["max_steps"], optimizer="adaptive",
                     loss_tol=config["loss_tol"], record_steps=[])
     start = time.perf_counter()
@@ -130,8 +130,6 @@ def thin(rows, group, max_points, spacing="linear"):
 
 def result_row(W, truth, **fields):
     """A tidy row: the given fields plus error (MSE over entries), rel_error, effective_rank."""
-    from ..metrics import effective_rank, reconstruction_error, relative_error
-
     row = dict(fields)
     row.update(error=float(reconstruction_error(W, truth)), rel_error=float(relative_error(W, truth)),
                effective_rank=float(effective_rank(W)))

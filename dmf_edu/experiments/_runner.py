@@ -26,6 +26,8 @@ import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 
+import dmf_edu
+
 from .._io import write_json
 
 
@@ -42,9 +44,7 @@ class MissingTasksError(RuntimeError):
 
 
 def _version():
-    from .. import __version__
-
-    return __version__
+    return dmf_edu.__version__              # read at call time
 
 
 def _cache_path(cache_dir, key):

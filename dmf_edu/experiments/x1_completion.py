@@ -14,6 +14,7 @@ import sys
 
 import numpy as np
 
+from .. import _io
 from .._validate import check_int, check_seed
 from ..baselines import nuclear_norm_minimization, schatten_minimization
 from ..factorization import init_weights
@@ -117,8 +118,6 @@ def summarize(rows, config):
 def plot(results, path):
     import matplotlib.pyplot as plt
 
-    from .._io import save_figure
-
     config, summary = results["params"], results["summary"]
     sweep = summary["depth2_init_sweep"]
     fig, axes = plt.subplots(1, 2 if len(sweep) > 1 else 1, figsize=(10 if len(sweep) > 1 else 5.5, 3.8),
@@ -141,7 +140,7 @@ def plot(results, path):
     fig.suptitle(f"{results.get('experiment', ID)}: {config['m']}x{config['n']} rank-{config['rank']} "
                  f"{config['problem']} ({E19_SHORT})", fontsize=10)
     fig.tight_layout()
-    save_figure(fig, path)
+    _io.save_figure(fig, path)
 
 
 def _plot_init_sweep(ax2, sweep, config, what):

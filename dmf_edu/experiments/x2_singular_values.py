@@ -14,7 +14,10 @@ import sys
 
 import numpy as np
 
+from .. import _io
+from ..datasets import load_movielens, read_movielens
 from ._common import E19, E19_SHORT, child_rng, completion_problem, override, run_experiment, train
+from ._heldout import track
 
 ID = "X2"
 TITLE = "singular values of W vs iteration, depths 1-3 (incremental learning)"
@@ -62,9 +65,6 @@ def run_task(task):
 
 def run_movielens_task(task):
     """One depth on the user's MovieLens file: singular values and held-out MSE every ``every`` steps."""
-    from ..datasets import load_movielens
-    from ._heldout import track
-
     config, depth = task["config"], task["depth"]
     train, test = load_movielens(config["path"], test=config["test"], rng=child_rng(task["seed"], 5))
     res = track(train, depth, child_rng(task["seed"], 0, 2, depth), config, test=test,
@@ -94,8 +94,6 @@ def configure(quick=False, config=None):
     width = config["width"]
     if isinstance(width, bool) or not isinstance(width, int) or width < 1:
         raise ValueError(f"width must be an integer >= 1 (the hidden width of the factors), got {width!r}")
-    from ..datasets import read_movielens
-
     read_movielens(config["path"])
     config["path"] = os.path.abspath(config["path"])
     return config
@@ -130,8 +128,6 @@ def plot(results, path):
     import matplotlib.pyplot as plt
     from matplotlib.ticker import MaxNLocator
 
-    from .._io import save_figure
-
     config, rows = results["params"], results["rows"]
     depths = config["depths"]
     movielens = config.get("data") == "movielens"
@@ -157,7 +153,7 @@ def plot(results, path):
     fig.suptitle(f"X2: top-{config['n_singular']} singular values, {what}, init {config['init_scale']:g}, "
                  f"{E19_SHORT}", fontsize=10)
     fig.tight_layout()
-    save_figure(fig, path)
+    _io.save_figure(fig, path)
 
 
 def _plot_heldout(ax, summaries):

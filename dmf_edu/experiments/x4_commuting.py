@@ -14,6 +14,7 @@ import sys
 import numpy as np
 from scipy.optimize import linprog
 
+from .. import _io
 from .._io import jsonable
 from .._validate import as_float_array, as_rng, check_int, check_positive
 from ..baselines import nuclear_norm_minimization
@@ -84,19 +85,35 @@ def x4_commuting_sensing(eigenvalues=(1.0, 1.0, 0.0, 0.0), measurements=X4_MEASU
     alphas = np.array([check_positive(a, "alphas") for a in alphas])
     if quick:
         alphas, max_steps = alphas[:3], min(max_steps, 60_000)
+    problem = _diagonal_sensing(lam, measurements, K, seed)
+    a = np.einsum("kii->ki", problem.A)
+    out = dict(truth=problem.truth, A_diag=a, y=problem.y, runs={})
+    out.update(_minimum_nuclear_diagonals(problem, a))
+    target = np.diag(out["min_trace"])
+    opnorm = float(np.linalg.norm(a, 2)) ** 2
+    for N in depths:
+        step = lr if lr is not None else 0.2 / (N * opnorm * max(float(np.max(np.abs(lam))), 1.0) ** (2 - 2 / N))
+        out["runs"][N] = _descent_from_scaled_identity(problem, N, alphas, step, max_steps, loss_tol, target)
+    return out
+
+
+def _diagonal_sensing(lam, measurements, K, seed):
+    """The sensing problem of ``M = diag(lam)``: diagonal ``A_k = diag(a_k)`` given by the rows of
+    ``measurements``, or ``K`` random ones from ``seed``."""
     d = lam.size
     if measurements is None:
-        problem = commuting_sensing(lam, K, rng=as_rng(seed, "seed"))
-    else:
-        a = as_float_array(measurements, "measurements", ndim=2)
-        if a.shape[1] != d:
-            raise ValueError(f"measurements must have shape (K, {d}) (one row a_k per diagonal "
-                             f"measurement), got {a.shape}")
-        problem = MatrixSensing(a[:, :, None] * np.eye(d), a @ lam, truth=np.diag(lam))
-    a = np.einsum("kii->ki", problem.A)
-    y = problem.y
-    out = dict(truth=problem.truth, A_diag=a, y=y, runs={})
+        return commuting_sensing(lam, K, rng=as_rng(seed, "seed"))
+    a = as_float_array(measurements, "measurements", ndim=2)
+    if a.shape[1] != d:
+        raise ValueError(f"measurements must have shape (K, {d}) (one row a_k per diagonal "
+                         f"measurement), got {a.shape}")
+    return MatrixSensing(a[:, :, None] * np.eye(d), a @ lam, truth=np.diag(lam))
 
+
+def _minimum_nuclear_diagonals(problem, a):
+    """E9's limit: the minimum nuclear norm solutions, PSD (the minimum trace) and free, each from
+    ADMM (:func:`~dmf_edu.nuclear_norm_minimization`) and from ``linprog`` (diagonal: linear programs)."""
+    d, y = a.shape[1], problem.y
     psd = nuclear_norm_minimization(problem, psd=True, tol=1e-9)
     free = nuclear_norm_minimization(problem, tol=1e-9)
     lp_psd = linprog(np.ones(d), A_eq=a, b_eq=y, bounds=[(0, None)] * d, method="highs")
@@ -104,23 +121,23 @@ def x4_commuting_sensing(eigenvalues=(1.0, 1.0, 0.0, 0.0), measurements=X4_MEASU
                       method="highs")
     if lp_psd.status != 0 or lp_free.status != 0:
         raise RuntimeError(f"linprog failed: {lp_psd.message} / {lp_free.message}")
-    out.update(min_trace=np.diag(psd.X).copy(), min_nuclear=np.diag(free.X).copy(),
-               linprog_psd=lp_psd.x, linprog_free=lp_free.x[:d] - lp_free.x[d:],
-               solver_status=(psd.status, free.status),
-               min_nuclear_is_psd=bool(np.all(lp_free.x[:d] - lp_free.x[d:] >= -1e-9)))
-    target = np.diag(out["min_trace"])
-    opnorm = float(np.linalg.norm(a, 2)) ** 2
-    for N in depths:
-        step = lr if lr is not None else 0.2 / (N * opnorm * max(float(np.max(np.abs(lam))), 1.0) ** (2 - 2 / N))
-        eye = np.eye(d)
-        weights = [alphas[:, None, None] ** (1.0 / N) * eye for _ in range(N)]
-        run = gradient_descent(problem, weights, lr=step, max_steps=max_steps, loss_tol=loss_tol,
-                               record_steps=())
-        W = run.W
-        out["runs"][N] = dict(alphas=alphas, W=W, lr=step, steps=run.steps, converged=run.converged,
-                              loss=problem.loss(W),
-                              distance=np.linalg.norm(W - target, axis=(-2, -1)) / np.linalg.norm(target))
-    return out
+    return dict(min_trace=np.diag(psd.X).copy(), min_nuclear=np.diag(free.X).copy(),
+                linprog_psd=lp_psd.x, linprog_free=lp_free.x[:d] - lp_free.x[d:],
+                solver_status=(psd.status, free.status),
+                min_nuclear_is_psd=bool(np.all(lp_free.x[:d] - lp_free.x[d:] >= -1e-9)))
+
+
+def _descent_from_scaled_identity(problem, N, alphas, step, max_steps, loss_tol, target):
+    """E9's dynamics: plain GD at depth ``N`` from ``W_j(0) = alpha^{1/N} I`` (one trial per
+    alpha), and the relative distance of each final ``W`` to ``target``."""
+    eye = np.eye(problem.shape[0])
+    weights = [alphas[:, None, None] ** (1.0 / N) * eye for _ in range(N)]
+    run = gradient_descent(problem, weights, lr=step, max_steps=max_steps, loss_tol=loss_tol,
+                           record_steps=())
+    W = run.W
+    return dict(alphas=alphas, W=W, lr=step, steps=run.steps, converged=run.converged,
+                loss=problem.loss(W),
+                distance=np.linalg.norm(W - target, axis=(-2, -1)) / np.linalg.norm(target))
 
 
 def run_task(task):
@@ -167,8 +184,6 @@ def run(config=None, quick=False, seed=0, jobs=1, cache_dir=None, progress=True,
 def plot(results, path):
     import matplotlib.pyplot as plt
 
-    from .._io import save_figure
-
     rows = results["rows"]
     fig, ax = plt.subplots(figsize=(5.5, 3.8))
     for k, N in enumerate(results["params"]["depths"]):
@@ -183,4 +198,4 @@ def plot(results, path):
     ax.set_title("X4: diagonal sensing, plain GD (E9)", fontsize=10)
     ax.legend(fontsize=7)
     fig.tight_layout()
-    save_figure(fig, path)
+    _io.save_figure(fig, path)

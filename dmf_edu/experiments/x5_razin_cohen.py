@@ -14,6 +14,7 @@ import sys
 
 import numpy as np
 
+from .. import _io
 from .._io import jsonable
 from .._validate import as_rng, check_int, check_seed
 from ..baselines import schatten_minimization, schatten_profile, x5_problem
@@ -121,30 +122,45 @@ def x5_razin_cohen(depths=(3, 4), lr=0.01, init_scale=1e-2, loss_tol=1e-4, seeds
     problem = x5_problem()
     out = dict(trajectories={}, sign_pitfall=[])
     for N in depths:
-        rows = []
-
-        def watch(W):
-            loss = problem.loss(W)
-            rows.append(dict(loss=loss, abs_w11=np.abs(W[..., 0, 0]), det=np.linalg.det(W),
-                             effective_rank=effective_rank(W),
-                             **{f"S{p}": schatten_norm(W, p) for p in (0.5, 1.0, 2.0, np.inf)}))
-
         w0 = _det_positive_init(N, init_scale, rngs[0], seeds)
-        watch(end_to_end(w0))
-        run, marks, diverged = _run_in_chunks(problem, w0, lr, max_steps, loss_tol, chunk, watch=watch)
-        tr = {k: np.array([r[k] for r in rows]) for k in rows[0]}
-        out["trajectories"][N] = dict(
-            step=np.r_[0, marks], loss=tr["loss"], abs_w11=tr["abs_w11"], det=tr["det"],
-            w11_times_sqrt_2loss=tr["abs_w11"] * np.sqrt(2.0 * tr["loss"]),
-            effective_rank=tr["effective_rank"], min_det=tr["det"].min(axis=0),
-            schatten={p: tr[f"S{p}"] for p in (0.5, 1.0, 2.0, np.inf)},
-            converged=run.converged, diverged=diverged, lr=lr)
-
+        out["trajectories"][N] = _norm_growth(problem, w0, lr, max_steps, loss_tol, chunk)
     start3 = np.array([[3.0, 1.0], [1.0, 0.0]])
     out["schatten_minimizers"] = {p: float(schatten_minimization(problem, p).X[0, 0]) for p in schatten_ps}
     out["schatten_minimizers_from_w11_3"] = {
         p: float(schatten_minimization(problem, p, X0=start3).X[0, 0]) for p in schatten_ps}
+    out["perturbed"] = _perturbed(depths, epsilon, schatten_ps, init_scale, rngs[1], seeds, lr, max_steps,
+                                  loss_tol, chunk)
+    for N in (2, 3, 4):
+        for step in sign_lrs:
+            w0 = _det_positive_init(N, init_scale, as_rng(seed, "seed"), seeds)
+            out["sign_pitfall"].append(_sign_pitfall(problem, w0, N, step))
+    return out
 
+
+def _norm_growth(problem, w0, lr, max_steps, loss_tol, chunk):
+    """E12's main run: GD from ``w0`` (``det > 0``) to ``loss_tol``, the loss, ``|W_11|``,
+    ``|W_11| sqrt(2 loss)``, ``det``, effective rank and Schatten norms every ``chunk`` steps."""
+    rows = []
+
+    def watch(W):
+        loss = problem.loss(W)
+        rows.append(dict(loss=loss, abs_w11=np.abs(W[..., 0, 0]), det=np.linalg.det(W),
+                         effective_rank=effective_rank(W),
+                         **{f"S{p}": schatten_norm(W, p) for p in (0.5, 1.0, 2.0, np.inf)}))
+
+    watch(end_to_end(w0))
+    run, marks, diverged = _run_in_chunks(problem, w0, lr, max_steps, loss_tol, chunk, watch=watch)
+    tr = {k: np.array([r[k] for r in rows]) for k in rows[0]}
+    return dict(step=np.r_[0, marks], loss=tr["loss"], abs_w11=tr["abs_w11"], det=tr["det"],
+                w11_times_sqrt_2loss=tr["abs_w11"] * np.sqrt(2.0 * tr["loss"]),
+                effective_rank=tr["effective_rank"], min_det=tr["det"].min(axis=0),
+                schatten={p: tr[f"S{p}"] for p in (0.5, 1.0, 2.0, np.inf)},
+                converged=run.converged, diverged=diverged, lr=lr)
+
+
+def _perturbed(depths, epsilon, schatten_ps, init_scale, rng, seeds, lr, max_steps, loss_tol, chunk):
+    """The E12 variant with ``W_22 = epsilon``: GD's final ``W_11`` per depth against the rank-one
+    value ``1/epsilon``, IRLS and the grid minimizer of :func:`schatten_profile` per ``p``."""
     pert = x5_problem(epsilon)
     grid = np.concatenate([np.linspace(-5.0, 5.0, 2001), np.linspace(-2.0, 2.0, 2001) / epsilon])
     perturbed = dict(epsilon=epsilon, rank_one_w11=1.0 / epsilon, gd_w11={},
@@ -152,27 +168,27 @@ def x5_razin_cohen(depths=(3, 4), lr=0.01, init_scale=1e-2, loss_tol=1e-4, seeds
                      profile_argmin={p: float(grid[np.argmin(schatten_profile(grid, p, epsilon))])
                                      for p in schatten_ps})
     for N in depths:
-        w0 = _det_positive_init(N, init_scale, rngs[1], seeds)
+        w0 = _det_positive_init(N, init_scale, rng, seeds)
         run, _, _ = _run_in_chunks(pert, w0, lr, max_steps, min(loss_tol ** 2, 1e-7), chunk * 20)
         perturbed["gd_w11"][N] = run.W[..., 0, 0]
-    out["perturbed"] = perturbed
+    return perturbed
 
-    for N in (2, 3, 4):
-        for step in sign_lrs:
-            first = []
 
-            def watch(W):
-                first.append(np.linalg.det(W) <= 0)
+def _sign_pitfall(problem, w0, N, step):
+    """The sign pitfall: with a large step GD can cross ``det = 0`` (which the flow never does,
+    E12); the share of seeds whose ``det`` reached ``<= 0`` and the first inspected step."""
+    first = []
 
-            w0 = _det_positive_init(N, init_scale, as_rng(seed, "seed"), seeds)
-            _, marks, diverged = _run_in_chunks(problem, w0, step, int(200 / step), 1e-2,
-                                                max(1, int(1.0 / step)), watch=watch)
-            flips = np.array(first)                       # (inspections, seeds)
-            hit = flips.any(axis=0)
-            out["sign_pitfall"].append(dict(
-                depth=N, lr=step, fraction_flipped=float(hit.mean()), diverged=diverged,
-                first_flip_step=[int(marks[np.argmax(flips[:, s])]) if hit[s] else None for s in range(seeds)]))
-    return out
+    def watch(W):
+        first.append(np.linalg.det(W) <= 0)
+
+    _, marks, diverged = _run_in_chunks(problem, w0, step, int(200 / step), 1e-2,
+                                        max(1, int(1.0 / step)), watch=watch)
+    flips = np.array(first)                       # (inspections, seeds)
+    hit = flips.any(axis=0)
+    return dict(depth=N, lr=step, fraction_flipped=float(hit.mean()), diverged=diverged,
+                first_flip_step=[int(marks[np.argmax(flips[:, s])]) if hit[s] else None
+                                 for s in range(len(w0[0]))])
 
 
 def run_task(task):
@@ -221,8 +237,6 @@ def run(config=None, quick=False, seed=0, jobs=1, cache_dir=None, progress=True,
 def plot(results, path):
     import matplotlib.pyplot as plt
 
-    from .._io import save_figure
-
     rows = results["rows"]
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
     for k, N in enumerate(results["params"]["depths"]):
@@ -245,4 +259,4 @@ def plot(results, path):
     fig.suptitle(f"X5: E12 problem, plain GD lr {results['params']['lr']:g}; W11 of the Schatten-p minimizers: {mins}",
                  fontsize=9)
     fig.tight_layout()
-    save_figure(fig, path)
+    _io.save_figure(fig, path)

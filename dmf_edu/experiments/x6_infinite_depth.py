@@ -13,6 +13,7 @@ import sys
 
 import numpy as np
 
+from .. import _io
 from .._io import jsonable
 from .._validate import as_rng, check_int, check_positive
 from ..dynamics import end_to_end_flow
@@ -112,33 +113,40 @@ def x6_depth_limit(depths=(2, 3, 4, 8, 32, np.inf), *, problems=None, init_scale
         tol = loss_tol.get(name, 1e-8) if isinstance(loss_tol, dict) else \
             (X6_LOSS_TOL.get(name, 1e-8) if loss_tol is None else loss_tol)
         W0 = init_scale * (np.eye(m, n) + 0.1 * rng.standard_normal((m, n)) / np.sqrt(max(m, n)))
-        rec = {k: [] for k in ("t", "loss", "effective_rank", "log_volume", "entropy", "singular_values")}
-        finals, stops = [], []
-        for N in depths:
-            run = end_to_end_flow(problem, W0, N, t_end, rescaled=True, record_times=times,
-                                  loss_tol=tol, method=method, rtol=rtol, atol=atol,
-                                  n_singular=min(m, n))
-            sv = run.history["singular_values"]
-            rec["t"].append(run.history["t"])
-            rec["loss"].append(run.history["loss"])
-            rec["singular_values"].append(sv)
-            rec["effective_rank"].append(effective_rank_from_singular_values(sv))
-            rec["log_volume"].append(volume_density(sv, N, log=True) if m == n
-                                     else np.full(len(sv), np.nan))
-            rec["entropy"].append(fibre_entropy(sv, N))
-            finals.append(run.weights[0])
-            stops.append(run.state["flow_time"])
-        finals = np.array(finals)
-        if np.inf in depths:
-            ref = finals[depths.index(np.inf)]
-            dist = np.linalg.norm(finals - ref, axis=(-2, -1)) / max(np.linalg.norm(ref), 1e-300)
-        else:
-            dist = np.full(len(depths), np.nan)
-        out[name] = dict(depths=depths, **rec, final_W=finals, stop_time=np.array(stops),
-                         final_loss=np.array([x[-1] for x in rec["loss"]]),
-                         final_erank=np.array([x[-1] for x in rec["effective_rank"]]),
-                         distance_to_inf=dist, loss_tol=tol)
+        out[name] = _flows_to_equal_loss(problem, W0, depths, tol, times, t_end, method, rtol, atol)
     return out
+
+
+def _flows_to_equal_loss(problem, W0, depths, tol, times, t_end, method, rtol, atol):
+    """One problem: the end-to-end flow (E3; E5 at ``N = inf``) of each depth from ``W0`` to loss
+    ``tol``, recording the loss, effective rank, log volume (E15) and entropy (E16)."""
+    m, n = problem.shape
+    rec = {k: [] for k in ("t", "loss", "effective_rank", "log_volume", "entropy", "singular_values")}
+    finals, stops = [], []
+    for N in depths:
+        run = end_to_end_flow(problem, W0, N, t_end, rescaled=True, record_times=times,
+                              loss_tol=tol, method=method, rtol=rtol, atol=atol,
+                              n_singular=min(m, n))
+        sv = run.history["singular_values"]
+        rec["t"].append(run.history["t"])
+        rec["loss"].append(run.history["loss"])
+        rec["singular_values"].append(sv)
+        rec["effective_rank"].append(effective_rank_from_singular_values(sv))
+        rec["log_volume"].append(volume_density(sv, N, log=True) if m == n
+                                 else np.full(len(sv), np.nan))
+        rec["entropy"].append(fibre_entropy(sv, N))
+        finals.append(run.weights[0])
+        stops.append(run.state["flow_time"])
+    finals = np.array(finals)
+    if np.inf in depths:
+        ref = finals[depths.index(np.inf)]
+        dist = np.linalg.norm(finals - ref, axis=(-2, -1)) / max(np.linalg.norm(ref), 1e-300)
+    else:
+        dist = np.full(len(depths), np.nan)
+    return dict(depths=depths, **rec, final_W=finals, stop_time=np.array(stops),
+                final_loss=np.array([x[-1] for x in rec["loss"]]),
+                final_erank=np.array([x[-1] for x in rec["effective_rank"]]),
+                distance_to_inf=dist, loss_tol=tol)
 
 
 def _depth(x):
@@ -186,8 +194,6 @@ def run(config=None, quick=False, seed=0, jobs=1, cache_dir=None, progress=True,
 def plot(results, path):
     import matplotlib.pyplot as plt
 
-    from .._io import save_figure
-
     rows = results["rows"]
     names = list(dict.fromkeys(r["problem"] for r in rows))
     fig, axes = plt.subplots(3, len(names), figsize=(4.5 * len(names), 9.5), squeeze=False)
@@ -215,4 +221,4 @@ def plot(results, path):
         axes[1, j].legend(fontsize=7)
     fig.suptitle("X6: end-to-end flows (E3/E5), depths compared at equal loss", fontsize=10)
     fig.tight_layout()
-    save_figure(fig, path)
+    _io.save_figure(fig, path)

@@ -15,6 +15,7 @@ import sys
 
 import numpy as np
 
+from .. import _io
 from .._io import jsonable
 from .._validate import check_int, check_positive, check_seed
 from ..dynamics import escape_time, escape_time_asymptotic
@@ -115,29 +116,14 @@ def x7_run(rank, depth, *, size=6, ratio=2.0, init_scale=None, lr_factor=0.5, ma
     problem = full_observation(M)
     scale = X7_INIT.get(depth, 1e-3) if init_scale is None else check_positive(init_scale, "init_scale")
     N = depth
-    lr = lr_factor / (N * s[0] ** (2.0 * (N - 1) / N))      # lr_factor / (Hessian scale)
-    alpha = scale ** (1.0 / N)
-    if max_steps is None:
-        t_escape = float(escape_time(s[-1], alpha, N))
-        t_converge = 20.0 / (N * s[-1] ** (2.0 * (N - 1) / N))
-        max_steps = int(10 * (t_escape + t_converge) / lr)
-    per = check_int(records_per_escape, "records_per_escape", minimum=1)
-    every = max(1, int(float(escape_time(s[0], alpha, N)) / lr / per))
+    lr, max_steps, every, per = _x7_schedule(s, scale, N, lr_factor, max_steps, records_per_escape)
     weights = init_weights(M.shape, N, scale, kind="balanced", rng=np.random.default_rng(ss[1]))
-
-    # stop once the R target singular values are learned to 1e-6: for N >= 3 the unlearned
-    # components stay at the init's size (their velocity ~ sigma^{2(N-1)/N}, E6), so the loss
-    # levels off near (size * scale)^2 rather than falling to 0
-    def learned(run):
-        top = np.linalg.svd(run.W, compute_uv=False)[:rank]
-        return bool(np.all(np.abs(top - s) <= 1e-6 * s))
-
     run, snaps = gd_with_snapshots(problem, weights, lr=lr, max_steps=max_steps, every=every,
-                                   growth=1.0 / per, stop=learned)
+                                   growth=1.0 / per, stop=_learned(rank, s))
     history = {k: v for k, v in run.history.items()}
     stages = detect_stages(history)
     lam = np.array([hessian_extremes(problem, snaps[int(k)], method=hessian_method, rng=0)
-                    for k in stages.plateau_steps]).reshape(-1, 2)
+                    for k in stages.plateau_steps]).reshape(-1, 2)       # E17: curvature at each plateau
     tol = 10.0 * scale * s[0] if tol is None else check_positive(tol, "tol")
     end = classify_point(problem, run.weights, grad_tol=tol, hess_tol=tol, method=hessian_method, rng=0)
     return dict(rank=rank, depth=N, init_scale=scale, lr=lr, steps=int(np.max(run.steps)),
@@ -146,6 +132,31 @@ def x7_run(rank, depth, *, size=6, ratio=2.0, init_scale=None, lr_factor=0.5, ma
                 plateau_lambda_max=lam[:, 1], plateau_loss=stages.plateau_loss,
                 plateau_flatness=stages.plateau_flatness, end=end,
                 final_loss=float(history["loss"][-1]), history=history, s=s)
+
+
+def _x7_schedule(s, scale, N, lr_factor, max_steps, records_per_escape):
+    """``(lr, max_steps, every, per)`` of one X7 run, from the E10 escape times of the target's
+    singular values ``s`` from ``alpha = scale^{1/N}`` (see :func:`x7_run`)."""
+    lr = lr_factor / (N * s[0] ** (2.0 * (N - 1) / N))      # lr_factor / (Hessian scale)
+    alpha = scale ** (1.0 / N)
+    if max_steps is None:
+        t_escape = float(escape_time(s[-1], alpha, N))
+        t_converge = 20.0 / (N * s[-1] ** (2.0 * (N - 1) / N))
+        max_steps = int(10 * (t_escape + t_converge) / lr)
+    per = check_int(records_per_escape, "records_per_escape", minimum=1)
+    every = max(1, int(float(escape_time(s[0], alpha, N)) / lr / per))
+    return lr, max_steps, every, per
+
+
+def _learned(rank, s):
+    """Stop once the ``rank`` target singular values ``s`` are learned to 1e-6: for N >= 3 the
+    unlearned components stay at the init's size (their velocity ~ sigma^{2(N-1)/N}, E6), so the
+    loss levels off near (size * scale)^2 rather than falling to 0."""
+    def learned(run):
+        top = np.linalg.svd(run.W, compute_uv=False)[:rank]
+        return bool(np.all(np.abs(top - s) <= 1e-6 * s))
+
+    return learned
 
 def x7_stages(ranks=(1, 2, 3, 4, 5), depths=(2, 3, 4), *, quick=False, seed=0, **kwargs):
     """X7 sweep: :func:`x7_run` for every ``(rank, depth)``; one row (dict) per run.
@@ -260,8 +271,6 @@ def run(config=None, quick=False, seed=0, jobs=1, cache_dir=None, progress=True,
 def plot(results, path):
     import matplotlib.pyplot as plt
 
-    from .._io import save_figure
-
     rows, config = results["rows"], results["params"]
     stages = [r for r in rows if r["part"] == "stages"]
     fig, axes = plt.subplots(1, 3, figsize=(14, 3.8))
@@ -297,4 +306,4 @@ def plot(results, path):
     ax.legend(fontsize=7)
     fig.suptitle("X7: saddle-escape stages of deep factorizations (plain GD, balanced small init)", fontsize=10)
     fig.tight_layout()
-    save_figure(fig, path)
+    _io.save_figure(fig, path)

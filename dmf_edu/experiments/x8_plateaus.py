@@ -19,6 +19,7 @@ import sys
 
 import numpy as np
 
+from .. import _io
 from ..dynamics import escape_time, escape_time_asymptotic, scalar_trajectory
 from ..factorization import init_weights
 from ..problems import MatrixCompletion
@@ -125,8 +126,6 @@ def summarize(rows, config):
 def plot(results, path):
     import matplotlib.pyplot as plt
 
-    from .._io import save_figure
-
     rows, config = results["rows"], results["params"]
     fig, (ax, ax2) = plt.subplots(1, 2, figsize=(10, 3.8))
     for k, N in enumerate(config["depths"]):
@@ -154,4 +153,4 @@ def plot(results, path):
     ax2.legend(fontsize=7)
     fig.suptitle("X8: plateaus of deep factorizations (plain GD)", fontsize=10)
     fig.tight_layout()
-    save_figure(fig, path)
+    _io.save_figure(fig, path)

@@ -27,6 +27,11 @@ import sys
 
 import numpy as np
 
+from .. import _io
+from ..baselines import nuclear_norm_minimization
+from ..datasets import load_mri, load_photograph, observe
+from ..metrics import effective_rank
+from ..problems import MatrixCompletion
 from ._common import E19, E19_SHORT, child_rng, run_experiment, thin
 from ._heldout import heldout_mse, track
 
@@ -44,9 +49,7 @@ DEPTH_COLORS = {1: "C0", 2: "C1", 3: "C2", 4: "C3"}
 
 
 def _loader(image):
-    from .. import datasets
-
-    return {"photograph": datasets.load_photograph, "mri": datasets.load_mri}[image]
+    return {"photograph": load_photograph, "mri": load_mri}[image]
 
 
 def real_data(config, image, fraction, seed, trial):
@@ -54,9 +57,6 @@ def real_data(config, image, fraction, seed, trial):
 
     ``M`` standardized ``(m, n)``; ``observed`` the sampled pixels (a completion problem with
     ``truth=M``), split into ``train`` and ``validation``; ``test`` holds every other pixel."""
-    from ..datasets import observe
-    from ..problems import MatrixCompletion
-
     M = _loader(image)(downsample=config["downsample"][image], standardize=True)
     tag = (config["images"].index(image), int(round(1000 * fraction)))
     observed = observe(M, fraction, rng=child_rng(seed, trial, 0, *tag))
@@ -80,8 +80,6 @@ def tasks(config, seed, quick=False):
 
 def _row(task, method, W, parts, **fields):
     """A tidy row: held-out, validation and train MSE and the effective rank of ``W``."""
-    from ..metrics import effective_rank
-
     train, validation, test = parts
     row = dict(image=task["image"], fraction=task["fraction"], trial=task["trial"], method=method)
     row.update(fields)
@@ -134,8 +132,6 @@ def run_task(task):
 def _convex_rows(task, M, train, validation, test):
     """Nuclear norm (eps 0 and eps chosen on validation), truncated SVD (rank chosen on
     validation) and zero fill, all fitted on the training split."""
-    from ..baselines import nuclear_norm_minimization
-
     parts, fig = (train, validation, test), _for_figure(task)
     rows = [_row(task, "zero-fill", np.zeros(M.shape), parts)]
     solves = {eps: nuclear_norm_minimization(train, eps=eps) for eps in [0.0] + list(task["config"]["eps_grid"])}
@@ -214,8 +210,6 @@ def plot(results, path):
     import matplotlib.pyplot as plt
     from matplotlib.gridspec import GridSpec
 
-    from .._io import save_figure
-
     config, rows = results["params"], results["rows"]
     images = config["images"]
     fig = plt.figure(figsize=(18, 4.6 * len(images)))
@@ -244,7 +238,7 @@ def plot(results, path):
                  f"(seed 0; {config['validation']:.0%} of them for validation); {E19_SHORT}, init "
                  f"{config['init_scale']:g}; test = unobserved pixels", fontsize=11)
     fig.tight_layout()
-    save_figure(fig, path)
+    _io.save_figure(fig, path)
 
 
 def _plot_curves(ax, rows, summary, config, image):
