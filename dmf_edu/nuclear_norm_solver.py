@@ -96,17 +96,25 @@ class BaselineResult:
 def _prox_nuclear(V, tau, psd):
     """Prox of ``tau ||.||_*`` (``psd``: of ``tau tr(.)`` plus the indicator of PSD matrices).
 
-    Returns ``(X, norm)`` with ``norm = ||X||_*``.
+    Returns ``(X, norm)`` with ``norm = ||X||_*``.  Singular value thresholding through the
+    eigendecomposition of the small Gram matrix ``B^T B`` (``B = V``, or ``V^T`` when ``V`` is
+    wide): with ``B^T B = Q diag(s^2) Q^T``, ``X = B Q_k diag(1 - tau / s_k) Q_k^T`` over the
+    ``s_k > tau``.  About twice as fast as an SVD; squaring costs accuracy only in singular
+    values below ``sqrt(machine eps) ||V||``, far under any threshold the solver uses.
     """
     if psd:
         lam, Q = np.linalg.eigh(0.5 * (V + V.T))
         lam = np.maximum(lam - tau, 0.0)
         keep = lam > 0
         return (Q[:, keep] * lam[keep]) @ Q[:, keep].T, float(lam.sum())
-    U, s, Vt = np.linalg.svd(V, full_matrices=False)
-    s = np.maximum(s - tau, 0.0)
-    k = int(np.count_nonzero(s))
-    return (U[:, :k] * s[:k]) @ Vt[:k], float(s.sum())
+    wide = V.shape[0] < V.shape[1]
+    B = V.T if wide else V
+    lam, Q = np.linalg.eigh(B.T @ B)
+    s = np.sqrt(np.maximum(lam, 0.0))
+    keep = s > tau
+    Qk, sk = Q[:, keep], s[keep]
+    X = ((B @ Qk) * (1.0 - tau / sk)) @ Qk.T
+    return (X.T if wide else X), float(np.sum(sk - tau))
 
 
 def _dual_norm(S, psd):
