@@ -32,7 +32,7 @@ from .training import DivergenceError, Run, Stepper
 _BLOCK_BYTES = 1 << 20          # rows of A per block: about 1 MB, so a block stays in L2 cache
 
 
-def shared_loss_and_gradient(problem, W):
+def shared_loss_and_gradient(problem, W, counts=None):
     """Loss and gradient of ``problem`` at a stack of end-to-end matrices.
 
     Parameters
@@ -40,35 +40,51 @@ def shared_loss_and_gradient(problem, W):
     problem : MatrixCompletion or MatrixSensing
         One problem shared by every run (no trial axes of its own).
     W : array, shape ``(R, m, n)``
+    counts : sequence of ``R`` ints, optional (sensing only)
+        Run ``i`` sees only the first ``counts[i]`` measurements (nested measurement sets, as
+        in X3: the problem of ``k`` measurements is the first ``k`` of one draw); default all.
 
     Returns
     -------
     loss : ndarray ``(R,)``; G : ndarray ``(R, m, n)``
-        The same numbers as ``problem.loss_and_gradient(W)`` (to float rounding); for
-        sensing computed in one blocked pass over the measurements.
+        The same numbers as ``problem.loss_and_gradient(W)`` (to float rounding), or with
+        ``counts`` as each run's own prefix problem; for sensing computed in one blocked pass
+        over the measurements.
     """
     if not isinstance(problem, MatrixSensing) or problem.y.ndim != 1:
+        if counts is not None:
+            raise ValueError("counts (nested measurement sets) needs a MatrixSensing problem without trial axes")
         return problem._loss_and_gradient(W)
     A2, y = problem._A2, problem.y
     K, mn = A2.shape
     R = W.shape[0]
+    counts = np.full(R, K) if counts is None else np.asarray(counts)
+    order = np.argsort(-counts, kind="stable")           # runs by decreasing count: the active ones are a prefix
+    cs = counts[order]
     c_loss, c_grad = problem._factor()
-    w = W.reshape(R, mn).astype(A2.dtype, copy=False)
+    scale = K / cs if problem.reduction == "mean" else np.ones(R)     # mean: factors 1/k, 2/k of each prefix
+    c_grad = (c_grad * scale)[:, None]
+    w = W.reshape(R, mn)[order].astype(A2.dtype, copy=False)
     G = np.zeros((R, mn), A2.dtype)
     part = np.empty_like(G)
     loss = np.zeros(R)
     block = max(1, _BLOCK_BYTES // (mn * A2.itemsize))
-    for start in range(0, K, block):
-        A_b = A2[start:start + block]                       # (b, mn): read from memory once ...
-        r = (w @ A_b.T).astype(np.float64) - y[start:start + block]
-        loss += np.einsum("rk,rk->r", r, r)
-        np.matmul((c_grad * r).astype(A2.dtype, copy=False), A_b, out=part)   # ... reused from cache
-        G += part
-    return c_loss * loss, G.astype(np.float64, copy=False).reshape(W.shape)
+    bounds = sorted(set(range(0, int(cs[0]), block)) | {int(c) for c in cs})
+    for start, stop in zip(bounds[:-1], bounds[1:]):
+        a = int(np.count_nonzero(cs >= stop))               # runs that see rows start .. stop - 1
+        A_b = A2[start:stop]                                # (b, mn): read from memory once ...
+        r = (w[:a] @ A_b.T).astype(np.float64) - y[start:stop]
+        loss[:a] += np.einsum("rk,rk->r", r, r)
+        np.matmul((c_grad[:a] * r).astype(A2.dtype, copy=False), A_b, out=part[:a])   # ... reused from cache
+        G[:a] += part[:a]
+    out_loss, out_G = np.empty(R), np.empty((R, mn))
+    out_loss[order] = c_loss * scale * loss
+    out_G[order] = G
+    return out_loss, out_G.reshape(W.shape)
 
 
 def train_together(problem, inits, *, lr, max_steps, optimizer="gd", loss_tol=None, beta=0.99, eps=1e-4,
-                   divergence_factor=1e8, record_steps=None):
+                   divergence_factor=1e8, record_steps=None, counts=None):
     """Train one factorization per entry of ``inits`` on ``problem``, in lockstep.
 
     Each step: every running run's :class:`~dmf_edu.training.Stepper` gives its ``W``
@@ -84,6 +100,9 @@ def train_together(problem, inits, *, lr, max_steps, optimizer="gd", loss_tol=No
         ``inits[i] = [W_1, ..., W_N]``, 2-D factors; depths and widths may differ between runs.
     lr, max_steps, optimizer, loss_tol, beta, eps, divergence_factor
         As for :func:`~dmf_edu.training.gradient_descent`.
+    counts : sequence of ints, optional (sensing only)
+        ``counts[i]``: run ``i`` trains on the first ``counts[i]`` measurements only, exactly as
+        on its own prefix problem (see :func:`shared_loss_and_gradient`).
     record_steps
         Accepted for symmetry with ``gradient_descent(record_steps=[])``; no history is recorded.
 
@@ -103,13 +122,15 @@ def train_together(problem, inits, *, lr, max_steps, optimizer="gd", loss_tol=No
         if (w[-1].shape[-2], w[0].shape[-1]) != tuple(problem.shape):
             raise ValueError(f"inits[{i}] gives a {w[-1].shape[-2]}x{w[0].shape[-1]} product; the problem is "
                              f"{problem.shape[0]}x{problem.shape[1]}")
+    counts = _check_counts(counts, len(runs), problem)
     clock = time.perf_counter()
     while True:
-        active = [r for r in runs if not r.done]
+        active = [i for i, r in enumerate(runs) if not r.done]
         if not active:
             break
-        W = np.stack([r.stepper.forward() for r in active])
-        loss, G = shared_loss_and_gradient(problem, W)
+        W = np.stack([runs[i].stepper.forward() for i in active])
+        loss, G = shared_loss_and_gradient(problem, W, None if counts is None else counts[active])
+        active = [runs[i] for i in active]
         for i, r in enumerate(active):
             loss0 = r.loss0 = max(abs(float(loss[i])), 1.0) if r.loss0 is None else r.loss0
             if not abs(loss[i]) <= divergence_factor * loss0:            # NaN too
@@ -121,6 +142,16 @@ def train_together(problem, inits, *, lr, max_steps, optimizer="gd", loss_tol=No
                 r.stepper.apply(G[i])
                 r.steps += 1
     return [r.result(clock) for r in runs]
+
+
+def _check_counts(counts, R, problem):
+    if counts is None:
+        return None
+    counts = np.asarray(counts)
+    K = problem.n_observations
+    if counts.shape != (R,) or counts.dtype.kind not in "iu" or counts.min() < 1 or counts.max() > K:
+        raise ValueError(f"counts must be {R} integers in 1..{K} (one measurement count per run), got {counts!r}")
+    return counts
 
 
 class _Lane:
