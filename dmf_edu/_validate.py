@@ -152,3 +152,28 @@ def check_seed(seed, name="seed"):
     if seed < 0:
         raise ValueError(f"{name} must be >= 0 (numpy seeds are non-negative), got {seed}")
     return int(seed)
+
+
+def check_test_count(test, K):
+    """The number of test observations that ``problem.split(test)`` takes from ``K``."""
+    if K < 2:
+        raise ValueError(f"a problem with {K} observation cannot be split; split needs at least 2")
+    if isinstance(test, (bool, np.bool_)) or not isinstance(test, numbers.Real):
+        raise TypeError(f"test must be a fraction in (0, 1) or a count of observations, got {test!r}")
+    if isinstance(test, numbers.Integral):
+        count = int(test)
+        if not 1 <= count <= K - 1:
+            raise ValueError(f"test = {count} observations, but the test part needs between 1 and {K - 1} "
+                             f"of the {K} observations (both parts non-empty); pass a count in that range "
+                             "or a fraction in (0, 1)")
+        return count
+    test = float(test)
+    if not 0.0 < test < 1.0:
+        raise ValueError(f"test = {test!r} is not a fraction in (0, 1); pass a fraction such as 0.2, "
+                         "or an int for a count of observations")
+    count = int(round(test * K))
+    if not 1 <= count <= K - 1:
+        part = "the test part empty" if count < 1 else "the training part empty"
+        raise ValueError(f"test = {test!r} of the {K} observations leaves {part}; choose a fraction "
+                         f"between {1 / K:.3g} and {(K - 1) / K:.3g}, or an int count in [1, {K - 1}]")
+    return count

@@ -29,8 +29,8 @@ import scipy.linalg as sla
 
 from ._validate import check_int, check_matrix_like, check_positive
 from .factorization import end_to_end
-from .nuclear_norm_solver import (BaselineResult, Measurements, constraint_violation, nuclear_norm_kkt,
-                                  nuclear_norm_minimization)
+from .measurement_map import Measurements, constraint_violation
+from .nuclear_norm_solver import BaselineResult, nuclear_norm_kkt, nuclear_norm_minimization
 from .problems import MatrixCompletion, Problem
 from .training import gradient_descent
 

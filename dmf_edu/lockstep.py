@@ -32,7 +32,7 @@ from .training import DivergenceError, Run, Stepper
 _BLOCK_BYTES = None     # bytes of A per block of the sensing pass; None: the problem's default (about 1 MB)
 
 
-def shared_loss_and_gradient(problem, W):
+def shared_loss_and_gradient(problem, W, counts=None):
     """Loss and gradient of ``problem`` at a stack of end-to-end matrices.
 
     Parameters
@@ -40,18 +40,22 @@ def shared_loss_and_gradient(problem, W):
     problem : MatrixCompletion or MatrixSensing
         One problem shared by every run (no trial axes of its own).
     W : array, shape ``(R, m, n)``
+    counts : sequence of ``R`` ints, optional (sensing only)
+        Run ``i`` sees only the first ``counts[i]`` measurements (nested measurement sets, as
+        in X3: the problem of ``k`` measurements is the first ``k`` of one draw); default all.
 
     Returns
     -------
     loss : ndarray ``(R,)``; G : ndarray ``(R, m, n)``
-        The same numbers as ``problem.loss_and_gradient(W)`` (to float rounding); for
-        sensing computed in one blocked pass over the measurements.
+        The same numbers as ``problem.loss_and_gradient(W)`` (to float rounding), or with
+        ``counts`` as each run's own prefix problem; for sensing computed in one blocked pass
+        over the measurements.
     """
-    return problem.stacked_loss_and_gradient(W, block_bytes=_BLOCK_BYTES)
+    return problem.stacked_loss_and_gradient(W, block_bytes=_BLOCK_BYTES, counts=counts)
 
 
 def train_together(problem, inits, *, lr, max_steps, optimizer="gd", loss_tol=None, beta=0.99, eps=1e-4,
-                   divergence_factor=1e8, record_steps=None):
+                   divergence_factor=1e8, record_steps=None, counts=None):
     """Train one factorization per entry of ``inits`` on ``problem``, in lockstep.
 
     Each step: every running run's :class:`~dmf_edu.training.Stepper` gives its ``W``
@@ -67,6 +71,9 @@ def train_together(problem, inits, *, lr, max_steps, optimizer="gd", loss_tol=No
         ``inits[i] = [W_1, ..., W_N]``, 2-D factors; depths and widths may differ between runs.
     lr, max_steps, optimizer, loss_tol, beta, eps, divergence_factor
         As for :func:`~dmf_edu.training.gradient_descent`.
+    counts : sequence of ints, optional (sensing only)
+        ``counts[i]``: run ``i`` trains on the first ``counts[i]`` measurements only, exactly as
+        on its own prefix problem (see :func:`shared_loss_and_gradient`).
     record_steps
         Accepted for symmetry with ``gradient_descent(record_steps=[])``; no history is recorded.
 
@@ -86,13 +93,15 @@ def train_together(problem, inits, *, lr, max_steps, optimizer="gd", loss_tol=No
         if (w[-1].shape[-2], w[0].shape[-1]) != tuple(problem.shape):
             raise ValueError(f"inits[{i}] gives a {w[-1].shape[-2]}x{w[0].shape[-1]} product; the problem is "
                              f"{problem.shape[0]}x{problem.shape[1]}")
+    counts = _check_counts(counts, len(runs), problem)
     clock = time.perf_counter()
     while True:
-        active = [r for r in runs if not r.done]
+        active = [i for i, r in enumerate(runs) if not r.done]
         if not active:
             break
-        W = np.stack([r.stepper.forward() for r in active])
-        loss, G = shared_loss_and_gradient(problem, W)
+        W = np.stack([runs[i].stepper.forward() for i in active])
+        loss, G = shared_loss_and_gradient(problem, W, None if counts is None else counts[active])
+        active = [runs[i] for i in active]
         for i, r in enumerate(active):
             loss0 = r.loss0 = max(abs(float(loss[i])), 1.0) if r.loss0 is None else r.loss0
             if not abs(loss[i]) <= divergence_factor * loss0:            # NaN too
@@ -104,6 +113,16 @@ def train_together(problem, inits, *, lr, max_steps, optimizer="gd", loss_tol=No
                 r.stepper.apply(G[i])
                 r.steps += 1
     return [r.result(clock) for r in runs]
+
+
+def _check_counts(counts, R, problem):
+    if counts is None:
+        return None
+    counts = np.asarray(counts)
+    K = problem.n_observations
+    if counts.shape != (R,) or counts.dtype.kind not in "iu" or counts.min() < 1 or counts.max() > K:
+        raise ValueError(f"counts must be {R} integers in 1..{K} (one measurement count per run), got {counts!r}")
+    return counts
 
 
 class _Lane:

@@ -6,10 +6,8 @@ Anderson acceleration, and returns a dual feasible point with the duality gap;
 :func:`nuclear_norm_kkt` re-checks any claimed primal-dual pair.  Both are re-exported by
 :mod:`dmf_edu.baselines` and :mod:`dmf_edu`.
 
-``A`` is the problem's measurement map: for a :class:`~dmf_edu.MatrixCompletion`,
-``A(X)_k = X[rows[k], cols[k]]`` and ``b = values``; for a :class:`~dmf_edu.MatrixSensing`,
-``A(X)_k = <A_k, X>`` and ``b = y``.  Its adjoint is ``A^*(lam) = sum_k lam_k A_k`` (an
-``m x n`` matrix).  Matrices are ``m x n`` throughout (``problem.shape``); one problem at a
+``A`` is the problem's measurement map (:mod:`dmf_edu.measurement_map`: entries for
+completion, ``<A_k, X>`` for sensing) and ``A^*`` its adjoint.  Matrices are ``m x n`` throughout (``problem.shape``); one problem at a
 time (no trial axes).  (The module is not called ``nuclear_norm``: that name is the metric
 :func:`dmf_edu.nuclear_norm`.)
 
@@ -28,97 +26,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ._validate import as_float_array, check_int, check_matrix_like, check_positive
-from .problems import MatrixCompletion, Problem
+from .anderson import AndersonMixer
+from .measurement_map import Measurements, check_eps, constraint_violation
 
 __all__ = ["BaselineResult", "nuclear_norm_minimization", "nuclear_norm_kkt"]
-
-
-# --------------------------------------------------------------------------- measurement map
-
-class Measurements:
-    """The linear map ``A: R^{m x n} -> R^K`` of a problem, its adjoint and one linear solve.
-
-    ``regularized_solve(V, v, gamma)`` returns ``argmin_Z ||Z - V||_F^2 + ||gamma A(Z) - v||^2``,
-    i.e. ``(I + gamma^2 A^* A)^{-1} (V + gamma A^*(v))``: diagonal for completion; for sensing by the
-    Woodbury identity with an eigendecomposition of the ``K x K`` Gram matrix ``A A^*``.
-    """
-
-    def __init__(self, problem, name="problem"):
-        if not isinstance(problem, Problem):
-            raise TypeError(f"{name} must be a MatrixCompletion or MatrixSensing, got {type(problem).__name__}")
-        if problem.batch_shape != ():
-            raise ValueError(f"{name} has trial axes {problem.batch_shape}; the baselines solve one problem "
-                             "at a time: build one problem per set of values")
-        self.shape = tuple(problem.shape)
-        self.completion = isinstance(problem, MatrixCompletion)
-        if self.completion:
-            self.rows, self.cols = problem.rows, problem.cols
-            self.b = np.asarray(problem.values, dtype=float)
-            self.K = self.b.size
-            self.row_norm = 1.0                              # each A_k is one unit entry
-        else:
-            self.A2 = problem.A.reshape(problem.A.shape[0], -1)   # (K, m n) float64, rows are vec(A_k)
-            self.b = np.asarray(problem.y, dtype=float)
-            self.K = self.b.size
-            self._gram = None
-            self.row_norm = max(float(np.sqrt(np.mean(np.sum(self.A2 ** 2, axis=1)))), 1e-300)   # rms ||A_k||_F
-
-    # A and its adjoint
-    def forward(self, X):
-        if self.completion:
-            return X[self.rows, self.cols]
-        return self.A2 @ X.ravel()
-
-    def adjoint(self, lam):
-        if self.completion:
-            out = np.zeros(self.shape)
-            out[self.rows, self.cols] = lam
-            return out
-        return (lam @ self.A2).reshape(self.shape)
-
-    def gram(self):
-        """Eigendecomposition ``(s, Q)`` of ``A A^*`` (sensing only; computed once)."""
-        if self._gram is None:
-            s, Q = np.linalg.eigh(self.A2 @ self.A2.T)
-            self._gram = (np.maximum(s, 0.0), Q)
-        return self._gram
-
-    def regularized_solve(self, V, v, gamma=1.0):
-        """``argmin_Z ||Z - V||_F^2 + ||gamma A(Z) - v||^2`` (the projection onto ``{(Z, gamma A(Z))}``)."""
-        if self.completion:
-            Z = V.copy()
-            Z[self.rows, self.cols] = (V[self.rows, self.cols] + gamma * v) / (1.0 + gamma * gamma)
-            return Z
-        s, Q = self.gram()
-        rhs = V.ravel() + gamma * (v @ self.A2)                        # V + gamma A^*(v)
-        t = Q @ ((Q.T @ (self.A2 @ rhs)) / (1.0 / gamma ** 2 + s))     # (I/gamma^2 + A A^*)^{-1} A rhs
-        return (rhs - t @ self.A2).reshape(self.shape)
-
-    def check_consistent(self, eps):
-        """Raise ``ValueError`` when no ``X`` satisfies ``|A(X) - b| <= eps``."""
-        if self.completion:
-            return                                       # distinct entries: always feasible
-        s, Q = self.gram()
-        null = s <= 1e-10 * max(float(s.max(initial=0.0)), 1e-300)
-        if not np.any(null):
-            return
-        Qn = Q[:, null]
-        r = Qn @ (Qn.T @ self.b)          # part of y outside the range of A: least-squares residual
-        rmax = float(np.max(np.abs(r)))
-        # min over feasible v of ||y - v||_inf lies in [||r||_2^2 / ||r||_1, ||r||_inf]
-        lower = float(r @ r) / max(float(np.sum(np.abs(r))), 1e-300)
-        tol = 1e-9 * max(1.0, float(np.max(np.abs(self.b))))
-        if rmax <= eps + tol:
-            return
-        if lower > eps + tol or eps == 0.0:
-            raise ValueError(
-                f"the measurements y are inconsistent: the measurement matrices A_k are linearly dependent "
-                f"and no X satisfies |<A_k, X> - y_k| <= eps = {eps:g} (the least-squares residual is "
-                f"{rmax:.3e} in max norm); raise eps to at least {lower:.3e}, or drop dependent measurements")
-
-
-def _eps_argument(eps):
-    return check_positive(eps, "eps (the constraint tolerance |A(X) - b| <= eps)", allow_zero=True)
 
 
 # --------------------------------------------------------------------------- results
@@ -180,28 +91,30 @@ class BaselineResult:
         return None if self.gap is None else self.gap / max(1.0, abs(self.objective))
 
 
-def constraint_violation(meas, X, eps):
-    """``max_k max(|A(X)_k - b_k| - eps, 0)``: how far ``X`` (``(m, n)``) is outside the constraints."""
-    r = meas.forward(X) - meas.b
-    return float(np.max(np.maximum(np.abs(r) - eps, 0.0), initial=0.0))
-
-
 # --------------------------------------------------------------------------- nuclear norm
 
 def _prox_nuclear(V, tau, psd):
     """Prox of ``tau ||.||_*`` (``psd``: of ``tau tr(.)`` plus the indicator of PSD matrices).
 
-    Returns ``(X, norm)`` with ``norm = ||X||_*``.
+    Returns ``(X, norm)`` with ``norm = ||X||_*``.  Singular value thresholding through the
+    eigendecomposition of the small Gram matrix ``B^T B`` (``B = V``, or ``V^T`` when ``V`` is
+    wide): with ``B^T B = Q diag(s^2) Q^T``, ``X = B Q_k diag(1 - tau / s_k) Q_k^T`` over the
+    ``s_k > tau``.  About twice as fast as an SVD; squaring costs accuracy only in singular
+    values below ``sqrt(machine eps) ||V||``, far under any threshold the solver uses.
     """
     if psd:
         lam, Q = np.linalg.eigh(0.5 * (V + V.T))
         lam = np.maximum(lam - tau, 0.0)
         keep = lam > 0
         return (Q[:, keep] * lam[keep]) @ Q[:, keep].T, float(lam.sum())
-    U, s, Vt = np.linalg.svd(V, full_matrices=False)
-    s = np.maximum(s - tau, 0.0)
-    k = int(np.count_nonzero(s))
-    return (U[:, :k] * s[:k]) @ Vt[:k], float(s.sum())
+    wide = V.shape[0] < V.shape[1]
+    B = V.T if wide else V
+    lam, Q = np.linalg.eigh(B.T @ B)
+    s = np.sqrt(np.maximum(lam, 0.0))
+    keep = s > tau
+    Qk, sk = Q[:, keep], s[keep]
+    X = ((B @ Qk) * (1.0 - tau / sk)) @ Qk.T
+    return (X.T if wide else X), float(np.sum(sk - tau))
 
 
 def _dual_norm(S, psd):
@@ -258,52 +171,6 @@ def _splitting_step(meas, t, rho, gamma, eps, psd, relaxation):
     g -= z
     g *= relaxation
     return _Iterate(g, X, normX, z, float(np.sqrt(g @ g)))
-
-
-class _Anderson:
-    r"""Type-II Anderson acceleration of a fixed-point iteration ``t <- t + g(t)``.
-
-    Keeps the last ``memory`` differences ``dt_i = t_{i+1} - t_i``, ``dg_i = g_{i+1} - g_i`` and
-    proposes ``t + g - sum_i c_i (dt_i + dg_i)`` with ``c = argmin_c ||g - sum_i c_i dg_i||`` (a
-    ``memory x memory`` regularized least-squares solve; its Gram matrix is updated one row per
-    step).  For an affine map this is GMRES on ``g(t) = 0``; the caller safeguards it by falling
-    back to the plain step when the residual grows.  ``memory = 0``: plain iteration.
-    """
-
-    def __init__(self, size, memory, reg=1e-10):
-        self.memory, self.reg = memory, reg
-        self.dx = np.empty((memory, size))     # rows dt_i + dg_i: the update is step - c @ dx
-        self.dg = np.empty((memory, size))
-        self.gram = np.empty((memory, memory))
-        self.reset()
-
-    def reset(self):
-        self.pairs, self.last = 0, None
-
-    def propose(self, t, g):
-        """Return ``(next point, accelerated?)``."""
-        step = t + g
-        if self.memory == 0:
-            return step, False
-        if self.last is not None:
-            j = self.pairs % self.memory
-            np.subtract(g, self.last[1], out=self.dg[j])
-            np.subtract(t, self.last[0], out=self.dx[j])
-            self.dx[j] += self.dg[j]
-            self.pairs += 1
-            k = min(self.pairs, self.memory)
-            self.gram[j, :k] = self.gram[:k, j] = self.dg[:k] @ self.dg[j]
-        self.last = (t, g)
-        k = min(self.pairs, self.memory)
-        if k == 0:
-            return step, False
-        G = self.gram[:k, :k]
-        try:
-            c = np.linalg.solve(G + (self.reg * np.trace(G) + 1e-300) * np.eye(k), self.dg[:k] @ g)
-        except np.linalg.LinAlgError:
-            return step, False
-        step -= c @ self.dx[:k]
-        return step, True
 
 
 def _certify(meas, it, t, rho, gamma, eps, psd, relaxation):
@@ -372,7 +239,7 @@ def _admm_arguments(problem, eps, psd, tol, max_iter, relaxation, check_every, a
                     progress):
     """Validate the arguments of :func:`nuclear_norm_minimization`; return the measurement map."""
     meas = Measurements(problem)
-    _eps_argument(eps)
+    check_eps(eps)
     check_positive(tol, "tol")
     check_int(max_iter, "max_iter", minimum=1)
     check_int(check_every, "check_every", minimum=1)
@@ -405,15 +272,76 @@ def _progress_line(it, cert, r_dual, rho, stream=None):
           f"rho {rho:.3g}", file=sys.stderr if stream is None else stream, flush=True)
 
 
+class _Checks:
+    """What the loop keeps from its checks: the best certificate (by ``max(relative gap, relative
+    violation)``), the status, the optional history and the progress lines."""
+
+    def __init__(self, record, progress):
+        self.history = {"iteration": [], "objective": [], "gap": [], "violation": []} if record else None
+        self.best, self.status = None, "max_iter"
+        self.report = 100 if progress is True else int(progress)
+
+    def add(self, it, cur, cert, r_dual, rho, tol, last, check_every):
+        """Record one check; return True when the loop must stop (``tol`` met, or ``last``)."""
+        if self.history is not None:
+            for k, v in zip(self.history, (it, cur.normX, cert["gap"], cert["violation"])):
+                self.history[k].append(v)
+        score = max(cert["rel_gap"], cert["rel_violation"])
+        if self.best is None or score <= self.best[0]:
+            self.best = (score, cert)
+        done = score <= tol or last
+        if self.report and (done or it % self.report < check_every):
+            _progress_line(it, cert, r_dual, rho)
+        if score <= tol:
+            self.status = "optimal"
+        return done
+
+    def arrays(self):
+        return {} if self.history is None else {k: np.asarray(v) for k, v in self.history.items()}
+
+
+def _admm_iterations(meas, t, rho, gamma, eps, psd, relaxation, *, tol, max_iter, check_every, anderson, checks):
+    """The E13 loop: splitting steps mixed by Anderson acceleration, with a safeguard (an accelerated
+    point whose fixed-point residual exceeds the previous one is replaced by the plain step), a
+    certificate every ``check_every`` iterations and rebalancing of ``rho`` at iterations 20, 40,
+    80, ...  Returns ``(checks, t, last iterate, rho, iterations)``."""
+    def step(point, rho):
+        return _splitting_step(meas, point, rho, gamma, eps, psd, relaxation)
+
+    accel = AndersonMixer(t.size, anderson)
+    cur, it, z_prev = step(t, rho), 1, None
+    next_check, next_adapt = check_every, _ADAPT_FIRST
+    while True:
+        if it >= next_check or it >= max_iter:
+            next_check = (it // check_every + 1) * check_every
+            cert = _certify(meas, cur, t, rho, gamma, eps, psd, relaxation)
+            r_dual = float("nan") if z_prev is None else rho * float(np.linalg.norm(cur.z - z_prev))
+            if checks.add(it, cur, cert, r_dual, rho, tol, it >= max_iter, check_every):
+                return checks, t, cur, rho, it
+            if it >= next_adapt:
+                next_adapt *= 2
+                factor = _rebalance(cert["primal_residual"], r_dual)
+                if factor != 1.0:
+                    rho *= factor
+                    t = cur.z + (t - cur.z) / factor         # same point x, multiplier u = y / rho rescaled
+                    accel.reset()
+                    cur, it = step(t, rho), it + 1
+                    continue
+        t_next, accelerated = accel.propose(t, cur.g)
+        nxt, it = step(t_next, rho), it + 1
+        if accelerated and nxt.g_norm > cur.g_norm and it < max_iter:     # safeguard: plain step instead
+            accel.reset()
+            t_next = t + cur.g
+            nxt, it = step(t_next, rho), it + 1
+        t, cur, z_prev = t_next, nxt, cur.z
+
+
 def nuclear_norm_minimization(problem, eps=0.0, *, psd=False, tol=1e-6, max_iter=20000, rho=None,
                               relaxation=1.0, check_every=10, warm_start=None, record=False, anderson=20,
                               constraint_scale=3.0, progress=False):
     r"""Minimum nuclear norm matrix fitting the observations up to ``eps`` (E9, E13; X1, X3, X4, X9).
 
-    Solves
-
-    .. math:: \min_X \|X\|_* \quad\text{s.t.}\quad |\mathcal A(X)_k - b_k| \le \varepsilon \;\; (k = 1..K)
-
+    Solves :math:`\min_X \|X\|_*` s.t. :math:`|\mathcal A(X)_k - b_k| \le \varepsilon` for all ``k``
     (``eps = 0``: equality constraints; the published baseline used ``eps = 1e-3``), with
     ``psd=True`` additionally ``X`` symmetric positive semidefinite (then ``||X||_* = tr X``:
     the minimum-trace problem of the commuting case, E9).
@@ -434,12 +362,10 @@ def nuclear_norm_minimization(problem, eps=0.0, *, psd=False, tol=1e-6, max_iter
         ``status="max_iter"`` (never ``"optimal"``).
     rho : float > 0, optional
         Initial ADMM penalty.  Default ``3 r / rms(b)`` with ``r`` the rms norm ``||A_k||_F`` (1
-        for completion): the singular value threshold ``1/rho`` is a third of the typical
-        entry of ``X``.  (A compromise measured on completion instances: the 60 x 60 rank-3 ones
-        with ``eps = 1e-3`` need 2-3x fewer iterations at ``4 / rms(b)`` than at ``1 / rms(b)``,
-        the standardized X9 images about 2x more.)  It is rebalanced only when the primal and dual
-        residuals differ by more than 20x, at iterations 20, 40, 80, ... (each change restarts
-        the Anderson memory, which is valid for one map only).
+        for completion): the threshold ``1/rho`` is a third of the typical entry of ``X`` (a
+        compromise measured on the 60 x 60 rank-3 and X9 completion instances).  Rebalanced
+        only when the primal and dual residuals differ by more than 20x, at iterations 20, 40,
+        80, ... (each change restarts the Anderson memory).
     relaxation : float in (0, 2)
         Relaxation of the Douglas-Rachford step (1 = plain ADMM).
     check_every : int
@@ -456,9 +382,8 @@ def nuclear_norm_minimization(problem, eps=0.0, *, psd=False, tol=1e-6, max_iter
         Weight ``gamma`` of the constraint block against the matrix block (divided by the rms
         norm of the measurement matrices); changes the speed, not the solution.
     progress : bool or int
-        Print a line to stderr every 100 (or this many) iterations and at the end: iteration,
-        primal residual ``||x - z||``, dual residual ``rho ||z - z_prev||``, relative gap and
-        relative violation.
+        Print to stderr every 100 (or this many) iterations and at the end: primal residual
+        ``||x - z||``, dual residual ``rho ||z - z_prev||``, relative gap and violation.
 
     Returns
     -------
@@ -467,69 +392,30 @@ def nuclear_norm_minimization(problem, eps=0.0, *, psd=False, tol=1e-6, max_iter
         ``||A^*(dual)||_2 <= 1``, ``dual_objective``, ``gap`` and ``status``; the iterate with
         the best ``max(relative gap, relative violation)`` seen at a check.
 
-    Raises
-    ------
-    ValueError
-        ``eps < 0``, a problem with trial axes, ``psd=True`` on a non-square problem, or
-        inconsistent sensing data (no ``X`` satisfies the constraints).
+    Raises ``ValueError`` for ``eps < 0``, trial axes, ``psd=True`` on a non-square problem, or
+    inconsistent sensing data (no ``X`` satisfies the constraints).
 
     Notes
     -----
-    The iteration is :func:`_splitting_step` (ADMM as Douglas-Rachford splitting, E13), mixed by
-    :class:`_Anderson` with a safeguard: an accelerated point whose fixed-point residual exceeds
-    the previous one is replaced by the plain step.  The certificate is :func:`_certify` (the E13
-    dual); it is computed from the iterate alone, so ``status="optimal"`` is never claimed outside
-    ``tol``.
+    The loop is :func:`_admm_iterations`: :func:`_splitting_step` (ADMM as Douglas-Rachford
+    splitting, E13) mixed by :class:`~dmf_edu.anderson.AndersonMixer`, certified by
+    :func:`_certify` (the E13 dual) from the iterate alone, so ``status="optimal"`` is never
+    claimed outside ``tol``.
     """
     meas = _admm_arguments(problem, eps, psd, tol, max_iter, relaxation, check_every, anderson,
                            constraint_scale, progress)
     eps, clock = float(eps), time.perf_counter()
     t, rho, gamma = _admm_start(meas, eps, rho, constraint_scale, warm_start)
-    accel = _Anderson(t.size, anderson)
-    cur, it, z_prev = _splitting_step(meas, t, rho, gamma, eps, psd, relaxation), 1, None
-    history = {"iteration": [], "objective": [], "gap": [], "violation": []}
-    status, best, report = "max_iter", None, (100 if progress is True else int(progress))
-    next_check, next_adapt = check_every, _ADAPT_FIRST
-    while True:
-        if it >= next_check or it >= max_iter:
-            next_check = (it // check_every + 1) * check_every
-            cert = _certify(meas, cur, t, rho, gamma, eps, psd, relaxation)
-            r_dual = float("nan") if z_prev is None else rho * float(np.linalg.norm(cur.z - z_prev))
-            if record:
-                for k, v in zip(history, (it, cur.normX, cert["gap"], cert["violation"])):
-                    history[k].append(v)
-            score = max(cert["rel_gap"], cert["rel_violation"])
-            if best is None or score <= best[0]:
-                best = (score, cert)
-            done = score <= tol or it >= max_iter
-            if report and (done or it % report < check_every):
-                _progress_line(it, cert, r_dual, rho)
-            if done:
-                status = "optimal" if score <= tol else status
-                break
-            if it >= next_adapt:
-                next_adapt *= 2
-                factor = _rebalance(cert["primal_residual"], r_dual)
-                if factor != 1.0:
-                    rho *= factor
-                    t = cur.z + (t - cur.z) / factor         # same point x, multiplier u = y / rho rescaled
-                    accel.reset()
-                    cur, it = _splitting_step(meas, t, rho, gamma, eps, psd, relaxation), it + 1
-                    continue
-        t_next, accelerated = accel.propose(t, cur.g)
-        nxt, it = _splitting_step(meas, t_next, rho, gamma, eps, psd, relaxation), it + 1
-        if accelerated and nxt.g_norm > cur.g_norm and it < max_iter:     # safeguard: plain step instead
-            accel.reset()
-            t_next = t + cur.g
-            nxt, it = _splitting_step(meas, t_next, rho, gamma, eps, psd, relaxation), it + 1
-        t, cur, z_prev = t_next, nxt, cur.z
-    cert = best[1]
+    checks, t, cur, rho, it = _admm_iterations(meas, t, rho, gamma, eps, psd, relaxation, tol=tol, max_iter=max_iter,
+                                               check_every=check_every, anderson=anderson,
+                                               checks=_Checks(record, progress))
+    cert = checks.best[1]
     m, n = meas.shape
-    return BaselineResult(X=cert["it"].X, objective=cert["it"].normX, violation=cert["violation"], status=status,
-                          iterations=it, p=1.0, eps=eps, dual=cert["lam"], dual_objective=cert["dual_objective"],
-                          gap=cert["gap"], time=time.perf_counter() - clock,
-                          history={k: np.asarray(v) for k, v in history.items()} if record else {},
-                          state=dict(t=t, Z=cur.z[:m * n].reshape(m, n), rho=rho, K=meas.K, gamma=gamma))
+    return BaselineResult(X=cert["it"].X, objective=cert["it"].normX, violation=cert["violation"],
+                          status=checks.status, iterations=it, p=1.0, eps=eps, dual=cert["lam"],
+                          dual_objective=cert["dual_objective"], gap=cert["gap"], time=time.perf_counter() - clock,
+                          history=checks.arrays(), state=dict(t=t, Z=cur.z[:m * n].reshape(m, n), rho=rho, K=meas.K,
+                                                              gamma=gamma))
 
 
 def nuclear_norm_kkt(problem, X, dual, eps=0.0, psd=False):
@@ -560,7 +446,7 @@ def nuclear_norm_kkt(problem, X, dual, eps=0.0, psd=False):
     alone implies the rest; the other numbers say which condition a wrong pair breaks.
     """
     meas = Measurements(problem)
-    eps = _eps_argument(eps)
+    eps = check_eps(eps)
     X = check_matrix_like(X, meas.shape)
     lam = as_float_array(dual, "dual", ndim=1)
     if lam.size != meas.K:

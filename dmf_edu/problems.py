@@ -17,12 +17,10 @@ The target matrices themselves (:func:`random_low_rank`, :func:`separated_target
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 import scipy.sparse as sp
 
-from ._validate import as_float_array, as_rng, check_int, check_matrix_like, check_shape
+from ._validate import as_float_array, as_rng, check_int, check_matrix_like, check_shape, check_test_count
 from .metrics import reconstruction_error, relative_error
 from .targets import random_low_rank, separated_target  # noqa: F401 (re-exported)
 
@@ -66,12 +64,15 @@ class Problem:
         """Gradient ``G = grad ell(W)``, shape ``(..., m, n)`` (a scipy sparse matrix on the sparse path)."""
         return self.loss_and_gradient(W)[1]
 
-    def stacked_loss_and_gradient(self, W, block_bytes=None):
+    def stacked_loss_and_gradient(self, W, block_bytes=None, counts=None):
         """``(loss (R,), G (R, m, n))`` at a stack ``W`` ``(R, m, n)`` shared by ``R`` runs, unchecked.
 
         The numbers of ``loss_and_gradient(W)`` (to float rounding), for :mod:`dmf_edu.lockstep`.
-        Sensing overrides it with one blocked pass over the measurements (``block_bytes``).
+        Sensing overrides it with one blocked pass over the measurements (``block_bytes``) that
+        also serves nested measurement sets (``counts``).
         """
+        if counts is not None:
+            raise ValueError("counts (nested measurement sets) needs a MatrixSensing problem without trial axes")
         return self._loss_and_gradient(W)
 
     @property
@@ -106,7 +107,6 @@ class Problem:
             out["relative_error"] = relative_error(W, truth)
         return out
 
-
     def split(self, test, rng=None):
         """Split the observations into two disjoint problems ``(train, test)`` (THEORY.md §9).
 
@@ -125,35 +125,10 @@ class Problem:
             together are this problem's.  Observations keep their order within each part.
         """
         K = self.n_observations
-        n_test = _test_count(test, K)
+        n_test = check_test_count(test, K)
         chosen = np.zeros(K, dtype=bool)
         chosen[as_rng(rng).choice(K, size=n_test, replace=False)] = True
         return self._subset(np.flatnonzero(~chosen)), self._subset(np.flatnonzero(chosen))
-
-
-def _test_count(test, K):
-    """The number of test observations that ``split(test)`` takes from ``K``."""
-    if K < 2:
-        raise ValueError(f"a problem with {K} observation cannot be split; split needs at least 2")
-    if isinstance(test, (bool, np.bool_)) or not isinstance(test, numbers.Real):
-        raise TypeError(f"test must be a fraction in (0, 1) or a count of observations, got {test!r}")
-    if isinstance(test, numbers.Integral):
-        count = int(test)
-        if not 1 <= count <= K - 1:
-            raise ValueError(f"test = {count} observations, but the test part needs between 1 and {K - 1} "
-                             f"of the {K} observations (both parts non-empty); pass a count in that range "
-                             "or a fraction in (0, 1)")
-        return count
-    test = float(test)
-    if not 0.0 < test < 1.0:
-        raise ValueError(f"test = {test!r} is not a fraction in (0, 1); pass a fraction such as 0.2, "
-                         "or an int for a count of observations")
-    count = int(round(test * K))
-    if not 1 <= count <= K - 1:
-        part = "the test part empty" if count < 1 else "the training part empty"
-        raise ValueError(f"test = {test!r} of the {K} observations leaves {part}; choose a fraction "
-                         f"between {1 / K:.3g} and {(K - 1) / K:.3g}, or an int count in [1, {K - 1}]")
-    return count
 
 
 class MatrixCompletion(Problem):
@@ -407,33 +382,47 @@ class MatrixSensing(Problem):
         G = G.astype(np.float64, copy=False).reshape(r.shape[:-1] + self.shape)
         return loss, G
 
-    def stacked_loss_and_gradient(self, W, block_bytes=None):
+    def stacked_loss_and_gradient(self, W, block_bytes=None, counts=None):
         """Loss ``(R,)`` and gradient ``(R, m, n)`` at a stack ``W`` ``(R, m, n)``, in one blocked pass.
 
         For each block of rows of ``A`` small enough to stay in cache (``block_bytes``, default
         about 1 MB): the residuals of that block (row ``k`` of ``r`` needs only row ``k`` of
         ``A``) and its contribution to every ``G^(i)``.  ``A`` is thus read once for all ``R``
-        matrices, instead of twice per matrix.  ``W`` is not validated; with trial axes of its
-        own (``y`` of more than one axis) the problem computes ``loss_and_gradient`` unblocked.
+        matrices, instead of twice per matrix.  ``counts`` (optional, ``R`` ints): matrix ``i``
+        sees only the first ``counts[i]`` measurements, as on its own prefix problem (nested
+        measurement sets, X3).  ``W`` is not validated; with trial axes of its own (``y`` of
+        more than one axis) the problem computes ``loss_and_gradient`` unblocked.
         """
         if self.y.ndim != 1:
+            if counts is not None:
+                raise ValueError("counts (nested measurement sets) needs a problem without trial axes")
             return self._loss_and_gradient(W)
         A2, y = self._A2, self.y
         K, mn = A2.shape
         R = W.shape[0]
+        counts = np.full(R, K) if counts is None else np.asarray(counts)
+        order = np.argsort(-counts, kind="stable")        # by decreasing count: the matrices in use are a prefix
+        cs = counts[order]
         c_loss, c_grad = self._factor()
-        w = W.reshape(R, mn).astype(A2.dtype, copy=False)
+        scale = K / cs if self.reduction == "mean" else np.ones(R)     # mean: factors 1/k, 2/k of each prefix
+        c_grad = (c_grad * scale)[:, None]
+        w = W.reshape(R, mn)[order].astype(A2.dtype, copy=False)
         G = np.zeros((R, mn), A2.dtype)
         part = np.empty_like(G)
         loss = np.zeros(R)
         block = max(1, (_BLOCK_BYTES if block_bytes is None else block_bytes) // (mn * A2.itemsize))
-        for start in range(0, K, block):
-            A_b = A2[start:start + block]                       # (b, mn): read from memory once ...
-            r = (w @ A_b.T).astype(np.float64) - y[start:start + block]
-            loss += np.einsum("rk,rk->r", r, r)
-            np.matmul((c_grad * r).astype(A2.dtype, copy=False), A_b, out=part)   # ... reused from cache
-            G += part
-        return c_loss * loss, G.astype(np.float64, copy=False).reshape(W.shape)
+        bounds = sorted(set(range(0, int(cs[0]), block)) | {int(c) for c in cs})
+        for start, stop in zip(bounds[:-1], bounds[1:]):
+            a = int(np.count_nonzero(cs >= stop))           # matrices that see rows start .. stop - 1
+            A_b = A2[start:stop]                            # (b, mn): read from memory once ...
+            r = (w[:a] @ A_b.T).astype(np.float64) - y[start:stop]
+            loss[:a] += np.einsum("rk,rk->r", r, r)
+            np.matmul((c_grad[:a] * r).astype(A2.dtype, copy=False), A_b, out=part[:a])   # ... reused from cache
+            G[:a] += part[:a]
+        out_loss, out_G = np.empty(R), np.empty((R, mn))
+        out_loss[order] = c_loss * scale * loss
+        out_G[order] = G
+        return out_loss, out_G.reshape(W.shape)
 
 
 # --------------------------------------------------------------------------- generators: problems from a target

@@ -23,7 +23,7 @@ from dmf_edu.experiments._runner import MissingTasksError, TaskError, run_tasks,
 ROOT = Path(__file__).resolve().parents[1]
 # tiny sweeps (seconds): X3 exercises lockstep groups, X1 one task per run
 TINY_X3 = dict(m=12, n=12, rank=1, n_obs=[30, 60], depths=[1, 2, 3], sweep_n_obs=60, sweep_scales=[1e-3, 1e-4],
-               max_steps=3000, precision="double")
+               max_steps=3000, precision="double", nested=False)
 TINY_X1 = dict(m=12, n=12, rank=1, n_obs=[40, 70], depths=[1, 2, 3], sweep_n_obs=70, sweep_scales=[1e-3],
                max_steps=3000)
 
@@ -244,6 +244,46 @@ def test_lockstep_runs_equal_separate_runs(problem, monkeypatch):
         alone = gradient_descent(P, w, record_steps=[], **kw)
         assert int(run.steps) == int(alone.steps) and bool(run.converged) == bool(alone.converged)
         np.testing.assert_allclose(run.W, alone.W, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_lockstep_nested_counts_equal_each_runs_prefix_problem(reduction, monkeypatch):
+    """X3's nested design: run i of a lockstep group sees the first counts[i] measurements only."""
+    from dmf_edu import lockstep
+    from dmf_edu.factorization import init_weights
+    from dmf_edu.lockstep import shared_loss_and_gradient, train_together
+    from dmf_edu.problems import MatrixSensing, gaussian_sensing, random_low_rank
+    from dmf_edu.training import gradient_descent
+
+    M = random_low_rank(9, 7, 2, rng=0)
+    P = gaussian_sensing(M, 300, rng=1, reduction=reduction)
+    prefix = {k: MatrixSensing(P.A[:k], P.y[:k], reduction=reduction) for k in (300, 120, 57, 8)}
+    monkeypatch.setattr(lockstep, "_BLOCK_BYTES", 7 * 63 * 8 + 5)     # blocks of 7 rows: counts fall inside blocks
+    counts = [120, 300, 8, 57, 300]
+    W = np.random.default_rng(2).standard_normal((5, 9, 7))
+    loss, G = shared_loss_and_gradient(P, W, counts)
+    for i, k in enumerate(counts):
+        l_i, G_i = prefix[k].loss_and_gradient(W[i])
+        np.testing.assert_allclose(loss[i], l_i, rtol=1e-12)
+        np.testing.assert_allclose(G[i], G_i, rtol=1e-10, atol=1e-12)
+    inits = [init_weights((9, 7), d, 1e-2, rng=d) for d in (2, 3, 2)]
+    kw = dict(lr=1e-2, max_steps=300, optimizer="adaptive", loss_tol=1e-3)
+    together = train_together(P, inits, counts=[57, 120, 300], **kw)
+    for w, k, run in zip(inits, (57, 120, 300), together):
+        alone = gradient_descent(prefix[k], w, record_steps=[], **kw)
+        assert int(run.steps) == int(alone.steps) and bool(run.converged) == bool(alone.converged)
+        np.testing.assert_allclose(run.W, alone.W, rtol=1e-9, atol=1e-12)
+    for bad in ([57, 120], [0, 1, 2], [57, 120, 301], [1.5, 2, 3]):
+        with pytest.raises(ValueError, match="counts must be 3 integers in 1..300"):
+            train_together(P, inits, counts=bad, **kw)
+
+
+def test_X3_nested_design_trains_each_trial_in_one_group(tmp_path):
+    res = reproduce("X3", out=tmp_path, quick=True, config=dict(TINY_X3, nested=True), progress=False)
+    dmf = [r for r in res["rows"] if r["method"] != "nuclear"]
+    assert len(dmf) == 7 and {r["lockstep"] for r in dmf} == {7}        # 3 depths x 2 counts + the 1e-4 init
+    assert sorted(r["n_obs"] for r in dmf) == [30] * 3 + [60] * 4
+    assert {r["n_obs"] for r in res["rows"] if r["method"] == "nuclear"} == {30, 60}
 
 
 def test_runner_process_pool_matches_serial():

@@ -9,7 +9,7 @@ import numpy as np
 from ..factorization import init_weights
 from ..lockstep import train_together
 from ..metrics import effective_rank, reconstruction_error, relative_error
-from ..problems import gaussian_sensing, random_low_rank, sample_completion
+from ..problems import MatrixSensing, gaussian_sensing, random_low_rank, sample_completion
 from ..training import gradient_descent
 from ._runner import run_tasks
 
@@ -31,10 +31,21 @@ def completion_problem(config, seed, trial, n_obs):
 
 def sensing_problem(config, seed, trial, n_measurements):
     """The same ground truth as :func:`completion_problem`, seen through Gaussian measurements
-    ``A_k`` with i.i.d. ``N(0, 1/n^2)`` entries (THEORY.md §7)."""
+    ``A_k`` with i.i.d. ``N(0, 1/n^2)`` entries (THEORY.md §7).  With ``config["nested"]`` the
+    ``k`` measurements are the first ``k`` of one draw of :func:`max_count` per trial."""
     M = random_low_rank(config["m"], config["n"], config["rank"], rng=child_rng(seed, trial, 0))
-    return gaussian_sensing(M, n_measurements, rng=child_rng(seed, trial, 3, n_measurements), reduction="mean",
-                            precision=config.get("precision", "double"))
+    K = max_count(config) if config.get("nested") else n_measurements
+    precision = config.get("precision", "double")
+    problem = gaussian_sensing(M, K, rng=child_rng(seed, trial, 3, K), reduction="mean", precision=precision)
+    if K == n_measurements:
+        return problem
+    return MatrixSensing(problem.A[:n_measurements], problem.y[:n_measurements], reduction="mean", truth=M,
+                         precision=precision)
+
+
+def max_count(config):
+    """The largest measurement count of a sweep (main grid and init-scale sweep)."""
+    return max(list(config["n_obs"]) + [config["sweep_n_obs"]])
 
 
 def recovery_problem(config, seed, trial, k):
@@ -52,17 +63,17 @@ def train(problem, depth, init_scale, rng, config, **kwargs):
     return run, time.perf_counter() - start
 
 
-def train_runs(problem, inits, config):
+def train_runs(problem, inits, config, counts=None):
     """Train each factor list of ``inits`` on ``problem`` (E19, as :func:`train`); several at once in
-    lockstep (one pass over the data per step, :mod:`dmf_edu.lockstep`).  Returns the runs and
-    the wall time of the whole group."""
+    lockstep (one pass over the data per step, :mod:`dmf_edu.lockstep`; ``counts``: each run's
+    number of leading measurements).  Returns the runs and the wall time of the whole group."""
     settings = dict(lr=config["lr"], max_steps=config["max_steps"], optimizer="adaptive",
                     loss_tol=config["loss_tol"], record_steps=[])
     start = time.perf_counter()
-    if len(inits) == 1:
+    if len(inits) == 1 and counts is None:
         runs = [gradient_descent(problem, inits[0], **settings)]
     else:
-        runs = train_together(problem, inits, **settings)
+        runs = train_together(problem, inits, counts=counts, **settings)
     return runs, time.perf_counter() - start
 
 

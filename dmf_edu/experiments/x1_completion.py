@@ -21,7 +21,7 @@ from ..factorization import init_weights
 from ..metrics import effective_rank, reconstruction_error
 from ..problems import random_low_rank, sample_completion
 from ..training import gradient_descent
-from ._common import E19, E19_SHORT, child_rng, recovery_problem, result_row, run_experiment, train_runs
+from ._common import E19, E19_SHORT, child_rng, max_count, recovery_problem, result_row, run_experiment, train_runs
 
 ID = "X1"
 TITLE = "completion 100x100 rank 5: error vs observations, depths 1-4 vs nuclear norm"
@@ -43,17 +43,21 @@ def _runs(config):
 
 def tasks(config, seed, quick=False):
     """One task per run, or with ``config["lockstep"]`` one per (trial, n_obs) holding every run
-    that shares those measurements (trained together: :mod:`dmf_edu.lockstep`); plus the
-    nuclear norm per (trial, n_obs)."""
+    that shares those measurements (trained together: :mod:`dmf_edu.lockstep`), or with
+    ``config["nested"]`` too one per trial holding every run (the counts are nested prefixes of
+    one draw); plus the nuclear norm per (trial, n_obs)."""
     out = []
     for trial in range(config["trials"]):           # trial by trial, the costly counts first: an
         runs = _runs(config)                         # interrupted sweep holds whole trials
+        if config.get("nested"):
+            out.append(dict(key=f"nested_{len(runs)}-runs_trial={trial}", kind="dmf", n_obs=max_count(config),
+                            runs=[list(r) for r in runs], trial=trial, seed=seed, config=config))
         for k in sorted(config["n_obs"], reverse=True):
-            here = [[d, s] for kk, d, s in runs if kk == k]
-            groups = [here] if config.get("lockstep") else [[r] for r in here]
+            here = [[k, d, s] for kk, d, s in runs if kk == k]
+            groups = [] if config.get("nested") else [here] if config.get("lockstep") else [[r] for r in here]
             for group in groups:
-                name = "depths-" + "-".join(str(d) for d in dict.fromkeys(d for d, _ in group)) \
-                    if len(group) > 1 else f"depth-{group[0][0]}_init={group[0][1]:g}"
+                name = "depths-" + "-".join(str(d) for d in dict.fromkeys(d for _, d, _ in group)) \
+                    if len(group) > 1 else f"depth-{group[0][1]}_init={group[0][2]:g}"
                 out.append(dict(key=f"nobs={k}_{name}_trial={trial}", kind="dmf", n_obs=k, runs=group,
                                 trial=trial, seed=seed, config=config))
             if config["nuclear"]:
@@ -71,14 +75,15 @@ def run_task(task):
         return [result_row(res.X, problem.truth, method="nuclear", depth=None, init_scale=None,
                            status=str(getattr(res, "status", "")), **common)]
     inits = []
-    for depth, scale in task["runs"]:
-        rng = child_rng(task["seed"], task["trial"], 2, task["n_obs"], depth, round(-np.log10(scale) * 100))
+    for k, depth, scale in task["runs"]:
+        rng = child_rng(task["seed"], task["trial"], 2, k, depth, round(-np.log10(scale) * 100))
         inits.append(init_weights(problem.shape, depth, scale, rng=rng))
-    runs, seconds = train_runs(problem, inits, config)
+    counts = [k for k, _, _ in task["runs"]] if config.get("nested") else None
+    runs, seconds = train_runs(problem, inits, config, counts=counts)
     return [result_row(run.W, problem.truth, method=f"depth-{depth}", depth=depth, init_scale=scale,
                        steps=int(run.steps), converged=bool(run.converged), seconds=seconds,
-                       lockstep=len(runs), **common)
-            for (depth, scale), run in zip(task["runs"], runs)]
+                       lockstep=len(runs), **dict(common, n_obs=k))
+            for (k, depth, scale), run in zip(task["runs"], runs)]
 
 
 def run(config=None, quick=False, seed=0, jobs=1, cache_dir=None, progress=True, executor=None):

@@ -5,11 +5,13 @@ ground truth, ``A_k`` with i.i.d. ``N(0, 1/n^2)`` entries, ``y_k = <A_k, M>``; d
 with the E19 optimizer (mean loss) to train MSE 1e-6, against nuclear-norm minimization with
 ``|<A_k, X> - y_k| <= 1e-3``.  In the rows, ``n_obs`` is the number of measurements.
 
-A 100x100 sensing step reads the whole ``K x 10^4`` measurement matrix, so the runs that share
-one draw of measurements (the depths at one count in one trial) are one task, trained in
-lockstep (:mod:`dmf_edu.lockstep`: one pass over the measurements per step for all of them),
-with the products in single precision (``MatrixSensing(precision="single")``: errors ~1e-6
-relative).  Each run's steps and result are those it would have on its own.
+A 100x100 sensing step reads the whole ``K x 10^4`` measurement matrix.  The measurement sets
+are nested (``nested=True``): in one trial, the ``k`` measurements are the first ``k`` of one
+draw of 3000, so every run of the trial (all counts and depths) is one task, trained in lockstep
+(:mod:`dmf_edu.lockstep`: one pass over the 3000 measurements per step for all twelve runs,
+each reading only its own prefix), with the products in single precision
+(``MatrixSensing(precision="single")``: errors ~1e-6 relative).  Each run's steps and result
+are those it would have on its own prefix problem; the nuclear norm sees the same prefixes.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ ID = "X3"
 TITLE = "sensing 100x100 rank 5, Gaussian measurements: error vs measurements, depths vs nuclear norm"
 
 FULL = dict(_x1.FULL, problem="sensing", precision="single", n_obs=[1000, 1500, 2000, 3000], depths=[2, 3, 4],
-            trials=3, sweep_n_obs=2000, sweep_scales=[1e-3], max_steps=100_000, lockstep=True)
+            trials=3, sweep_n_obs=2000, sweep_scales=[1e-3], max_steps=100_000, lockstep=True, nested=True)
 QUICK = dict(FULL, precision="double", m=20, n=20, rank=2, n_obs=[80, 160], depths=[1, 2, 3], trials=1, sweep_n_obs=160,
              max_steps=40_000)
 
