@@ -20,18 +20,14 @@ memory bandwidth are still shared, so a loaded machine shows lower ratios).
    max_steps; goal: at most 10 % overhead.  The hot loop against np.matmul's bound of its 6
    products (goal >= 0.85).
 5. MovieLens-100K size on the sparse path: 943 x 1682, 100 000 observations, depth 3, hidden
-   widths 100, one step (goal <= 15 ms), on synthetic data of that size; with one BLAS thread
-   (CPU time) and, in a subprocess, with both cores of a 2-core machine (wall time: run it on
-   an otherwise idle machine).  ``--movielens-threads N`` runs only this section, N threads.
+   widths 100, one step (goal <= 15 ms), on synthetic data of that size.  (Two BLAS threads do
+   not help here: measured on the idle 2-core machine, 16-21 ms against 14-15 ms with one.)
 """
 
 import os
-import subprocess
-import sys
 
-THREADS = sys.argv[sys.argv.index("--movielens-threads") + 1] if "--movielens-threads" in sys.argv else "1"
 for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ[var] = THREADS
+    os.environ[var] = "1"
 
 import time  # noqa: E402
 
@@ -40,7 +36,7 @@ import numpy as np  # noqa: E402
 import dmf_edu as d  # noqa: E402
 
 
-clock = time.process_time if THREADS == "1" else time.perf_counter     # several threads: wall time
+clock = time.process_time
 
 
 def best_time(fn, repeat=5, number=None):
@@ -239,16 +235,11 @@ def movielens_size():
     t0 = clock()
     d.gradient_descent(problem, w0, lr=1e-3, max_steps=20, record_steps=[])
     api = (clock() - t0) / 20
-    if THREADS == "1":
-        print("5. MovieLens-100K size, sparse path: 943x1682, 100 000 observations, depth 3, widths 100")
-    print(f"   {THREADS} BLAS thread(s): one step {t * 1e3:.2f} ms (goal <= 15 ms): forward {t_w * 1e3:.2f} ms "
+    print("5. MovieLens-100K size, sparse path: 943x1682, 100 000 observations, depth 3, widths 100")
+    print(f"   one step {t * 1e3:.2f} ms (goal <= 15 ms): forward {t_w * 1e3:.2f} ms "
           f"(W = W_3 (W_2 W_1), the 943x100x1682 product dominates), loss+gradient {t_p * 1e3:.2f} ms, backward+update "
           f"{(t - t_w - t_p) * 1e3:.2f} ms; gradient_descent incl. two records: {api * 1e3:.2f} ms/step over 20 steps")
 
 
 if __name__ == "__main__":
-    if THREADS != "1":
-        movielens_size()
-    else:
-        main()
-        subprocess.run([sys.executable, __file__, "--movielens-threads", "2"], check=True)
+    main()

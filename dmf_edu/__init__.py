@@ -9,6 +9,10 @@ with ``W_j`` of shape ``(..., d_j, d_{j-1})``, ``d_0 = n`` (columns of W) and ``
 experiment ids (X1, ...) refer to THEORY.md.
 """
 
+import importlib.util as _importlib_util
+import pathlib as _pathlib
+import sys as _sys
+
 from .checks import check_layer_gradients, directional_check, entrywise_check, taylor_slope
 from .linalg import depth_multiplier, log_mean, psd_power
 from .factorization import (balancedness, balancedness_residuals, end_to_end, hidden_widths,
@@ -34,17 +38,13 @@ def _checkout_proofs():
     ``PYTHONPATH`` must run its own pages, never the ones of another installed copy.  No-op in
     a wheel install (there is no ``proofs/`` next to the package).
     """
-    import importlib.util
-    import pathlib
-    import sys
-
-    folder = pathlib.Path(__file__).resolve().parent.parent / "proofs"
-    if "dmf_edu.proofs" in sys.modules or not (folder / "__init__.py").exists():
+    folder = _pathlib.Path(__file__).resolve().parent.parent / "proofs"
+    if "dmf_edu.proofs" in _sys.modules or not (folder / "__init__.py").exists():
         return
-    spec = importlib.util.spec_from_file_location("dmf_edu.proofs", folder / "__init__.py",
+    spec = _importlib_util.spec_from_file_location("dmf_edu.proofs", folder / "__init__.py",
                                                   submodule_search_locations=[str(folder)])
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["dmf_edu.proofs"] = module
+    module = _importlib_util.module_from_spec(spec)
+    _sys.modules["dmf_edu.proofs"] = module
     spec.loader.exec_module(module)
 
 

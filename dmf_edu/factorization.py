@@ -8,6 +8,7 @@ so ``W`` is ``(..., m, n)``.  Leading axes ``...`` are independent trials.
 from __future__ import annotations
 
 import numpy as np
+from scipy.linalg.blas import dgemm     # dgemm(alpha, a, b, beta, c, trans_a, trans_b, overwrite_c)
 
 from ._validate import as_float_array, as_rng, check_depth, check_int, check_positive, check_shape, check_weights
 
@@ -81,8 +82,6 @@ def gd_update(weights, prefixes, G, lr, scratch):
     the chain continues dense.  Unbatched, C-contiguous float64 factors, depth >= 2 only (the
     training loop checks this and uses :func:`backward` otherwise).
     """
-    from scipy.linalg.blas import dgemm        # dgemm(alpha, a, b, beta, c, trans_a, trans_b, overwrite_c)
-
     top = len(weights) - 1
     if hasattr(G, "tocsr"):                    # B_N = G sparse: B_{N-1}^T = G^T W_N, then W_N's step
         Bt = np.asarray(G.T @ weights[top])

@@ -41,9 +41,9 @@ REGISTRY = {
 # cores (load ~12 during the quick runs), so inflated; full: the committed figures' runs
 # (figures/README.md), quick: `dmf-edu reproduce ID --quick --jobs 2`.
 RUN_TIMES = {
-    "X1": ("13.4 min", "22 s"),
+    "X1": ("6.6 min", "22 s"),
     "X2": ("22 s", "16 s"),
-    "X3": ("34.8 min/trial*", "12 s"),          # * one trial, before the lockstep runs
+    "X3": ("42.6 min", "4 s"),
     "X4": ("1 s", "1 s"),
     "X5": ("13.8 min", "33 s"),
     "X6": ("4 s", "7 s"),
