@@ -6,6 +6,7 @@ from scipy.optimize import linprog
 
 import dmf_edu as d
 from dmf_edu import nuclear_norm_solver
+from dmf_edu.measurement_map import Measurements, constraint_violation
 
 KKT_TOL = 1e-5       # solver tol is 1e-6 on the relative gap and violation; KKT parts are bounded by it
 
@@ -41,6 +42,22 @@ def test_e13_nuclear_kkt_completion(completion, eps):
 def test_e13_nuclear_kkt_sensing_rectangular(sensing, eps):
     res = d.nuclear_norm_minimization(sensing, eps=eps)
     _assert_kkt(sensing, res, eps)
+
+
+@pytest.mark.parametrize("kind", ["completion", "sensing"])
+def test_constraint_violation_is_the_largest_excess_over_eps(kind):
+    """max_k (|A(X)_k - b_k| - eps)_+, by hand: residuals 0.5, -0.05 and -0.3 against eps 0.1."""
+    b = np.array([1.0, 2.0, -1.0])
+    X = np.array([[1.5, 0.0], [1.95, -1.3]])
+    if kind == "completion":
+        problem = d.MatrixCompletion((2, 2), [0, 1, 1], [0, 0, 1], b)
+    else:
+        A = np.zeros((3, 2, 2))
+        A[0, 0, 0] = A[1, 1, 0] = A[2, 1, 1] = 1.0
+        problem = d.MatrixSensing(A, b)
+    meas = Measurements(problem)
+    assert constraint_violation(meas, X, 0.1) == pytest.approx(0.4, rel=1e-12)
+    assert constraint_violation(meas, X, 0.5) == 0.0
 
 
 def test_nuclear_fully_observed_is_the_data():
