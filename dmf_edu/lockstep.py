@@ -1,11 +1,12 @@
 r"""Several factorizations of one problem trained in lockstep: one pass over the data per step.
 
-A 100x100 sensing step is memory-bound: the residuals ``<A_k, W> - y_k`` and the gradient
+One 100x100 sensing step is memory-bound: the residuals ``<A_k, W> - y_k`` and the gradient
 ``G = c sum_k r_k A_k`` each read the whole ``K x mn`` measurement matrix, while the factor
-products cost a few 100x100 matrix products.  Runs that share the measurements (the depths
-and init scales of one measurement count in X3) can share that read: stack their
-end-to-end matrices ``W^(1..R)`` and compute all residuals and gradients in one pass, so
-the ``R`` matrix-vector products become matrix products.
+products cost a few 100x100 matrix products.  Runs that share the measurements (in X3, every
+run of a trial: the depths and the nested measurement counts, ``counts=``) can share that
+read: stack their end-to-end matrices ``W^(1..R)`` and compute all residuals and gradients
+in one pass, so the ``R`` matrix-vector products become matrix products (which then run at
+the arithmetic rate: ``figures/README.md``, X3).
 
 :func:`shared_loss_and_gradient` makes the pass fused and blocked
 (:meth:`~dmf_edu.problems.MatrixSensing.stacked_loss_and_gradient`): for each block of rows of
@@ -96,12 +97,12 @@ def train_together(problem, inits, *, lr, max_steps, optimizer="gd", loss_tol=No
     counts = _check_counts(counts, len(runs), problem)
     clock = time.perf_counter()
     while True:
-        active = [i for i, r in enumerate(runs) if not r.done]
-        if not active:
+        idx = [i for i, r in enumerate(runs) if not r.done]
+        if not idx:
             break
-        W = np.stack([runs[i].stepper.forward() for i in active])
-        loss, G = shared_loss_and_gradient(problem, W, None if counts is None else counts[active])
-        active = [runs[i] for i in active]
+        W = np.stack([runs[i].stepper.forward() for i in idx])
+        loss, G = shared_loss_and_gradient(problem, W, None if counts is None else counts[idx])
+        active = [runs[i] for i in idx]
         for i, r in enumerate(active):
             loss0 = r.loss0 = max(abs(float(loss[i])), 1.0) if r.loss0 is None else r.loss0
             if not abs(loss[i]) <= divergence_factor * loss0:            # NaN too
@@ -116,6 +117,7 @@ def train_together(problem, inits, *, lr, max_steps, optimizer="gd", loss_tol=No
 
 
 def _check_counts(counts, R, problem):
+    """``counts`` as an int array of ``R`` counts in ``1..K``, or ``ValueError`` naming it."""
     if counts is None:
         return None
     counts = np.asarray(counts)
