@@ -53,9 +53,7 @@ def tasks(config, seed, quick=False):
             out.append(dict(key=f"nested_{len(runs)}-runs_trial={trial}", kind="dmf", n_obs=max_count(config),
                             runs=[list(r) for r in runs], trial=trial, seed=seed, config=config))
         for k in sorted(config["n_obs"], reverse=True):
-            here = [[k, d, s] for kk, d, s in runs if kk == k]
-            groups = [] if config.get("nested") else [here] if config.get("lockstep") else [[r] for r in here]
-            for group in groups:
+            for group in _groups([[k, d, s] for kk, d, s in runs if kk == k], config):
                 name = "depths-" + "-".join(str(d) for d in dict.fromkeys(d for _, d, _ in group)) \
                     if len(group) > 1 else f"depth-{group[0][1]}_init={group[0][2]:g}"
                 out.append(dict(key=f"nobs={k}_{name}_trial={trial}", kind="dmf", n_obs=k, runs=group,
@@ -64,6 +62,14 @@ def tasks(config, seed, quick=False):
                 out.append(dict(key=f"nobs={k}_nuclear_trial={trial}", kind="nuclear", n_obs=k,
                                 trial=trial, seed=seed, config=config))
     return out
+
+
+def _groups(here, config):
+    """The training tasks of one count's runs ``here``: none (nested: the trial's task has them),
+    one lockstep group, or one task per run."""
+    if config.get("nested"):
+        return []
+    return [here] if config.get("lockstep") else [[r] for r in here]
 
 
 def run_task(task):
