@@ -90,8 +90,10 @@ def gd_update(weights, prefixes, G, lr, scratch):
     its update: BLAS ``gemm`` with ``beta = 1`` adds ``-lr B_j W_{j-1:1}^T`` straight into ``W_j``.
 
     The same products as :func:`backward` followed by the subtraction, in an order that never reads
-    a factor after it moved: ``B_{j-1} = W_j^T B_j`` is formed before ``W_j`` is updated, and the
-    old ``W_1`` (which is ``W_{1:1}``, needed by ``dphi/dW_2``) is copied into ``scratch[0]``.  The
+    a factor after it moved: ``B_{j-1} = W_j^T B_j`` is formed before ``W_j`` is updated, ``W_2``
+    steps before ``W_1`` (which is ``W_{1:1}``, needed by ``dphi/dW_2``), and the old ``W_2``, needed
+    by ``dphi/dW_1 = W_2^T B_2``, is copied into ``scratch[1]`` (``d_2 x d_1``, usually far smaller
+    than ``W_1``).  The
     chain is kept transposed (``B_j^T`` in ``scratch[j]``, shape ``(n, d_j)``, j >= 2) so that every
     product runs in BLAS's fast layout (``G`` is copied to ``G^T`` unless it is Fortran-ordered, as
     completion gradients are).  A sparse ``G`` (depth >= 3) makes its two products with scipy
@@ -109,10 +111,10 @@ def gd_update(weights, prefixes, G, lr, scratch):
         nxt = np.matmul(Bt, weights[j], out=scratch[j])                  # B_j^T = B_{j+1}^T W_{j+1}
         dgemm(-lr, prefixes[j - 1].T, Bt.T, 1.0, weights[j].T, 1, 1, 1)   # W_{j+1} -= lr B_{j+1} W_{j:1}^T
         Bt = nxt
-    W1 = scratch[0]
-    np.copyto(W1, weights[0])
-    dgemm(-lr, Bt.T, weights[1].T, 1.0, weights[0].T, 1, 1, 1)            # W_1 -= lr W_2^T B_2
-    dgemm(-lr, W1.T, Bt.T, 1.0, weights[1].T, 1, 1, 1)                    # W_2 -= lr B_2 W_1^T
+    W2 = scratch[1]
+    np.copyto(W2, weights[1])
+    dgemm(-lr, weights[0].T, Bt.T, 1.0, weights[1].T, 1, 1, 1)            # W_2 -= lr B_2 W_1^T
+    dgemm(-lr, Bt.T, W2.T, 1.0, weights[0].T, 1, 1, 1)                    # W_1 -= lr W_2^T B_2 (old W_2)
 
 
 def layer_gradients(weights, G):
