@@ -30,7 +30,10 @@ def test_sparse_and_dense_completion_agree(rng):
         ls, Gs = sparse.loss_and_gradient(W)
         assert ld == pytest.approx(ls, rel=1e-13)
         np.testing.assert_allclose(Gs.toarray(), Gd, atol=1e-14)
-        assert Gs.format == "csc"            # the layout both backward products want (factorization._sparse_products)
+        assert Gs.format == "csr"            # m > n: the faster layout for the backward products
+        wide = d.MatrixCompletion((50, 60), cols, rows, M[rows, cols], reduction, method="sparse")
+        assert wide.gradient(W.T).format == "csc"      # m < n
+        np.testing.assert_allclose(wide.gradient(W.T).toarray(), Gd.T, atol=1e-14)
         # batched W on the sparse path gives a dense stack
         Wb = np.stack([W, 2 * W])
         lb, Gb = sparse.loss_and_gradient(Wb)

@@ -372,14 +372,15 @@ def test_sparse_and_dense_paths_train_alike_with_narrow_widths(rng):
     np.testing.assert_allclose(a.history["validation_error"], b.history["validation_error"], rtol=1e-10)
 
 
-@pytest.mark.parametrize("widths", [[5, 4], [5, 3, 6]])          # depth 3 and 4, 13 x 11
-def test_sparse_completion_steps_equal_dense_steps_and_E1(rng, widths):
-    """The sparse completion path (CSC gradient from the problem, both sparse products and the fused
-    update of gd_update) moves every factor as the dense path does, and its first step is
-    -lr dphi/dW_j of E1 with G = (2/K) P_Omega(W - M) written out here.  Observations in random
-    order, so the problem's CSC permutation is not the identity; compared: the moves W_j(t) - W_j(0),
-    norm-wise, to 1e-12 relative."""
-    m, n, K, lr = 13, 11, 60, 0.3
+@pytest.mark.parametrize("widths", [[5, 4], [5, 3, 6]])          # depth 3 and 4
+@pytest.mark.parametrize("m, n", [(13, 11), (11, 13)])             # G handed out as CSR, as CSC
+def test_sparse_completion_steps_equal_dense_steps_and_E1(rng, widths, m, n):
+    """The sparse completion path (the problem's sparse G, both sparse products and the fused update
+    of gd_update) moves every factor as the dense path does, and its first step is -lr dphi/dW_j of
+    E1 with G = (2/K) P_Omega(W - M) written out here.  Observations in random order, so the
+    problem's permutation to G's storage order is not the identity; compared: the moves
+    W_j(t) - W_j(0), norm-wise, to 1e-12 relative."""
+    K, lr = 60, 0.3
     rows, cols = np.divmod(rng.choice(m * n, K, replace=False), n)
     values = rng.standard_normal(K)
     w0 = d.init_weights((m, n), len(widths) + 1, 1.0, width=widths, rng=rng)
