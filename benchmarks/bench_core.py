@@ -20,7 +20,8 @@ memory bandwidth are still shared, so a loaded machine shows lower ratios).
    max_steps; goal: at most 10 % overhead.  The hot loop against np.matmul's bound of its 6
    products (goal >= 0.85).
 5. MovieLens-100K size on the sparse path: 943 x 1682, 100 000 observations, depth 3, hidden
-   widths 100, one step (goal <= 15 ms), on synthetic data of that size.  (Two BLAS threads do
+   widths 100, one step (goal <= 15 ms), on synthetic data of that size; and its two sparse
+   products with the gradient in CSC (the problem's layout) against CSR.  (Two BLAS threads do
    not help here: measured on the idle 2-core machine, 16-21 ms against 14-15 ms with one.)
 """
 
@@ -232,6 +233,10 @@ def movielens_size():
     W = stepper.forward()
     t_w = best_time(stepper.forward, repeat=3, number=3)
     t_p = best_time(lambda: problem.loss_and_gradient(W), repeat=3, number=3)
+    G = problem.loss_and_gradient(W)[1]                # CSC, as the problem hands it out
+    top, below = stepper.weights[2], stepper.prefixes[0]
+    t_csc, t_csr = (best_time(lambda: (g.T @ top, g @ np.ascontiguousarray(below.T)), repeat=3, number=3)
+                    for g in (G, G.tocsr()))
     t0 = clock()
     d.gradient_descent(problem, w0, lr=1e-3, max_steps=20, record_steps=[])
     api = (clock() - t0) / 20
@@ -239,6 +244,8 @@ def movielens_size():
     print(f"   one step {t * 1e3:.2f} ms (goal <= 15 ms): forward {t_w * 1e3:.2f} ms "
           f"(W = W_3 (W_2 W_1), the 943x100x1682 product dominates), loss+gradient {t_p * 1e3:.2f} ms, backward+update "
           f"{(t - t_w - t_p) * 1e3:.2f} ms; gradient_descent incl. two records: {api * 1e3:.2f} ms/step over 20 steps")
+    print(f"   its two sparse products G^T W_3, G (W_2 W_1)^T: {t_csc * 1e3:.2f} ms with G in CSC (as the problem "
+          f"gives it), {t_csr * 1e3:.2f} ms with G in CSR (ratio {t_csr / t_csc:.2f})")
 
 
 if __name__ == "__main__":

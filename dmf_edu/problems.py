@@ -150,7 +150,7 @@ class MatrixCompletion(Problem):
     method : {"auto", "dense", "sparse"}
         ``"dense"`` stores an ``m x n`` mask and is fastest for small matrices; ``"sparse"``
         touches only the ``K`` observed entries and returns a ``scipy.sparse`` gradient
-        (unbatched ``W``).  ``"auto"`` picks sparse when ``m n > 250 000`` and at most 5 %
+        (CSC if ``m < n``, else CSR; unbatched ``W``).  ``"auto"`` picks sparse when ``m n > 250 000`` and at most 5 %
         of entries are observed (see ``benchmarks/bench_core.py`` for the measurement).
     truth : array ``(..., m, n)``, optional
         Ground truth for ``evaluate``.
@@ -202,12 +202,15 @@ class MatrixCompletion(Problem):
             self.mask[self.rows, self.cols] = 1.0
             self.target = np.zeros(batch + (m, n))
             self.target[..., self.rows, self.cols] = self.values
-        else:                                   # the CSR structure of G, built once: (order, indices, indptr)
-            order = np.argsort(flat, kind="stable")
-            index = np.int32 if max(n, rows.size) < 2 ** 31 - 1 else np.int64
-            indptr = np.concatenate([[0], np.cumsum(np.bincount(self.rows, minlength=m))]).astype(index)
-            self._csr = (None if np.all(order[1:] > order[:-1]) else order,
-                         self.cols[order].astype(index), indptr)
+        else:        # G's structure, built once: CSC if m < n, else CSR (factorization._sparse_products)
+            wide = m < n
+            major, minor, key = (self.cols, self.rows, self._flat_T) if wide else (self.rows, self.cols, flat)
+            order = np.argsort(key, kind="stable")
+            index = np.int32 if max(m, n, rows.size) < 2 ** 31 - 1 else np.int64
+            indptr = np.concatenate([[0], np.cumsum(np.bincount(major, minlength=n if wide else m))])
+            self._sparse = (sp.csc_matrix if wide else sp.csr_matrix,
+                            None if np.all(order[1:] > order[:-1]) else order,
+                            minor[order].astype(index), indptr.astype(index))
 
     @classmethod
     def from_matrix(cls, M, reduction="sum", method="auto", truth=None):
@@ -303,7 +306,8 @@ class MatrixCompletion(Problem):
         return self._loss_and_gradient(W)
 
     def _loss_and_gradient(self, W):
-        """Both paths touch only the ``K`` observed entries; ``"sparse"`` returns ``G`` as CSR."""
+        """Both paths touch only the ``K`` observed entries; ``"sparse"`` returns ``G`` as CSC when
+        ``m < n`` and CSR otherwise (the faster layout for the backward pass's two products)."""
         c_loss, c_grad = self._factor()
         r = self.residuals(W)
         loss = c_loss * (r @ r if r.ndim == 1 else np.einsum("...k,...k->...", r, r))
@@ -311,8 +315,8 @@ class MatrixCompletion(Problem):
             r *= c_grad
         if r.ndim == 1:
             if self.method == "sparse":
-                order, indices, indptr = self._csr
-                return loss, sp.csr_matrix((r if order is None else r[order], indices, indptr), shape=self.shape)
+                container, order, indices, indptr = self._sparse
+                return loss, container((r if order is None else r.take(order), indices, indptr), shape=self.shape)
             GT = np.zeros(self.shape[::-1])             # G in Fortran order: its transpose is contiguous
             GT.reshape(-1)[self._flat_T] = r
             return loss, GT.T

@@ -87,7 +87,8 @@ class Stepper:
         self._chain = [None] + [np.empty(self.lead + (w.shape[-2], n)) for w in ws[1:-1]]
         self._G = np.empty(self.lead + (ws[-1].shape[-2], n))
         self._fused = self.optimizer == "gd" and not self.lead and len(ws) >= 2      # see gd_update
-        self._scratch = [np.empty_like(ws[0]), None] + [np.empty((n, w.shape[-1])) for w in ws[2:]]
+        self._scratch = ([None, np.empty_like(ws[1])] + [np.empty((n, w.shape[-1])) for w in ws[2:]]
+                         if self._fused else None)
         self.prefixes = None
 
     def forward(self):

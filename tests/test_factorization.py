@@ -81,13 +81,16 @@ def test_batched_layer_gradients_equal_unbatched(rng):
     np.testing.assert_allclose(grads[1][1, 2], d.layer_gradients(w0, G[1, 2])[1])
 
 
-def test_sparse_gradient_path_equals_dense(rng):
+@pytest.mark.parametrize("depth", [2, 3, 4])
+@pytest.mark.parametrize("fmt", ["csr", "csc", "coo"])
+def test_sparse_gradient_path_equals_dense(rng, depth, fmt):
+    """E1 with a sparse G (any scipy format; the products run on its CSC form) = E1 with dense G."""
     import scipy.sparse as sp
 
-    ws = random_weights(rng, 3)
+    ws = random_weights(rng, depth)
     G = rng.standard_normal(SHAPE) * (rng.random(SHAPE) < 0.4)
     dense = d.layer_gradients(ws, G)
-    sparse = backward(ws, prefix_products(ws), sp.csr_matrix(G))
+    sparse = backward(ws, prefix_products(ws), sp.coo_matrix(G).asformat(fmt))
     for a, b in zip(dense, sparse):
         np.testing.assert_allclose(a, b, rtol=1e-13, atol=1e-14)
 

@@ -30,6 +30,10 @@ def test_sparse_and_dense_completion_agree(rng):
         ls, Gs = sparse.loss_and_gradient(W)
         assert ld == pytest.approx(ls, rel=1e-13)
         np.testing.assert_allclose(Gs.toarray(), Gd, atol=1e-14)
+        assert Gs.format == "csr"            # m > n: the faster layout for the backward products
+        wide = d.MatrixCompletion((50, 60), cols, rows, M[rows, cols], reduction, method="sparse")
+        assert wide.gradient(W.T).format == "csc"      # m < n
+        np.testing.assert_allclose(wide.gradient(W.T).toarray(), Gd.T, atol=1e-14)
         # batched W on the sparse path gives a dense stack
         Wb = np.stack([W, 2 * W])
         lb, Gb = sparse.loss_and_gradient(Wb)
@@ -139,6 +143,27 @@ def test_wrong_W_shape_named(rng):
         p.loss(np.ones((3, 4)))
     with pytest.raises(ValueError, match="W contains"):
         p.gradient(np.full((4, 3), np.nan))
+
+
+def test_finite_check_of_a_large_array():
+    """Arrays of >= 2^16 entries are first checked by one dot product: NaN and +-inf anywhere are
+    still caught (in any memory order), and huge finite entries whose squares overflow are not
+    mistaken for infinite ones."""
+    from dmf_edu._validate import as_float_array, all_finite
+
+    W = np.zeros((300, 250))                        # 75 000 entries
+    for bad in (np.nan, np.inf, -np.inf):
+        for X in (W.copy(), np.asfortranarray(W)):
+            X[123, 45] = bad
+            assert not all_finite(X)
+            with pytest.raises(ValueError, match=r"W contains 1 NaN or infinite"):
+                as_float_array(X, "W")
+    huge = np.full((300, 250), 1e200)               # the dot product overflows to inf
+    assert all_finite(huge) and all_finite(W) and as_float_array(huge, "W") is huge
+    p = d.MatrixCompletion((300, 250), [0, 299], [0, 249], [1.0, 2.0], method="sparse")
+    W[7, 9] = np.nan
+    with pytest.raises(ValueError, match="W contains 1 NaN"):
+        p.loss_and_gradient(W)
 
 
 def test_single_precision_sensing_agrees_to_float32_accuracy(rng):

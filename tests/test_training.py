@@ -372,6 +372,36 @@ def test_sparse_and_dense_paths_train_alike_with_narrow_widths(rng):
     np.testing.assert_allclose(a.history["validation_error"], b.history["validation_error"], rtol=1e-10)
 
 
+@pytest.mark.parametrize("widths", [[5, 4], [5, 3, 6]])          # depth 3 and 4
+@pytest.mark.parametrize("m, n", [(13, 11), (11, 13)])             # G handed out as CSR, as CSC
+def test_sparse_completion_steps_equal_dense_steps_and_E1(rng, widths, m, n):
+    """The sparse completion path (the problem's sparse G, both sparse products and the fused update
+    of gd_update) moves every factor as the dense path does, and its first step is -lr dphi/dW_j of
+    E1 with G = (2/K) P_Omega(W - M) written out here.  Observations in random order, so the
+    problem's permutation to G's storage order is not the identity; compared: the moves
+    W_j(t) - W_j(0), norm-wise, to 1e-12 relative."""
+    K, lr = 60, 0.3
+    rows, cols = np.divmod(rng.choice(m * n, K, replace=False), n)
+    values = rng.standard_normal(K)
+    w0 = d.init_weights((m, n), len(widths) + 1, 1.0, width=widths, rng=rng)
+    W = d.end_to_end(w0)
+    G = np.zeros((m, n))
+    G[rows, cols] = 2.0 / K * (W[rows, cols] - values)
+    moves = {"E1": [-lr * g for g in d.layer_gradients(w0, G)]}
+    for method in ("sparse", "dense"):
+        p = d.MatrixCompletion((m, n), rows, cols, values, reduction="mean", method=method)
+        st = d.Stepper(w0, lr=lr)
+        for t in range(3):
+            st.apply(p.loss_and_gradient(st.forward())[1])
+            if t == 0:
+                moves[method + "1"] = [a - b for a, b in zip(st.weights, w0)]
+        moves[method] = [a - b for a, b in zip(st.weights, w0)]
+    for got, want in (("sparse1", "E1"), ("sparse", "dense")):
+        for a, b in zip(moves[got], moves[want]):
+            assert np.linalg.norm(a - b) <= 1e-12 * np.linalg.norm(b), (got, want)
+    assert min(np.linalg.norm(b) for b in moves["E1"]) > 1e-3     # every factor really moved
+
+
 def test_singular_values_through_the_narrowest_width_equal_the_full_svd(rng):
     from dmf_edu.factorization import prefix_products
     from dmf_edu.factorization import product_singular_values as _singular_values
@@ -399,16 +429,17 @@ def test_default_record_schedule(rng):
 
 
 @pytest.mark.parametrize("dims", [[7, 5, 6], [7, 5, 4, 6], [7, 3, 9, 4, 6]])
-@pytest.mark.parametrize("order", ["C", "F", "sparse"])
+@pytest.mark.parametrize("order", ["C", "F", "csr", "csc"])
 def test_fused_gd_update_equals_E1_backward_then_step(rng, dims, order):
-    """gd_update (the one-trial plain-GD hot path) = W_j - lr dphi/dW_j from backward (E1), at a random
-    rectangular point (hidden widths differ from both outer sizes, so a missing transpose shows)."""
+    """gd_update (the one-trial plain-GD hot path) = W_j - lr dphi/dW_j from backward (E1) with the
+    dense G, at a random rectangular point (hidden widths differ from both outer sizes, so a missing
+    transpose shows)."""
     from dmf_edu.factorization import backward, prefix_products
 
     ws = [rng.standard_normal((dims[i + 1], dims[i])) for i in range(len(dims) - 1)]
-    G = rng.standard_normal((dims[-1], dims[0])) * (rng.random((dims[-1], dims[0])) < 0.4)
-    G = sp.csr_matrix(G) if order == "sparse" else np.asarray(G, order=order)
-    expected = [w - 0.1 * g for w, g in zip(ws, backward(ws, prefix_products(ws), G))]
+    Gd = rng.standard_normal((dims[-1], dims[0])) * (rng.random((dims[-1], dims[0])) < 0.4)
+    G = sp.csr_matrix(Gd).asformat(order) if order in ("csr", "csc") else np.asarray(Gd, order=order)
+    expected = [w - 0.1 * g for w, g in zip(ws, backward(ws, prefix_products(ws), Gd))]
     st = d.Stepper(ws, lr=0.1)
     st.forward()
     st.apply(G)
