@@ -150,8 +150,9 @@ class MatrixCompletion(Problem):
     method : {"auto", "dense", "sparse"}
         ``"dense"`` stores an ``m x n`` mask and is fastest for small matrices; ``"sparse"``
         touches only the ``K`` observed entries and returns a ``scipy.sparse`` gradient
-        (CSC if ``m < n``, else CSR; unbatched ``W``).  ``"auto"`` picks sparse when ``m n > 250 000`` and at most 5 %
-        of entries are observed (see ``benchmarks/bench_core.py`` for the measurement).
+        (CSC if ``m < n``, else CSR; unbatched ``W``).  ``"auto"`` picks sparse when
+        ``m n > 250 000`` and at most 5 % of entries are observed (measured in
+        ``benchmarks/bench_core.py``).
     truth : array ``(..., m, n)``, optional
         Ground truth for ``evaluate``.
     """
