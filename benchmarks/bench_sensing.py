@@ -23,9 +23,10 @@ import time  # noqa: E402
 import numpy as np  # noqa: E402
 
 from dmf_edu.factorization import init_weights  # noqa: E402
-from dmf_edu.lockstep import train_together  # noqa: E402
-from dmf_edu.problems import gaussian_sensing, random_low_rank  # noqa: E402
-from dmf_edu.training import gradient_descent  # noqa: E402
+from dmf_edu.training.lockstep import train_together  # noqa: E402
+from dmf_edu.problems import gaussian_sensing  # noqa: E402
+from dmf_edu.targets import random_low_rank
+from dmf_edu.training.loop import gradient_descent  # noqa: E402
 
 DEPTHS = (2, 3, 4)
 

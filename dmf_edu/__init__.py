@@ -19,16 +19,14 @@ from .factorization import (balancedness, balancedness_residuals, end_to_end, hi
                             init_weights, layer_gradients)
 from .metrics import (effective_rank, heldout_error, nuclear_norm, reconstruction_error, relative_error,
                       schatten_norm, singular_values)
-from .problems import (MatrixCompletion, MatrixSensing, commuting_sensing, gaussian_sensing,
-                       random_low_rank, sample_completion)
+from .problems import MatrixCompletion, MatrixSensing, commuting_sensing, gaussian_sensing, sample_completion
+from .targets import random_low_rank
 from .training import DivergenceError, Run, Stepper, gradient_descent, record_schedule
-from . import baselines, dynamics, geometry, landscape
-from .baselines import *  # noqa: F401,F403  (each module lists its public names in __all__)
+from . import baselines, dynamics, landscape
+from .baselines import *  # noqa: F401,F403  (each package lists its public names in __all__)
 from .dynamics import *  # noqa: F401,F403
-from .geometry import *  # noqa: F401,F403
 from .landscape import *  # noqa: F401,F403
-
-__version__ = "0.1.0"
+from ._version import __version__
 
 
 def _checkout_proofs():
@@ -59,4 +57,4 @@ __all__ = [
     "effective_rank", "nuclear_norm", "schatten_norm", "singular_values",
     "reconstruction_error", "relative_error", "depth_multiplier", "log_mean", "psd_power",
     "directional_check", "entrywise_check", "taylor_slope", "check_layer_gradients",
-] + dynamics.__all__ + baselines.__all__ + geometry.__all__ + landscape.__all__
+] + dynamics.__all__ + baselines.__all__ + landscape.__all__

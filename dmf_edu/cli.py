@@ -12,11 +12,11 @@ import sys
 
 from .course.grader import check_main
 from .course.runner import lesson_main
-from .demo import main as demo_main
+from .experiments.demo import main as demo_main
 from .experiments import (REGISTRY, RUN_TIMES, get, headline_table, list_experiments, output_name, reproduce,
                           task_list)
-from .experiments._runner import MissingTasksError, TaskError, parse_shard
-from .training import DivergenceError
+from .experiments.runner import MissingTasksError, TaskError, parse_shard
+from .training.loop import DivergenceError
 
 
 class _Parser(argparse.ArgumentParser):
@@ -141,7 +141,7 @@ def main(argv=None):
             parser.exit(1, f"dmf-edu demo: {exc}\n")
         return 0
     if args.command == "prove":
-        from .prover import prove_main          # sympy (through dmf_edu.symbolic): only for `prove`
+        from .proofs.runner import prove_main  # sympy (through dmf_edu.proofs.symbolic): only for `prove`
 
         return prove_main(args.labels, json_output=args.json, quick=args.quick, seed=args.seed, jobs=args.jobs)
     if args.command == "lesson":

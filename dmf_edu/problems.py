@@ -22,7 +22,7 @@ import scipy.sparse as sp
 
 from ._validate import as_float_array, as_rng, check_int, check_matrix_like, check_shape, check_test_count
 from .metrics import reconstruction_error, relative_error
-from .targets import random_low_rank, separated_target  # noqa: F401 (re-exported)
+
 
 REDUCTIONS = ("sum", "mean")
 _BLOCK_BYTES = 1 << 20          # rows of A per block: about 1 MB, so a block stays in L2 cache
@@ -67,7 +67,7 @@ class Problem:
     def stacked_loss_and_gradient(self, W, block_bytes=None, counts=None):
         """``(loss (R,), G (R, m, n))`` at a stack ``W`` ``(R, m, n)`` shared by ``R`` runs, unchecked.
 
-        The numbers of ``loss_and_gradient(W)`` (to float rounding), for :mod:`dmf_edu.lockstep`.
+        The numbers of ``loss_and_gradient(W)`` (to float rounding), for :mod:`dmf_edu.training.lockstep`.
         Sensing overrides it with one blocked pass over the measurements (``block_bytes``) that
         also serves nested measurement sets (``counts``).
         """

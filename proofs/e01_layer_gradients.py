@@ -28,8 +28,8 @@ T1  Library: ``dmf_edu.factorization.layer_gradients`` at a random rational poin
 import sympy as sp
 
 from dmf_edu import factorization
-from dmf_edu.symbolic import (Page, Planted, at_point, chain_product, identity_like, random_rational_point,
-                              run_page, symbol_matrix, symbolic_weights)
+from dmf_edu.proofs.symbolic import (Page, Planted, at_point, chain_product, identity_like, random_rational_point, symbol_matrix, symbolic_weights)
+from dmf_edu.proofs.runner import run_page
 
 PAGE = Page(
     label="E1", title="layer gradients dphi/dW_j",

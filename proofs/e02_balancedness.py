@@ -28,8 +28,8 @@ import sympy as sp
 
 from dmf_edu import factorization
 from dmf_edu.proofs.e01_layer_gradients import layer_gradient_formula
-from dmf_edu.symbolic import (Page, Planted, at_point, random_rational_point, run_page, symbol_matrix,
-                              symbolic_weights)
+from dmf_edu.proofs.symbolic import (Page, Planted, at_point, random_rational_point, symbol_matrix, symbolic_weights)
+from dmf_edu.proofs.runner import run_page
 
 PAGE = Page(
     label="E2", title="balancedness D_j conserved by the flow",

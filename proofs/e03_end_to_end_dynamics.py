@@ -39,8 +39,8 @@ import sympy as sp
 
 from dmf_edu import dynamics, factorization
 from dmf_edu.proofs.e01_layer_gradients import layer_gradient_formula
-from dmf_edu.symbolic import (Page, Planted, at_point, cayley, chain_product, field_matrix, function_field,
-                              identity_like, orthogonal, random_rational_point, run_page)
+from dmf_edu.proofs.symbolic import (Page, Planted, at_point, cayley, chain_product, field_matrix, function_field, identity_like, orthogonal, random_rational_point)
+from dmf_edu.proofs.runner import run_page
 
 PAGE = Page(
     label="E3", title="balanced factor flow = -A_{N,W}(G)",

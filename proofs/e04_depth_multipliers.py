@@ -34,7 +34,8 @@ import sympy as sp
 
 from dmf_edu import linalg
 from dmf_edu.proofs.e03_end_to_end_dynamics import end_to_end_operator_formula, singular_frames
-from dmf_edu.symbolic import Page, Planted, field_matrix, power_simplify, random_rational_point, run_page
+from dmf_edu.proofs.symbolic import Page, Planted, field_matrix, power_simplify, random_rational_point
+from dmf_edu.proofs.runner import run_page
 
 # sympy's limit/summation/... are deterministic and not cached by sympy: memoised here, so a
 # planted variant reuses the claim's work for the parts it does not change

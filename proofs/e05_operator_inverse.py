@@ -43,8 +43,8 @@ from sympy.polys.matrices import DomainMatrix
 from dmf_edu import dynamics
 from dmf_edu.proofs.e03_end_to_end_dynamics import end_to_end_operator_formula
 from dmf_edu.proofs.e04_depth_multipliers import multiplier
-from dmf_edu.symbolic import (Page, Planted, field_matrix, function_field, orthogonal, random_rational_point,
-                              rotation, run_page, symbol_matrix, to_float_array)
+from dmf_edu.proofs.symbolic import (Page, Planted, field_matrix, function_field, orthogonal, random_rational_point, rotation, symbol_matrix, to_float_array)
+from dmf_edu.proofs.runner import run_page
 
 PAGE = Page(
     label="E5inv", title="inverse of A_{N,W}: multipliers 1/a_N, 1/L",
@@ -89,7 +89,7 @@ def inverse_formula(U, V, s, N, Z, inv=inverse_multiplier):
 
 
 def rational_orthogonal(d, rng):
-    """Exact rational ``d x d`` rotation (:func:`dmf_edu.symbolic.orthogonal` at a random rational point)."""
+    """Exact rational ``d x d`` rotation (:func:`dmf_edu.proofs.symbolic.orthogonal` at a random rational point)."""
     return orthogonal(d, "q", rng)[0]
 
 

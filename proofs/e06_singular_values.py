@@ -43,7 +43,8 @@ import sympy as sp
 
 from dmf_edu import dynamics
 from dmf_edu.proofs.e03_end_to_end_dynamics import end_to_end_operator_formula, singular_frames
-from dmf_edu.symbolic import Page, Planted, at_point, field_matrix, random_rational_point, run_page
+from dmf_edu.proofs.symbolic import Page, Planted, at_point, field_matrix, random_rational_point
+from dmf_edu.proofs.runner import run_page
 
 PAGE = Page(
     label="E6", title="singular-value ODE under E3",

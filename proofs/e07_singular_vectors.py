@@ -39,8 +39,8 @@ import sympy as sp
 
 from dmf_edu import dynamics
 from dmf_edu.proofs.e06_singular_values import singular_value_velocity_formula, svd_case
-from dmf_edu.symbolic import (Page, Planted, at_point, field_matrix, hadamard, identity_like, random_rational_point,
-                              run_page)
+from dmf_edu.proofs.symbolic import (Page, Planted, at_point, field_matrix, hadamard, identity_like, random_rational_point)
+from dmf_edu.proofs.runner import run_page
 
 PAGE = Page(
     label="E7", title="singular-vector ODE under E3 (with complement terms)",

@@ -38,8 +38,8 @@ import sympy as sp
 from sympy.polys.matrices import DomainMatrix
 
 from dmf_edu import dynamics
-from dmf_edu.symbolic import (Page, Planted, field_matrix, function_field, orthogonal, random_rational_point,
-                              rotation, run_page, symbol_matrix, to_float_array)
+from dmf_edu.proofs.symbolic import (Page, Planted, field_matrix, function_field, orthogonal, random_rational_point, rotation, symbol_matrix, to_float_array)
+from dmf_edu.proofs.runner import run_page
 
 PAGE = Page(
     label="E8", title="singular vectors at rest iff U^T G V diagonal",

@@ -46,7 +46,8 @@ import functools
 import sympy as sp
 
 from dmf_edu import dynamics
-from dmf_edu.symbolic import Page, Planted, power_simplify, random_rational_point, run_page
+from dmf_edu.proofs.symbolic import Page, Planted, power_simplify, random_rational_point
+from dmf_edu.proofs.runner import run_page
 
 # sympy's limit/summation/... are deterministic and not cached by sympy: memoised here, so a
 # planted variant reuses the claim's work for the parts it does not change

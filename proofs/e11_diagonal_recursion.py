@@ -35,11 +35,12 @@ T3  library: ``factorization.layer_gradients`` at ``W_j = Q diag(x) Q^T`` equals
 import numpy as np
 import sympy as sp
 
-from dmf_edu import dynamics, factorization, training
+from dmf_edu import dynamics, factorization
+from dmf_edu.training import loop as training
 from dmf_edu.problems import MatrixCompletion
 from dmf_edu.proofs.e01_layer_gradients import layer_gradient_formula as layer_gradients
-from dmf_edu.symbolic import (Page, Planted, cayley, chain_product, field_matrix, function_field,
-                              rotation, run_page, to_float_array)
+from dmf_edu.proofs.symbolic import (Page, Planted, cayley, chain_product, field_matrix, function_field, rotation, to_float_array)
+from dmf_edu.proofs.runner import run_page
 
 PAGE = Page(
     label="E11", title="W_j(0) = alpha I, A symmetric: GD = eigenvalue recursion",

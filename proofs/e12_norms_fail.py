@@ -34,7 +34,8 @@ import numpy as np
 import sympy as sp
 
 from dmf_edu import metrics
-from dmf_edu.symbolic import Page, Planted, power_simplify, random_rational_point, run_page
+from dmf_edu.proofs.symbolic import Page, Planted, power_simplify, random_rational_point
+from dmf_edu.proofs.runner import run_page
 
 PAGE = Page(
     label="E12", title="2x2 completion where every norm fails",

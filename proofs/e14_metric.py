@@ -43,12 +43,13 @@ import numpy as np
 import sympy as sp
 from sympy.polys.matrices import DomainMatrix
 
-from dmf_edu import dynamics, geometry
+from dmf_edu import dynamics
+from dmf_edu.dynamics import geometry
 from dmf_edu.proofs.e01_layer_gradients import layer_gradient_formula
 from dmf_edu.proofs.e03_end_to_end_dynamics import balanced_case, end_to_end_operator_formula
 from dmf_edu.proofs.e04_depth_multipliers import multiplier
-from dmf_edu.symbolic import (Page, Planted, chain_product, field_matrix, function_field, identity_like,
-                              random_rational_point, run_page, symbol_matrix, symbolic_weights, to_float_array)
+from dmf_edu.proofs.symbolic import (Page, Planted, chain_product, field_matrix, function_field, identity_like, random_rational_point, symbol_matrix, symbolic_weights, to_float_array)
+from dmf_edu.proofs.runner import run_page
 
 PAGE = Page(
     label="E14", title="metric g^N: min-norm lift, E3 = gradient flow",

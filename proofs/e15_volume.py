@@ -41,8 +41,9 @@ import numpy as np
 import sympy as sp
 from sympy.polys.matrices import DomainMatrix
 
-from dmf_edu import geometry
-from dmf_edu.symbolic import Page, Planted, cayley, function_field, power_simplify, random_rational_point, run_page
+from dmf_edu.dynamics import geometry
+from dmf_edu.proofs.symbolic import (Page, Planted, cayley, function_field, power_simplify, random_rational_point)
+from dmf_edu.proofs.runner import run_page
 
 PAGE = Page(
     label="E15", title="volume density of N g^N in SVD coordinates",
@@ -61,7 +62,7 @@ PAGE = Page(
 # --------------------------------------------------------------------------- construction
 
 def skew_basis(d):
-    """The generators ``K_k = E_ij - E_ji`` (``i < j``), in the order of :func:`dmf_edu.symbolic.cayley`'s params."""
+    """The generators ``K_k = E_ij - E_ji`` (``i < j``), in the order of :func:`dmf_edu.proofs.symbolic.cayley`'s params."""
     out = []
     for i in range(d):
         for j in range(i + 1, d):

@@ -42,10 +42,10 @@ import numpy as np
 import sympy as sp
 from sympy.polys.matrices import DomainMatrix
 
-from dmf_edu import geometry
+from dmf_edu.dynamics import geometry
 from dmf_edu.proofs.e04_depth_multipliers import multiplier
-from dmf_edu.symbolic import (Page, Planted, cayley, chain_product, field_matrix, function_field, power_simplify,
-                              random_rational_point, rotation, run_page, symbol_matrix)
+from dmf_edu.proofs.symbolic import (Page, Planted, cayley, chain_product, field_matrix, function_field, power_simplify, random_rational_point, rotation, symbol_matrix)
+from dmf_edu.proofs.runner import run_page
 
 PAGE = Page(
     label="E16", title="fibre volume prod sqrt(a_N), entropy",

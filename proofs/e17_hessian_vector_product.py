@@ -32,10 +32,10 @@ T1  library: ``landscape.hessian_vector_product(problem, weights, V)`` equals th
 import numpy as np
 import sympy as sp
 
-from dmf_edu import landscape
+from dmf_edu.landscape import hessian as landscape
 from dmf_edu.problems import MatrixCompletion, MatrixSensing
-from dmf_edu.symbolic import (Page, Planted, at_point, chain_product, random_rational_point, run_page,
-                              symbol_matrix, symbolic_weights)
+from dmf_edu.proofs.symbolic import (Page, Planted, at_point, chain_product, random_rational_point, symbol_matrix, symbolic_weights)
+from dmf_edu.proofs.runner import run_page
 
 PAGE = Page(
     label="E17", title="Hessian-vector product of phi (tangent of E1)",

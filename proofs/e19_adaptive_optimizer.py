@@ -37,11 +37,11 @@ T1  library: two steps of ``training.gradient_descent(optimizer="adaptive")`` eq
 import numpy as np
 import sympy as sp
 
-from dmf_edu import training
+from dmf_edu.training import loop as training
 from dmf_edu.problems import MatrixCompletion
 from dmf_edu.proofs.e01_layer_gradients import layer_gradient_formula as layer_gradients
-from dmf_edu.symbolic import (Page, Planted, chain_product, random_rational_point, run_page,
-                              symbol_matrix, symbolic_weights)
+from dmf_edu.proofs.symbolic import (Page, Planted, chain_product, random_rational_point, symbol_matrix, symbolic_weights)
+from dmf_edu.proofs.runner import run_page
 
 PAGE = Page(
     label="E19", title="adaptive optimizer: two steps exactly",

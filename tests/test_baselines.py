@@ -5,8 +5,8 @@ import pytest
 from scipy.optimize import linprog
 
 import dmf_edu as d
-from dmf_edu import nuclear_norm_solver
-from dmf_edu.measurement_map import Measurements, constraint_violation
+from dmf_edu.baselines import nuclear_norm as nuclear_norm_solver
+from dmf_edu.baselines.measurements import Measurements, constraint_violation
 
 KKT_TOL = 1e-5       # solver tol is 1e-6 on the relative gap and violation; KKT parts are bounded by it
 

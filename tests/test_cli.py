@@ -17,7 +17,7 @@ import pytest
 
 from dmf_edu.cli import main
 from dmf_edu.experiments import REGISTRY, RUN_TIMES
-from dmf_edu.experiments._runner import parse_shard
+from dmf_edu.experiments.runner import parse_shard
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -58,10 +58,11 @@ def test_negative_seed_in_a_real_process_has_no_traceback():
 
 def test_python_api_rng_arguments_reject_negative_seeds_naming_them():
     from dmf_edu.checks import directional_check
-    from dmf_edu.demo import run_demo
+    from dmf_edu.experiments.demo import run_demo
     from dmf_edu.experiments import reproduce
     from dmf_edu.factorization import init_weights
-    from dmf_edu.problems import gaussian_sensing, random_low_rank, sample_completion
+    from dmf_edu.problems import gaussian_sensing, sample_completion
+    from dmf_edu.targets import random_low_rank
 
     with pytest.raises(ValueError, match="rng must be a seed >= 0"):
         random_low_rank(4, 4, 1, rng=-1)

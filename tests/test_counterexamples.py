@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import dmf_edu as d
-from dmf_edu.baselines import schatten_profile, x5_problem
+from dmf_edu.baselines.schatten import schatten_profile, x5_problem
 from dmf_edu.experiments.x1_completion import schatten_vs_depth
 from dmf_edu.experiments.x4_commuting import x4_commuting_sensing
 from dmf_edu.experiments.x5_razin_cohen import x5_razin_cohen

@@ -1,4 +1,4 @@
-"""Exercise checkers (dmf_edu.exercises): each passes the right answers and rejects planted wrong
+"""Exercise checkers (dmf_edu.course.exercises): each passes the right answers and rejects planted wrong
 ones with a message that names the fault (E1, E3/E4, E6, effective rank, E4 multiplier, E12, E17):
 the common wrong answers of each exercise and the hint each must get."""
 
@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 import dmf_edu as d
-from dmf_edu import exercises as ex
-from dmf_edu.baselines import schatten_profile
-from dmf_edu.landscape import hessian_vector_product
+from dmf_edu.course import exercises as ex
+from dmf_edu.baselines.schatten import schatten_profile
+from dmf_edu.landscape.hessian import hessian_vector_product
 from dmf_edu.linalg import depth_multiplier, psd_power
 
 LIBRARY = {"layer_gradients": d.layer_gradients, "end_to_end_operator": d.end_to_end_operator,

@@ -18,7 +18,7 @@ import pytest
 import dmf_edu
 from dmf_edu.cli import main
 from dmf_edu.experiments import REGISTRY, get, list_experiments, reproduce
-from dmf_edu.experiments._runner import MissingTasksError, TaskError, run_tasks, select_shard
+from dmf_edu.experiments.runner import MissingTasksError, TaskError, run_tasks, select_shard
 
 ROOT = Path(__file__).resolve().parents[1]
 # tiny sweeps (seconds): X3 exercises lockstep groups, X1 one task per run
@@ -143,7 +143,7 @@ def big_task(task):
 
 
 def test_two_writers_of_one_task_never_leave_a_torn_record(tmp_path):
-    from dmf_edu.experiments._runner import _cache_path, execute_task
+    from dmf_edu.experiments.runner import _cache_path, execute_task
 
     task = dict(key="same", n=1)
     path = Path(_cache_path(tmp_path, "same"))
@@ -174,7 +174,7 @@ def test_runner_shard_killed_mid_task_loses_nothing(tmp_path):
     (tmp_path / "slowmod.py").write_text(SLOW_MODULE)
     cache, marker = tmp_path / "cache", tmp_path / "started"
     tasks = [dict(key=f"x={x}", x=x, marker=str(marker)) for x in range(4)]
-    code = ("import json, sys; from slowmod import slow; from dmf_edu.experiments._runner import run_tasks; "
+    code = ("import json, sys; from slowmod import slow; from dmf_edu.experiments.runner import run_tasks; "
             f"run_tasks('K', json.loads(sys.argv[1]), slow, cache_dir={str(cache)!r}, progress=False)")
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tmp_path), str(ROOT)]))
     proc = subprocess.Popen([sys.executable, "-c", code, json.dumps(tasks)], env=env)
@@ -220,11 +220,12 @@ def test_thread_pool_executor_gives_the_same_rows(tmp_path):
 
 @pytest.mark.parametrize("problem", ["sensing", "completion"])
 def test_lockstep_runs_equal_separate_runs(problem, monkeypatch):
-    from dmf_edu import lockstep
+    from dmf_edu.training import lockstep
     from dmf_edu.factorization import init_weights
-    from dmf_edu.lockstep import shared_loss_and_gradient, train_together
-    from dmf_edu.problems import gaussian_sensing, random_low_rank, sample_completion
-    from dmf_edu.training import gradient_descent
+    from dmf_edu.training.lockstep import shared_loss_and_gradient, train_together
+    from dmf_edu.problems import gaussian_sensing, sample_completion
+    from dmf_edu.targets import random_low_rank
+    from dmf_edu.training.loop import gradient_descent
 
     M = random_low_rank(9, 7, 2, rng=0)
     P = gaussian_sensing(M, 300, rng=1, reduction="mean") if problem == "sensing" else \
@@ -249,11 +250,12 @@ def test_lockstep_runs_equal_separate_runs(problem, monkeypatch):
 @pytest.mark.parametrize("reduction", ["mean", "sum"])
 def test_lockstep_nested_counts_equal_each_runs_prefix_problem(reduction, monkeypatch):
     """X3's nested design: run i of a lockstep group sees the first counts[i] measurements only."""
-    from dmf_edu import lockstep
+    from dmf_edu.training import lockstep
     from dmf_edu.factorization import init_weights
-    from dmf_edu.lockstep import shared_loss_and_gradient, train_together
-    from dmf_edu.problems import MatrixSensing, gaussian_sensing, random_low_rank
-    from dmf_edu.training import gradient_descent
+    from dmf_edu.training.lockstep import shared_loss_and_gradient, train_together
+    from dmf_edu.problems import MatrixSensing, gaussian_sensing
+    from dmf_edu.targets import random_low_rank
+    from dmf_edu.training.loop import gradient_descent
 
     M = random_low_rank(9, 7, 2, rng=0)
     P = gaussian_sensing(M, 300, rng=1, reduction=reduction)

@@ -1,12 +1,11 @@
-"""Tests of dmf_edu.geometry (E14-E16) and the X6 experiment function."""
+"""Tests of dmf_edu.dynamics.geometry (E14-E16) and the X6 experiment function."""
 
 import numpy as np
 import pytest
 
 import dmf_edu as d
 from dmf_edu.dynamics import end_to_end_operator
-from dmf_edu.geometry import (fibre_entropy, metric, minimum_norm_lift, rescaled_multiplier,
-                              volume_density)
+from dmf_edu.dynamics.geometry import (fibre_entropy, metric, minimum_norm_lift, rescaled_multiplier, volume_density)
 from dmf_edu.experiments.x6_infinite_depth import x6_depth_limit
 
 DEPTHS = [1, 2, 3, 5, np.inf]

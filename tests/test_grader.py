@@ -11,7 +11,7 @@ import textwrap
 
 import pytest
 
-from dmf_edu import exercises
+from dmf_edu.course import exercises
 from dmf_edu.course import grader
 
 QUICK = 20.0          # generous per-exercise limit on a loaded 2-core machine (the checks take < 1 s)
@@ -77,7 +77,7 @@ def test_the_packages_own_functions_are_flagged(tmp_path):
     path = _file(tmp_path, "copied.py", """
         import dmf_edu
         from dmf_edu import effective_rank                      # handed in as is
-        from dmf_edu import exercises
+        from dmf_edu.course import exercises
 
         def layer_gradients(weights, G):                        # a thin wrapper
             return dmf_edu.layer_gradients(weights, G)

@@ -5,12 +5,12 @@ import pytest
 import sympy
 
 import dmf_edu as d
-from dmf_edu.landscape import _hvp  # the unvalidated core, to plant bugs around it
-from dmf_edu.landscape import (check_hessian_vector_product, classify_point, detect_stages,
-                               hessian_extremes, hessian_matrix, hessian_operator,
-                               hessian_vector_product, loss_hessian_apply)
+from dmf_edu.landscape.hessian import _hvp  # the unvalidated core, to plant bugs around it
+from dmf_edu.landscape.hessian import (check_hessian_vector_product, classify_point, hessian_extremes, hessian_matrix, hessian_operator, hessian_vector_product, loss_hessian_apply)
+from dmf_edu.landscape.stages import detect_stages
 from dmf_edu.experiments.x7_saddles import x7_escape_times, x7_run, x7_stages
-from dmf_edu.problems import full_observation, separated_target
+from dmf_edu.problems import full_observation
+from dmf_edu.targets import separated_target
 
 # rectangular outer shape with hidden widths different from both outer dimensions (STYLE.md)
 SHAPE, WIDTHS = (4, 5), {1: None, 2: [3], 3: [3, 6], 4: [3, 6, 2]}

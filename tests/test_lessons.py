@@ -1,4 +1,4 @@
-"""The course (dmf_edu.lessons, dmf_edu.course): every lesson has its parts; the committed notebooks
+"""The course (dmf_edu.course): every lesson has its parts; the committed notebooks
 are exactly the generated ones and every code cell runs in order in one fresh namespace; the
 terminal runner prints the text readably, marks the wrong-on-purpose snippets, saves figures into
 --out and exits non-zero on an unexpected failure; every exercise has a worked solution."""
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from dmf_edu import exercises
+from dmf_edu.course import exercises
 from dmf_edu.course import figures, lessons, notebook, solutions
 from dmf_edu.course.markdown import blocks, latex_to_text, to_terminal
 from dmf_edu.course.runner import lesson_main
@@ -287,16 +287,6 @@ COURSE = Path(lessons.__file__).parent
 COURSE_ORDER = ("figures", "lessons", "markdown", "notebook", "checking", "checkers", "solutions",
                 "exercises", "runner", "grader")
 LAZY_OK = ("matplotlib", "sympy", "IPython")
-
-
-def test_dmf_edu_lessons_offers_every_name_of_the_course_lessons_and_lesson_main():
-    import dmf_edu.lessons as historical
-    from dmf_edu.course import runner
-
-    for name in lessons.__all__:
-        assert getattr(historical, name) is getattr(lessons, name), name
-    assert historical.lesson_main is runner.lesson_main
-    assert set(historical.__all__) == {*lessons.__all__, "lesson_main"}
 
 
 def test_course_modules_import_public_names_at_the_top_from_lower_modules_only():

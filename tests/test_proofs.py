@@ -1,4 +1,4 @@
-"""Tests of the proof pages (dmf_edu.proofs, the proofs/ folder) and their runner dmf_edu.symbolic.
+"""Tests of the proof pages (dmf_edu.proofs, the proofs/ folder) and their runner dmf_edu.proofs.symbolic.
 
 Every page is proved at its quick sizes; every planted wrong variant is run and must be
 rejected at the step it names; the coverage rule, label selection, seeds and the
@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from dmf_edu import prover as P
-from dmf_edu import symbolic as S
+from dmf_edu.proofs import runner as P
+from dmf_edu.proofs import symbolic as S
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 PAGES = P.pages()

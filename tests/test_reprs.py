@@ -4,12 +4,12 @@ must not appear in it."""
 
 import numpy as np
 
-from dmf_edu.baselines import GreedyResult
+from dmf_edu.baselines.schatten import GreedyResult
 from dmf_edu.course.checking import Report
-from dmf_edu.nuclear_norm_solver import BaselineResult
-from dmf_edu.prover import PageResult
-from dmf_edu.runs import Run
-from dmf_edu.symbolic import Page, Proof
+from dmf_edu.baselines.nuclear_norm import BaselineResult
+from dmf_edu.proofs.runner import PageResult
+from dmf_edu.training.run import Run
+from dmf_edu.proofs.symbolic import Page, Proof
 
 SENTINEL = 7.654321
 BIG = np.full((300, 200), SENTINEL)

@@ -8,7 +8,7 @@ import pytest
 from dmf_edu.datasets import load_mri, observe
 from dmf_edu.experiments import reproduce
 from dmf_edu.experiments import x9_real_data as x9
-from dmf_edu.experiments._heldout import heldout_mse, track
+from dmf_edu.experiments.heldout import heldout_mse, track
 
 
 @pytest.fixture(scope="module")

@@ -4,12 +4,11 @@ runner behind ``dmf-edu lesson N``, worked solutions, the exercise checkers and 
 
 Modules, each importing only from those listed before it: :mod:`.figures` (``show``: inline in
 Jupyter, saved to a folder elsewhere), :mod:`.lessons` (the Markdown lessons in ``lessons_md/``,
-their snippets, running them; ``dmf_edu.lessons`` is the same names plus ``lesson_main``),
+their snippets, running them),
 :mod:`.markdown` (lesson text to terminal text and notebook cells), :mod:`.notebook`,
 :mod:`.checking` (registry, reports, hints), :mod:`.checkers` (lessons 5 and 8),
 :mod:`.solutions` (the worked solutions in ``solutions_md/``), :mod:`.exercises` (the checkable
-exercises of lessons 1-4 and 7 and the students' entry points; ``dmf_edu.exercises`` is the same
-module), :mod:`.runner`, :mod:`.grader`.
+exercises of lessons 1-4 and 7 and the students' entry points), :mod:`.runner`, :mod:`.grader`.
 
 Importing the package imports :mod:`.checkers` and :mod:`.exercises`, whose checkers register
 themselves in :mod:`.checking`'s registry: every module of the course sees all the exercises.

@@ -1,4 +1,4 @@
-r"""Checkers of lessons 5 and 8 (registered in the same registry as ``dmf_edu.exercises``).
+r"""Checkers of lessons 5 and 8 (registered in the same registry as ``dmf_edu.course.exercises``).
 
 * ``completion_schatten_norm`` (lesson 5, E12): the Schatten-p (quasi-)norm of every solution
   ``[[w, 1], [1, 0]]`` of the 2x2 completion, from the E12 identities.

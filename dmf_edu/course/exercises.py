@@ -1,4 +1,4 @@
-r"""Checkable exercises of the course (``dmf_edu/course/lessons_md``); also importable as ``dmf_edu.exercises``.
+r"""Checkable exercises of the course (``dmf_edu/course/lessons_md``); also importable as ``dmf_edu.course.exercises``.
 
 A student writes a function and hands it to :func:`check`; the report says whether it is
 right and, when it is not, precisely what is wrong: which layer's gradient disagrees with
@@ -9,7 +9,7 @@ balanced factorization), not only by comparison with the package's own code, and
 several cases: rectangular shapes with hidden widths unlike the outer ones (at square or
 identity points a missing transpose is invisible), several depths, rank-deficient inputs.
 
->>> from dmf_edu import exercises
+>>> from dmf_edu.course import exercises
 >>> exercises.names()                                      # doctest: +SKIP
 >>> report = exercises.check("layer_gradients", my_fn)     # doctest: +SKIP
 >>> report.passed, report.message                          # doctest: +SKIP
@@ -35,7 +35,7 @@ import numpy as np
 from ..checks import directional_check
 from ..dynamics import check_end_to_end_dynamics, check_svd_velocities, end_to_end_operator, singular_value_velocity
 from ..factorization import end_to_end, init_weights, layer_gradients
-from ..landscape import check_hessian_vector_product, hessian_vector_product
+from ..landscape.hessian import check_hessian_vector_product, hessian_vector_product
 from ..linalg import depth_multiplier, psd_power
 from ..metrics import effective_rank
 from ..problems import MatrixSensing

@@ -1,7 +1,7 @@
 r"""``dmf-edu check FILE.py``: grade a student's file against every checkable exercise it answers.
 
 The file answers exercise ``name`` by defining a function called ``name`` (the names of
-``dmf_edu.exercises.names()``, e.g. ``layer_gradients``).  The grader never runs the student's
+``dmf_edu.course.exercises.names()``, e.g. ``layer_gradients``).  The grader never runs the student's
 code in its own process: a first subprocess imports the file and lists the functions it
 defines, then each exercise runs in a fresh subprocess with a time limit.  A syntax error,
 an exception at import or an import that never ends is reported for the file; an exception,

@@ -10,8 +10,7 @@ snippet that draws a figure hands it to :func:`dmf_edu.course.show`: inline in J
 saved into :func:`output_dir` (``$DMF_EDU_LESSON_OUTPUT``, or ``./dmf-edu-lessons``).
 
 ``dmf-edu lesson N`` is :func:`dmf_edu.course.runner.lesson_main`, built on this module (which
-knows nothing of it); ``dmf_edu.lessons`` offers this module's names and ``lesson_main``
-together under their historical name.  The test suite runs every lesson, so the course cannot
+knows nothing of it).  The test suite runs every lesson, so the course cannot
 silently go stale.
 """
 

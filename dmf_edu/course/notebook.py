@@ -49,7 +49,7 @@ def lesson_notebook(number):
              "edit the lesson file, not this notebook.*  Needs the `dmf_edu` package "
              "(`pip install -e .` in a checkout; in Colab, `!pip install` it from the checkout's URL). "
              "Run the cells in order.  Worked solutions are kept apart: "
-             f"`dmf-edu lesson {number} --solutions`, or `dmf_edu.exercises.solution(\"{number}.1\")`.")
+             f"`dmf-edu lesson {number} --solutions`, or `dmf_edu.course.exercises.solution(\"{number}.1\")`.")
     cells = []
     for block in blocks(path):
         if block.kind == "text":

@@ -4,7 +4,7 @@ One Markdown file per lesson in ``dmf_edu/course/solutions_md/`` (same stem as t
 one ``## N.M ...`` section per exercise.  A line ``{{reference: name}}`` stands for the source of
 the checkable exercise ``name``'s reference solution, so the code shown is the code the
 checker passes.  Reached with ``dmf-edu lesson N --solutions`` or :func:`solution`
-(``dmf_edu.exercises.solution("N.M")``).
+(``dmf_edu.course.exercises.solution("N.M")``).
 """
 
 from __future__ import annotations

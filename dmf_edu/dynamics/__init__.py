@@ -24,11 +24,14 @@ limit ``N -> inf`` is ``dW/dtau = -A_{inf,W}(G)`` (E5).  Every function that acc
 unless ``rescaled=True`` is passed.
 
 One module per topic: :mod:`.operator` (E3-E5 and the inverse), :mod:`.svd` (E6-E8),
-:mod:`.flows` (the ODE flows), :mod:`.closed_forms` (E10, E11).
+:mod:`.flows` (the ODE flows), :mod:`.closed_forms` (E10, E11), :mod:`.geometry` (the Riemannian
+metric, volume and fibre entropy of E14-E16).
 """
 
 from .closed_forms import *  # noqa: F401,F403
 from .flows import *  # noqa: F401,F403
+from .geometry import *  # noqa: F401,F403
+from .geometry import __all__ as _geometry
 from .operator import *  # noqa: F401,F403
 from .svd import *  # noqa: F401,F403
 
@@ -38,5 +41,5 @@ __all__ = [
     "check_end_to_end_dynamics", "check_svd_velocities",
     "gradient_flow", "end_to_end_flow",
     "scalar_velocity", "time_to_reach", "scalar_trajectory", "escape_time",
-    "escape_time_asymptotic", "diagonal_recursion",
+    "escape_time_asymptotic", "diagonal_recursion", *_geometry,
 ]

@@ -8,7 +8,7 @@ from scipy.special import hyp2f1
 
 from .._validate import as_float_array, check_depth, check_int, check_positive
 from ..linalg import depth_multiplier, resolve_depth
-from ..training import DivergenceError
+from ..training.loop import DivergenceError
 
 __all__ = [
     "scalar_velocity", "time_to_reach", "scalar_trajectory", "escape_time",

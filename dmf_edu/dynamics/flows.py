@@ -12,8 +12,9 @@ from .._validate import as_float_array, check_int, check_positive, check_weights
 from ..factorization import backward, prefix_products
 from ..linalg import resolve_depth
 from ..problems import Problem
-from ..recording import Recorder
-from ..training import DivergenceError, Run
+from ..training.history import Recorder
+from ..training.loop import DivergenceError
+from ..training.run import Run
 from .operator import end_to_end_operator
 
 __all__ = ["gradient_flow", "end_to_end_flow"]

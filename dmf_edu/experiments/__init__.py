@@ -23,7 +23,7 @@ import time
 
 from .._io import library_versions, write_json
 from .._validate import check_int, check_seed
-from ._common import format_table, make_config, run_experiment
+from .recovery import format_table, make_config, run_experiment
 
 REGISTRY = {
     "X1": "dmf_edu.experiments.x1_completion",
@@ -127,7 +127,7 @@ def reproduce(experiment_id, out=None, quick=False, seed=0, jobs=1, progress=Tru
         Only compute the k-th of n slices of the tasks into the cache (no figure; the results
         hold the shard's rows).  A later call without ``shard`` finds them all and plots.
     compute : bool
-        ``False``: raise :class:`~dmf_edu.experiments._runner.MissingTasksError` instead of
+        ``False``: raise :class:`~dmf_edu.experiments.runner.MissingTasksError` instead of
         computing tasks missing from the cache.
     config : dict, optional
         Overrides of the experiment's configuration (recorded in the sidecar), e.g. X2's

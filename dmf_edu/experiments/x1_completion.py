@@ -16,12 +16,14 @@ import numpy as np
 
 from .. import _io
 from .._validate import check_int, check_seed
-from ..baselines import nuclear_norm_minimization, schatten_minimization
+from ..baselines.nuclear_norm import nuclear_norm_minimization
+from ..baselines.schatten import schatten_minimization
 from ..factorization import init_weights
 from ..metrics import effective_rank, reconstruction_error
-from ..problems import random_low_rank, sample_completion
-from ..training import gradient_descent
-from ._common import E19, E19_SHORT, child_rng, max_count, recovery_problem, result_row, run_experiment, train_runs
+from ..problems import sample_completion
+from ..targets import random_low_rank
+from ..training.loop import gradient_descent
+from .recovery import (E19, E19_SHORT, child_rng, max_count, recovery_problem, result_row, run_experiment, train_runs)
 
 ID = "X1"
 TITLE = "completion 100x100 rank 5: error vs observations, depths 1-4 vs nuclear norm"
@@ -43,7 +45,7 @@ def _runs(config):
 
 def tasks(config, seed, quick=False):
     """One task per run, or with ``config["lockstep"]`` one per (trial, n_obs) holding every run
-    that shares those measurements (trained together: :mod:`dmf_edu.lockstep`), or with
+    that shares those measurements (trained together: :mod:`dmf_edu.training.lockstep`), or with
     ``config["nested"]`` too one per trial holding every run (the counts are nested prefixes of
     one draw); plus the nuclear norm per (trial, n_obs)."""
     out = []

@@ -16,8 +16,8 @@ import numpy as np
 
 from .. import _io
 from ..datasets import load_movielens, read_movielens
-from ._common import E19, E19_SHORT, child_rng, completion_problem, override, run_experiment, train
-from ._heldout import track
+from .recovery import E19, E19_SHORT, child_rng, completion_problem, override, run_experiment, train
+from .heldout import track
 
 ID = "X2"
 TITLE = "singular values of W vs iteration, depths 1-3 (incremental learning)"

@@ -8,7 +8,7 @@ with the E19 optimizer (mean loss) to train MSE 1e-6, against nuclear-norm minim
 A 100x100 sensing step reads the whole ``K x 10^4`` measurement matrix.  The measurement sets
 are nested (``nested=True``): in one trial, the ``k`` measurements are the first ``k`` of one
 draw of 3000, so every run of the trial (all counts and depths) is one task, trained in lockstep
-(:mod:`dmf_edu.lockstep`: one pass over the 3000 measurements per step for all twelve runs,
+(:mod:`dmf_edu.training.lockstep`: one pass over the 3000 measurements per step for all twelve runs,
 each reading only its own prefix), with the products in single precision
 (``MatrixSensing(precision="single")``: errors ~1e-6 relative).  Each run's steps and result
 are those it would have on its own prefix problem; the nuclear norm sees the same prefixes.
@@ -19,7 +19,7 @@ from __future__ import annotations
 import sys
 
 from . import x1_completion as _x1
-from ._common import run_experiment
+from .recovery import run_experiment
 from .x1_completion import plot, run_task, tasks  # noqa: F401  (this experiment's too)
 
 ID = "X3"

@@ -17,10 +17,10 @@ from scipy.optimize import linprog
 from .. import _io
 from .._io import jsonable
 from .._validate import as_float_array, as_rng, check_int, check_positive
-from ..baselines import nuclear_norm_minimization
+from ..baselines.nuclear_norm import nuclear_norm_minimization
 from ..problems import MatrixSensing, commuting_sensing
-from ..training import gradient_descent
-from ._common import run_experiment
+from ..training.loop import gradient_descent
+from .recovery import run_experiment
 
 ID = "X4"
 TITLE = "commuting sensing: GD at every depth -> minimum nuclear norm solution as alpha -> 0 (E9)"

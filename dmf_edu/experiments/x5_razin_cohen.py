@@ -17,11 +17,11 @@ import numpy as np
 from .. import _io
 from .._io import jsonable
 from .._validate import as_rng, check_int, check_seed
-from ..baselines import schatten_minimization, schatten_profile, x5_problem
+from ..baselines.schatten import schatten_minimization, schatten_profile, x5_problem
 from ..factorization import end_to_end, init_weights
 from ..metrics import effective_rank, schatten_norm
-from ..training import DivergenceError, gradient_descent
-from ._common import run_experiment, thin
+from ..training.loop import DivergenceError, gradient_descent
+from .recovery import run_experiment, thin
 
 ID = "X5"
 TITLE = "E12 2x2 completion: |W11| and all norms grow as loss -> 0; Schatten minimizers stay at 0"

@@ -17,11 +17,12 @@ from .. import _io
 from .._io import jsonable
 from .._validate import as_rng, check_int, check_positive
 from ..dynamics import end_to_end_flow
-from ..geometry import fibre_entropy, volume_density
+from ..dynamics.geometry import fibre_entropy, volume_density
 from ..linalg import resolve_depth
 from ..metrics import effective_rank_from_singular_values
-from ..problems import MatrixCompletion, random_low_rank
-from ._common import run_experiment
+from ..problems import MatrixCompletion
+from ..targets import random_low_rank
+from .recovery import run_experiment
 
 ID = "X6"
 TITLE = "finite vs infinite depth flows on small completions: convergence to N = inf, rank, volume"
@@ -93,8 +94,8 @@ def x6_depth_limit(depths=(2, 3, 4, 8, 32, np.inf), *, problems=None, init_scale
     -----
     The flows are E3 (finite ``N``) and E5 (``N = inf``) in the rescaled time in which
     ``(1/N) A_{N,W} -> A_{inf,W}`` at rate ``O(1/N)`` (E5).  Volume and entropy use the
-    normalisations of :func:`dmf_edu.geometry.volume_density` (the volume of ``N g^N``) and
-    :func:`dmf_edu.geometry.fibre_entropy` (``m_N = a_N / N``).
+    normalisations of :func:`dmf_edu.dynamics.geometry.volume_density` (the volume of ``N g^N``) and
+    :func:`dmf_edu.dynamics.geometry.fibre_entropy` (``m_N = a_N / N``).
     """
     depths = [resolve_depth(N) for N in depths]
     problems = x6_problems(seed) if problems is None else dict(problems)

@@ -20,10 +20,12 @@ from .._io import jsonable
 from .._validate import check_int, check_positive, check_seed
 from ..dynamics import escape_time, escape_time_asymptotic
 from ..factorization import init_weights
-from ..landscape import classify_point, detect_stages, hessian_extremes
-from ..problems import full_observation, separated_target
-from ..training import gradient_descent
-from ._common import run_experiment
+from ..landscape.hessian import classify_point, hessian_extremes
+from ..landscape.stages import detect_stages
+from ..problems import full_observation
+from ..targets import separated_target
+from ..training.loop import gradient_descent
+from .recovery import run_experiment
 
 ID = "X7"
 TITLE = "rank R = 1..5 targets, depths 2-4: saddle-escape stages == R; Hessian signatures (E17)"

@@ -23,8 +23,8 @@ from .. import _io
 from ..dynamics import escape_time, escape_time_asymptotic, scalar_trajectory
 from ..factorization import init_weights
 from ..problems import MatrixCompletion
-from ..training import gradient_descent
-from ._common import run_experiment, thin
+from ..training.loop import gradient_descent
+from .recovery import run_experiment, thin
 
 ID = "X8"
 TITLE = "plateau times follow alpha^-(N-2); GD matches the E10 closed form"

@@ -28,12 +28,12 @@ import sys
 import numpy as np
 
 from .. import _io
-from ..baselines import nuclear_norm_minimization
+from ..baselines.nuclear_norm import nuclear_norm_minimization
 from ..datasets import load_mri, load_photograph, observe
 from ..metrics import effective_rank
 from ..problems import MatrixCompletion
-from ._common import E19, E19_SHORT, child_rng, run_experiment, thin
-from ._heldout import heldout_mse, track
+from .recovery import E19, E19_SHORT, child_rng, run_experiment, thin
+from .heldout import heldout_mse, track
 
 ID = "X9"
 TITLE = "real matrices (photograph, MRI): held-out error, depths 1-4 with/without early stopping vs nuclear norm"

@@ -3,9 +3,9 @@ r"""Gradient descent on a deep factorization: plain GD and the reference code's 
 Read :func:`gradient_descent` first: a short loop, whose state and steps are the methods of
 :class:`_Loop` (argument checks and setup or resume come first, in :func:`_start`).  Each concern
 it touches is a small helper: :class:`Stepper` (one run's factors and optimizer: forward, then
-backward and update), :class:`~dmf_edu.recording.Recorder` (the history and its schedule, in
-:mod:`dmf_edu.recording`), :class:`_BestKeeper` (validation, ``keep_best``, ``patience``),
-:class:`~dmf_edu.runs.Checkpoint` (save and resume, in :mod:`dmf_edu.runs` with the
+backward and update), :class:`~dmf_edu.training.history.Recorder` (the history and its schedule, in
+:mod:`dmf_edu.training.history`), :class:`_BestKeeper` (validation, ``keep_best``, ``patience``),
+:class:`~dmf_edu.training.run.Checkpoint` (save and resume, in :mod:`dmf_edu.training.run` with the
 :class:`Run` it saves) and :func:`_progress_printer`.
 
 The hot loop per step: one forward pass of prefix products (``N - 1`` products; the last is
@@ -22,12 +22,12 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from ._validate import check_int, check_positive, check_weights
-from .factorization import backward, gd_update, prefix_products
-from .metrics import heldout_error
-from .problems import Problem
-from .recording import RECORD_BUDGET, Recorder, record_predicate, record_schedule  # noqa: F401 (re-exported)
-from .runs import Checkpoint, Run, problem_digest, run_fingerprint
+from .._validate import check_int, check_positive, check_weights
+from ..factorization import backward, gd_update, prefix_products
+from ..metrics import heldout_error
+from ..problems import Problem
+from .history import Recorder, record_predicate
+from .run import Checkpoint, Run, problem_digest, run_fingerprint
 
 OPTIMIZERS = ("gd", "adaptive")
 

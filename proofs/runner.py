@@ -1,9 +1,9 @@
 r"""The runner behind ``dmf-edu prove``: finds the proof pages, proves each, runs its planted variants.
 
 A page (``dmf_edu.proofs.eNN_*``, the ``proofs/`` folder of a checkout) follows the contract of
-:mod:`dmf_edu.symbolic` (``PAGE``, ``prove(proof, quick, **overrides)``, ``PLANTED``,
+:mod:`dmf_edu.proofs.symbolic` (``PAGE``, ``prove(proof, quick, **overrides)``, ``PLANTED``,
 ``worked_example``).  The runner proves it, then runs each planted variant at the quick sizes;
-a variant counts only when :class:`~dmf_edu.symbolic.Disproved` is raised *at the step it
+a variant counts only when :class:`~dmf_edu.proofs.symbolic.Disproved` is raised *at the step it
 names*.  Coverage rule: every step is checked by the proof and named by a variant, and every
 tie-in step (one checked with ``proof.close``) has a planted library bug (a variant whose name
 starts with ``library`` or that overrides a ``prove`` keyword whose default is a ``dmf_edu``
@@ -29,7 +29,7 @@ import zlib
 
 import numpy as np
 
-from .symbolic import Disproved, Proof, shorten
+from dmf_edu.proofs.symbolic import Disproved, Proof, shorten
 
 __all__ = ["PageResult", "pages", "labels", "select", "run_one", "run_variant", "prove", "audit_table",
            "prove_main", "run_page"]
@@ -143,7 +143,7 @@ def _library_defaults(module):
     for name, par in inspect.signature(module.prove).parameters.items():
         mod = getattr(par.default, "__module__", "") or ""
         if callable(par.default) and mod.startswith("dmf_edu.") and not mod.startswith(
-                (_PACKAGE, "dmf_edu.symbolic", "dmf_edu.prover")):
+                (_PACKAGE, "dmf_edu.proofs.symbolic", "dmf_edu.proofs.runner")):
             out.add(name)
     return out
 
@@ -325,6 +325,6 @@ def run_page(name, argv=None):
     return 0 if result.status == "proved" else 1
 
 
-if __name__ == "__main__":           # python -m dmf_edu.prover [LABEL ...] [--json] [--quick]
+if __name__ == "__main__":           # python -m dmf_edu.proofs.runner [LABEL ...] [--json] [--quick]
     raise SystemExit(prove_main([a for a in sys.argv[1:] if not a.startswith("--")],
                                 json_output="--json" in sys.argv[1:], quick="--quick" in sys.argv[1:]))

@@ -12,7 +12,7 @@ For ``phi(W_1, ..., W_N) = ell(W_N ... W_1)`` this module gives
   against a claimed Hessian-vector product (returns numbers; catches planted bugs);
 * :func:`classify_point` — first-/second-order stationarity of an end point;
 * :func:`detect_stages` — the saddle-escape stages of a run's history: singular values leaving
-  the floor one after another, separated by loss plateaus (in :mod:`dmf_edu.stages`, re-exported).
+  the floor one after another, separated by loss plateaus (in :mod:`dmf_edu.landscape.stages`).
 
 Product order everywhere: ``W = W_N ... W_1``, ``weights = [W_1, ..., W_N]``, ``W_j`` of shape
 ``(d_j, d_{j-1})``.  The loss is one of the package's quadratic problems
@@ -25,15 +25,13 @@ from __future__ import annotations
 import numpy as np
 from scipy.sparse.linalg import ArpackError, ArpackNoConvergence, LinearOperator, eigsh
 
-from ._validate import as_float_array, as_rng, check_int, check_positive, check_weights
-from .factorization import backward, layer_gradients, prefix_products
-from .problems import MatrixCompletion, MatrixSensing, Problem
-from .stages import Stages, detect_stages
+from .._validate import as_float_array, as_rng, check_int, check_positive, check_weights
+from ..factorization import backward, layer_gradients, prefix_products
+from ..problems import MatrixCompletion, MatrixSensing, Problem
 
 __all__ = [
     "loss_hessian_apply", "hessian_vector_product", "hessian_operator", "hessian_matrix",
-    "hessian_extremes", "check_hessian_vector_product", "classify_point", "Stages",
-    "detect_stages",
+    "hessian_extremes", "check_hessian_vector_product", "classify_point",
 ]
 
 

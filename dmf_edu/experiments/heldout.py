@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from ..factorization import end_to_end, init_weights
 from ..metrics import heldout_error
-from ..training import gradient_descent
+from ..training.loop import gradient_descent
 
 
 def heldout_mse(W, problem):

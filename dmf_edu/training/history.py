@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validate import check_int
-from .factorization import balancedness, product_singular_values
-from .metrics import effective_rank_from_singular_values, reconstruction_error, relative_error
+from .._validate import check_int
+from ..factorization import balancedness, product_singular_values
+from ..metrics import effective_rank_from_singular_values, reconstruction_error, relative_error
 
 __all__ = ["Recorder", "record_schedule", "RECORD_BUDGET"]   # record_predicate: for dmf_edu.training
 

@@ -7,11 +7,12 @@ import time
 import numpy as np
 
 from ..factorization import init_weights
-from ..lockstep import train_together
+from ..training.lockstep import train_together
 from ..metrics import effective_rank, reconstruction_error, relative_error
-from ..problems import MatrixSensing, gaussian_sensing, random_low_rank, sample_completion
-from ..training import gradient_descent
-from ._runner import run_tasks
+from ..problems import MatrixSensing, gaussian_sensing, sample_completion
+from ..targets import random_low_rank
+from ..training.loop import gradient_descent
+from .runner import run_tasks
 
 E19 = "adaptive (E19: one global step, beta 0.99, base rate lr, mean loss)"
 E19_SHORT = "optimizer: adaptive step (E19)"
@@ -65,7 +66,7 @@ def train(problem, depth, init_scale, rng, config, **kwargs):
 
 def train_runs(problem, inits, config, counts=None):
     """Train each factor list of ``inits`` on ``problem`` (E19, as :func:`train`); several at once in
-    lockstep (one pass over the data per step, :mod:`dmf_edu.lockstep`; ``counts``: each run's
+    lockstep (one pass over the data per step, :mod:`dmf_edu.training.lockstep`; ``counts``: each run's
     number of leading measurements).  Returns the runs and the wall time of the whole group."""
     settings = dict(lr=config["lr"], max_steps=config["max_steps"], optimizer="adaptive",
                     loss_tol=config["loss_tol"], record_steps=[])

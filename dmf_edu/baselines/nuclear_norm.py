@@ -6,7 +6,7 @@ Anderson acceleration, and returns a dual feasible point with the duality gap;
 :func:`nuclear_norm_kkt` re-checks any claimed primal-dual pair.  Both are re-exported by
 :mod:`dmf_edu.baselines` and :mod:`dmf_edu`.
 
-``A`` is the problem's measurement map (:mod:`dmf_edu.measurement_map`: entries for
+``A`` is the problem's measurement map (:mod:`dmf_edu.baselines.measurements`: entries for
 completion, ``<A_k, X>`` for sensing) and ``A^*`` its adjoint.  Matrices are ``m x n`` throughout (``problem.shape``); one problem at a
 time (no trial axes).  (The module is not called ``nuclear_norm``: that name is the metric
 :func:`dmf_edu.nuclear_norm`.)
@@ -25,9 +25,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._validate import as_float_array, check_int, check_matrix_like, check_positive
+from .._validate import as_float_array, check_int, check_matrix_like, check_positive
 from .anderson import AndersonMixer
-from .measurement_map import Measurements, check_eps, constraint_violation
+from .measurements import Measurements, check_eps, constraint_violation
 
 __all__ = ["BaselineResult", "nuclear_norm_minimization", "nuclear_norm_kkt"]
 
@@ -398,7 +398,7 @@ def nuclear_norm_minimization(problem, eps=0.0, *, psd=False, tol=1e-6, max_iter
     Notes
     -----
     The loop is :func:`_admm_iterations`: :func:`_splitting_step` (ADMM as Douglas-Rachford
-    splitting, E13) mixed by :class:`~dmf_edu.anderson.AndersonMixer`, certified by
+    splitting, E13) mixed by :class:`~dmf_edu.baselines.anderson.AndersonMixer`, certified by
     :func:`_certify` (the E13 dual) from the iterate alone, so ``status="optimal"`` is never
     claimed outside ``tol``.
     """

@@ -27,8 +27,9 @@ import time
 
 import numpy as np
 
-from ._validate import check_int, check_positive
-from .training import DivergenceError, Run, Stepper
+from .._validate import check_int, check_positive
+from .loop import DivergenceError, Stepper
+from .run import Run
 
 _BLOCK_BYTES = None     # bytes of A per block of the sensing pass; None: the problem's default (about 1 MB)
 

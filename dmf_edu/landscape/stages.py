@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._validate import as_float_array, check_positive
+from .._validate import as_float_array, check_positive
 
 __all__ = ["Stages", "detect_stages"]
 

@@ -5,15 +5,15 @@ r"""The measurement map of a problem for the convex baselines (THEORY.md E9, E13
 ``A(X)_k = <A_k, X>`` and ``b = y``.  Its adjoint is ``A^*(lam) = sum_k lam_k A_k`` (an
 ``m x n`` matrix).  :class:`Measurements` holds ``A``, ``A^*``, ``b`` and the one linear solve
 the nuclear-norm ADMM needs; :func:`constraint_violation` measures ``|A(X) - b| <= eps``.
-Used by :mod:`dmf_edu.nuclear_norm_solver` and :mod:`dmf_edu.baselines`.
+Used by :mod:`dmf_edu.baselines.nuclear_norm` and :mod:`dmf_edu.baselines`.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ._validate import check_positive
-from .problems import MatrixCompletion, Problem
+from .._validate import check_positive
+from ..problems import MatrixCompletion, Problem
 
 __all__ = ["Measurements", "constraint_violation", "check_eps"]
 

@@ -2,7 +2,7 @@ r"""Anderson acceleration of a fixed-point iteration ``t <- t + g(t)`` (used by 
 
 :class:`AndersonMixer` keeps a short memory of past points and residuals and proposes the next
 point; the caller decides whether to accept it (see
-:func:`dmf_edu.nuclear_norm_solver.nuclear_norm_minimization`, which falls back to the plain
+:func:`dmf_edu.baselines.nuclear_norm.nuclear_norm_minimization`, which falls back to the plain
 step when the residual grows).
 """
 

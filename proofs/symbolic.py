@@ -11,7 +11,7 @@ A proof lives on its page; this module holds only what several pages share:
   a page's ``prove(proof, quick, **overrides)``, :class:`Disproved`;
 * the entry points :func:`run_page` (a page's ``__main__``) and :func:`prove_main`
   (``dmf-edu prove``); the runner itself (discovery, planted variants, coverage rule, audit
-  table) is :mod:`dmf_edu.prover`.
+  table) is :mod:`dmf_edu.proofs.runner`.
 
 How identities are decided (STYLE.md): explicit ``sympy.Matrix`` objects of symbols at small
 rectangular sizes; ``expand(residual) == 0`` for polynomials and the numerator of
@@ -34,7 +34,7 @@ import numpy as np
 import sympy as sp
 from sympy.polys.matrices import DomainMatrix
 
-from ._validate import as_rng
+from dmf_edu._validate import as_rng
 
 __all__ = [
     "Disproved", "Page", "Planted", "Proof", "symbol_matrix", "symbolic_weights", "chain_product",
@@ -340,15 +340,4 @@ class Proof:
         return err
 
 
-# =========================================================================== entry points (in dmf_edu.prover)
-
-def run_page(name, argv=None):
-    """``__main__`` of a page (``raise SystemExit(run_page(__name__))``): see :func:`dmf_edu.prover.run_page`."""
-    from .prover import run_page as run
-    return run(name, argv)
-
-
-def prove_main(wanted=None, json_output=False, quick=False, seed=0, jobs=None):
-    """``dmf-edu prove``: see :func:`dmf_edu.prover.prove_main`."""
-    from .prover import prove_main as main
-    return main(wanted, json_output=json_output, quick=quick, seed=seed, jobs=jobs)
+# =========================================================================== entry points (in dmf_edu.proofs.runner)

@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validate import as_float_array, check_weights
-from .factorization import layer_gradients, prefix_products
-from .linalg import depth_multiplier, resolve_depth
+from .._validate import as_float_array, check_weights
+from ..factorization import layer_gradients, prefix_products
+from ..linalg import depth_multiplier, resolve_depth
 
 __all__ = ["metric", "minimum_norm_lift", "volume_density", "fibre_entropy", "rescaled_multiplier"]
 

@@ -15,12 +15,13 @@ import time
 
 import numpy as np
 
-from ._io import library_versions, save_figure, write_json
-from ._validate import check_int, check_seed
-from .factorization import init_weights
-from .problems import random_low_rank, sample_completion
-from .training import gradient_descent
-from .experiments._runner import run_tasks
+from .._io import library_versions, save_figure, write_json
+from .._validate import check_int, check_seed
+from ..factorization import init_weights
+from ..problems import sample_completion
+from ..targets import random_low_rank
+from ..training.loop import gradient_descent
+from .runner import run_tasks
 
 DEFAULTS = dict(m=100, n=100, rank=5, n_obs=2000, depths=(1, 2, 3), init_scale=1e-3,
                 lr=1e-3, loss_tol=1e-6, max_steps=100_000, record_every=100)

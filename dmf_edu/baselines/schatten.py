@@ -6,7 +6,7 @@ E18; experiments X1, X3, X4, X5):
 * :func:`nuclear_norm_minimization` — ``min ||X||_*`` subject to ``|A(X) - b| <= eps``
   entry-wise, solved by Anderson-accelerated ADMM with singular value thresholding, and returned
   with a dual feasible point and the duality gap (:func:`nuclear_norm_kkt` re-checks any claimed
-  pair).  Both live in :mod:`dmf_edu.nuclear_norm_solver` and are re-exported here.
+  pair).  Both live in :mod:`dmf_edu.baselines.nuclear_norm` and are re-exported here.
 * :func:`schatten_minimization` — ``min sum_i sigma_i(X)^p`` subject to ``A(X) = b``,
   ``0 < p <= 2``, by iteratively reweighted least squares (a local method for ``p < 1``).
 * :func:`greedy_low_rank` — greedy low-rank learning (GLRL, E18) with a depth-2
@@ -27,15 +27,14 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.linalg as sla
 
-from ._validate import check_int, check_matrix_like, check_positive
-from .factorization import end_to_end
-from .measurement_map import Measurements, constraint_violation
-from .nuclear_norm_solver import BaselineResult, nuclear_norm_kkt, nuclear_norm_minimization
-from .problems import MatrixCompletion, Problem
-from .training import gradient_descent
+from .._validate import check_int, check_matrix_like, check_positive
+from ..factorization import end_to_end
+from .measurements import Measurements, constraint_violation
+from .nuclear_norm import BaselineResult
+from ..problems import MatrixCompletion, Problem
+from ..training.loop import gradient_descent
 
-__all__ = ["BaselineResult", "nuclear_norm_minimization", "nuclear_norm_kkt",
-           "schatten_minimization", "greedy_low_rank", "GreedyResult", "x5_problem", "schatten_profile"]
+__all__ = ["schatten_minimization", "greedy_low_rank", "GreedyResult", "x5_problem", "schatten_profile"]
 
 
 # --------------------------------------------------------------------------- Schatten-p by IRLS

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._validate import check_int
-from .factorization import prefix_products
+from .._validate import check_int
+from ..factorization import prefix_products
 
 __all__ = ["Run"]   # Checkpoint, problem_digest, run_fingerprint: for dmf_edu.training
 
