@@ -2,7 +2,7 @@ r"""Gradient checking: directional central differences, entry-wise differences, 
 
 Each checker takes a scalar function ``f(xs)`` of a list of arrays and a claimed
 gradient ``grad(xs)`` (a list of arrays of the same shapes) and returns numbers to assert
-on.  What to expect in float64 (STYLE.md): a correct gradient scores ~1e-9 relative error
+on.  What to expect in float64 (central differences, h about 1e-5): a correct gradient scores ~1e-9 relative error
 along a random direction and a Taylor slope of 2; a wrong one 0.1-1 and a slope of 1.
 Check at random rectangular points whose hidden widths differ from both outer
 dimensions: at scaled-identity points some wrong gradients (a missing transpose) agree

@@ -7,7 +7,7 @@ If the factors are balanced (E2: ``W_{j+1}^T W_{j+1} = W_j W_j^T``) and follow t
 
     A_{N,W}(Z) = sum_{j=1}^{N} (W W^T)^{(N-j)/N}  Z  (W^T W)^{(j-1)/N} .
 
-Construction (STYLE.md: fractional powers through a parametrisation).  Balanced factors are
+Construction (fractional powers through a parametrisation, so that every power is explicit).  Balanced factors are
 built from an SVD: ``W_j = Q_j Sigma_j Q_{j-1}^T`` with rational rotations ``Q_j`` (Cayley
 transforms) and diagonal ``Sigma_j`` holding ``s_r = sigma_r^{1/N}``: for ``W`` of size
 ``m x n``, rank ``k = min(m, n)``, the hidden widths are ``k``, ``Sigma_1`` is ``k x n``,

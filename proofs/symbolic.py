@@ -13,7 +13,7 @@ A proof lives on its page; this module holds only what several pages share:
   (``dmf-edu prove``); the runner itself (discovery, planted variants, coverage rule, audit
   table) is :mod:`dmf_edu.proofs.runner`.
 
-How identities are decided (STYLE.md): explicit ``sympy.Matrix`` objects of symbols at small
+How identities are decided: explicit ``sympy.Matrix`` objects of symbols at small
 rectangular sizes; ``expand(residual) == 0`` for polynomials and the numerator of
 ``together(residual)`` for rational functions; rational-function matrices live in a
 ``DomainMatrix`` over ``QQ(symbols)``, whose arithmetic is canonical.  A random rational point is

@@ -60,7 +60,7 @@ def test_every_check_catches_every_planted_bug(point, rng, bug):
 
 
 def test_planted_transpose_is_invisible_at_scaled_identity():
-    """STYLE.md: at commuting, scaled-identity points this bug cannot be seen — check elsewhere."""
+    """At commuting, scaled-identity points this bug cannot be seen: the checks elsewhere use rectangular points."""
     weights = d.init_weights((4, 4), 3, 0.5, kind="identity")
     G = np.diag([1.0, 2.0, 3.0, 4.0])
     for a, b in zip(missing_transpose(weights, G), d.layer_gradients(weights, G)):
