@@ -61,12 +61,12 @@ def _integrate(problem, y0, decode, velocity, t_end, *, loss_tol, method, rtol, 
             trace.append((t, count[0], _time.perf_counter() - clock0))
         with np.errstate(all="ignore"):
             ws, W = decode(y)
-            _, G = problem._loss_and_gradient(W)
+            _, G = problem.loss_and_gradient_unchecked(W)
             return np.concatenate([v.ravel() for v in velocity(ws, W, G)])
 
     def loss_of(y):
         with np.errstate(all="ignore"):
-            return problem._loss_and_gradient(decode(y)[1])[0]
+            return problem.loss_and_gradient_unchecked(decode(y)[1])[0]
 
     events = None
     if loss_tol is not None:

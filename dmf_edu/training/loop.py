@@ -203,7 +203,7 @@ def gradient_descent(problem, weights, *, lr, max_steps, optimizer="gd", loss_to
     loop = _start(problem, weights, locals())       # check the arguments; set up a fresh or resumed run
     while True:
         W = loop.stepper.forward()
-        loss, G = problem._loss_and_gradient(W)
+        loss, G = problem.loss_and_gradient_unchecked(W)
         final = loop.check_loss(loss)               # divergence (raises), loss_tol, max_steps
         if loop.record_due(final):
             final = loop.record(loss, W) or final   # history; validation, keep_best, patience; callback

@@ -182,7 +182,7 @@ def problem_digest(problem):
     if problem is None:
         return None
     digest = hashlib.sha1()
-    for name in ("rows", "cols", "_data", "_A2"):
+    for name in ("rows", "cols", "data", "measurement_matrix"):
         arr = getattr(problem, name, None)
         if arr is not None:
             digest.update(np.ascontiguousarray(arr).tobytes())
