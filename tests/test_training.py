@@ -446,3 +446,20 @@ def test_fused_gd_update_equals_E1_backward_then_step(rng, dims, order):
     for a, b in zip(st.weights, expected):
         np.testing.assert_allclose(a, b, rtol=1e-13, atol=1e-14)
     assert st._fused
+
+
+def test_one_stopping_rule_for_gradient_descent_and_lockstep(rng):
+    """train_together stops and diverges exactly where gradient_descent does, with the same message."""
+    from dmf_edu.training.lockstep import train_together
+    problem = d.sample_completion(d.random_low_rank(5, 4, 2, rng=rng), 14, rng=rng)
+    w = d.init_weights((5, 4), 2, 1.0, rng=rng)
+    with pytest.raises(d.DivergenceError, match=r"gradient descent diverged at step \d+: .*lower lr \(now 50\)") as alone:
+        d.gradient_descent(problem, w, lr=50.0, max_steps=100)
+    with pytest.raises(d.DivergenceError, match=r"run 0 diverged at step \d+: .*lower lr \(now 50\)") as lock:
+        train_together(problem, [w], lr=50.0, max_steps=100)
+    assert str(lock.value).split(" diverged")[1] == str(alone.value).split(" diverged")[1]
+    assert int(lock.value.run.nit) == int(alone.value.run.nit)
+    small = d.init_weights((5, 4), 2, 0.1, rng=rng)
+    one = d.gradient_descent(problem, small, lr=0.1, max_steps=3000, loss_tol=1e-3, record_steps=[])
+    (two,) = train_together(problem, [small], lr=0.1, max_steps=3000, loss_tol=1e-3)
+    assert (int(one.nit), bool(one.success), one.status) == (int(two.nit), bool(two.success), two.status)
