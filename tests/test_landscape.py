@@ -156,6 +156,13 @@ def test_e17_stage_detector_merges_simultaneous_rises():
     hist, _ = _staircase(3, together=True)
     st = detect_stages(hist)
     assert len(st.escaped) == 3 and st.n_stages == 2
+    assert st.success and st.status == "stages" and st.message.startswith("2 saddle-escape stages") and st.wall_time >= 0
+
+
+def test_stages_result_shape_without_stages():
+    flat = dict(step=np.arange(5), loss=np.ones(5), singular_values=np.full((5, 2), 1e-6))
+    st = detect_stages(flat, floor=1e-3)
+    assert st.n_stages == 0 and not st.success and st.status == "no_stages" and "No singular value" in st.message
 
 
 @pytest.mark.parametrize("rank,depth", [(1, 2), (3, 2), (2, 3), (3, 3)])

@@ -82,7 +82,7 @@ def train_together(problem, inits, *, lr, max_steps, optimizer="gd", loss_tol=No
     Returns
     -------
     list of Run
-        One per init, with the final weights, ``steps``, ``converged``, ``stop_reason`` and
+        One per init, with the final weights, ``nit``, ``success``, ``status``, ``message`` and
         the E19 state; ``history`` is empty and ``wall_time`` is the whole group's.
     """
     max_steps = check_int(max_steps, "max_steps", minimum=0)
@@ -134,7 +134,7 @@ class _Lane:
 
     def result(self, clock):
         s = self.stepper
-        return Run(weights=[w.copy() for w in s.weights], history={}, steps=np.asarray(self.steps),
-                   converged=np.asarray(self.converged), optimizer=s.optimizer, lr=s.lr,
+        return Run(weights=[w.copy() for w in s.weights], history={}, nit=np.asarray(self.steps),
+                   success=np.asarray(self.converged), optimizer=s.optimizer, lr=s.lr,
                    state={"t": s.t, "s": np.asarray(s.s).copy()}, wall_time=time.perf_counter() - clock,
-                   stop_reason="loss_tol" if self.converged else "max_steps")
+                   status="loss_tol" if self.converged else "max_steps")

@@ -351,8 +351,8 @@ class _Loop:
         self.last_recorded = int(history["step"][-1]) if len(history.get("step", [])) else -1
         steps, converged = np.zeros(lead, dtype=np.int64), np.zeros(lead, dtype=bool)
         if resume is not None:
-            steps = np.broadcast_to(resume.steps, lead).copy()
-            converged = np.broadcast_to(resume.converged, lead).copy()
+            steps = np.broadcast_to(resume.nit, lead).copy()
+            converged = np.broadcast_to(resume.success, lead).copy()
             self.step = int(np.max(steps)) if steps.size else 0
             elapsed0 = resume.wall_time
             saved = state.get("loss0")
@@ -407,12 +407,12 @@ class _Loop:
         """The run so far (what a checkpoint saves and a :class:`DivergenceError` carries)."""
         stepper, keeper, last = self.stepper, self.keeper, [w.copy() for w in self.stepper.weights]
         return Run(weights=keeper.best_weights(last) if self.keep_best else last, history=self.recorder.history(),
-                   steps=self.trials.steps_at(self.step), converged=self.trials.converged.copy(),
+                   nit=self.trials.steps_at(self.step), success=self.trials.converged.copy(),
                    optimizer=self.settings.optimizer, lr=stepper.lr,
                    state={"t": stepper.t, "s": stepper.s.copy(), "loss0": self.stopping.loss0,
                           "fingerprint": self.checkpoint.fingerprint, "best": keeper and keeper.state()},
                    wall_time=time.perf_counter() - self.clock, last_weights=last if self.keep_best else None,
-                   stop_reason=self.reason or "max_steps")
+                   status=self.reason or "max_steps")
 
 
 def _check_validation(problem, validation, keep_best, patience):
