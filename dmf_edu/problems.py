@@ -5,6 +5,13 @@ A problem owns the loss on the end-to-end matrix, ``loss(W)``, and its gradient
 method accepts ``W`` of shape ``(..., m, n)`` (leading axes are independent trials)
 and returns per-trial losses of shape ``(...)``.
 
+Both problems are quadratic in a linear **measurement map** ``A: R^{m x n} -> R^K``
+(:meth:`Problem.forward`; entries for completion, ``<A_k, W>`` for sensing) with observed
+data ``b`` (:attr:`Problem.data`): ``ell(W) = c_l ||A(W) - b||^2``, ``G = c_g A^*(A(W) - b)``
+(:meth:`Problem.adjoint`, :attr:`Problem.loss_factors`) and the constant Hessian
+``H_ell[Z] = c_g A^*(A(Z))`` (:meth:`Problem.loss_hessian_apply`, E17).  The training loop,
+the flows, the landscape and the convex baselines all use this one map.
+
 Two reductions (THEORY.md §0):
 
 * ``"sum"``: ``ell(W) = 1/2 sum_k r_k^2`` — the convention of the theory;
@@ -43,22 +50,49 @@ def _check_finite_observed(M, observed, name, fix, what="NaN or infinite"):
 
 
 class Problem:
-    """Common interface: ``shape``, ``reduction``, ``truth`` and loss/gradient on ``W``."""
+    """Common interface: ``shape``, ``reduction``, ``truth``, the measurement map and loss/gradient on ``W``."""
 
     shape: tuple
     reduction: str
+    data: np.ndarray        # the observed data b, shape (..., K): ``values`` (completion) or ``y`` (sensing)
     truth = None
 
-    def _factor(self):
-        """``(loss factor c_l, gradient factor c_g)``: ``loss = c_l sum r^2``, ``G = c_g sum r_k A_k``."""
+    @property
+    def loss_factors(self):
+        """``(c_l, c_g)``: ``loss = c_l sum_k r_k^2`` and ``G = c_g A^*(r)`` with ``r = A(W) - b``.
+
+        ``(1/2, 1)`` for ``reduction="sum"``, ``(1/K, 2/K)`` for ``"mean"`` (THEORY.md §0).
+        """
         k = self.n_observations
         return (0.5, 1.0) if self.reduction == "sum" else (1.0 / k, 2.0 / k)
+
+    def forward(self, X):
+        """The measurement map ``A(X)``, shape ``(..., K)``, for ``X`` of shape ``(..., m, n)``."""
+        return self._forward(check_matrix_like(X, self.shape, "X"))
+
+    def adjoint(self, r):
+        """The adjoint ``A^*(r) = sum_k r_k A_k``, shape ``(..., m, n)``, for ``r`` of shape ``(..., K)``."""
+        r = as_float_array(r, "r", min_ndim=1)
+        if r.shape[-1] != self.n_observations:
+            raise ValueError(f"r has {r.shape[-1]} entries on its last axis but the problem has "
+                             f"{self.n_observations} observations: pass an array of shape (..., {self.n_observations})")
+        return self._adjoint(r)
+
+    def loss_hessian_apply(self, Z):
+        r"""The Hessian of the loss applied to ``Z``: ``H_ell[Z] = c_g A^*(A(Z))``, shape ``(..., m, n)``.
+
+        Both losses are quadratic, ``ell(W) = c_l ||A(W) - b||^2``, so the Hessian is independent
+        of ``W``: ``c_g P_Omega(Z)`` for completion, ``c_g sum_k <A_k, Z> A_k`` for sensing, with
+        ``c_g = 1`` for ``reduction="sum"`` and ``2/K`` for ``"mean"`` (:attr:`loss_factors`;
+        the Gauss-Newton part of E17).
+        """
+        return self.loss_factors[1] * self._adjoint(self._forward(check_matrix_like(Z, self.shape, "Z")))
 
     def loss(self, W):
         """Loss ``ell(W)``, shape ``(...)``."""
         W = check_matrix_like(W, self.shape)
         r = self.residuals(W)
-        return self._factor()[0] * np.sum(r * r, axis=-1)
+        return self.loss_factors[0] * np.sum(r * r, axis=-1)
 
     def gradient(self, W):
         """Gradient ``G = grad ell(W)``, shape ``(..., m, n)`` (a scipy sparse matrix on the sparse path)."""
@@ -73,12 +107,20 @@ class Problem:
         """
         if counts is not None:
             raise ValueError("counts (nested measurement sets) needs a MatrixSensing problem without trial axes")
-        return self._loss_and_gradient(W)
+        return self.loss_and_gradient_unchecked(W)
 
     @property
     def batch_shape(self):
         """Leading (trial) axes of the data: one problem per trial when non-empty."""
-        return self._data.shape[:-1]
+        return self.data.shape[:-1]
+
+    def residuals(self, W):
+        """``A(W) - b``, shape ``(..., K)`` (``W`` unchecked)."""
+        return self._forward(W) - self.data
+
+    def loss_and_gradient(self, W):
+        """``(loss, G)`` in one pass, ``W`` checked; see :meth:`loss_and_gradient_unchecked`."""
+        return self.loss_and_gradient_unchecked(check_matrix_like(W, self.shape))
 
     def train_error(self, W):
         """Mean squared residual over the observations (the reference code's train loss)."""
@@ -185,7 +227,7 @@ class MatrixCompletion(Problem):
         if self.values.shape[-1] != rows.size:
             raise ValueError(f"values has {self.values.shape[-1]} entries on its last axis but there are {rows.size} positions")
         self.n_observations = rows.size
-        self._data = self.values
+        self.data = self.values
         if method == "auto":
             method = "sparse" if (m * n > 250_000 and rows.size <= 0.05 * m * n
                                   and self.values.ndim == 1) else "dense"
@@ -295,21 +337,25 @@ class MatrixCompletion(Problem):
         mask[self.rows, self.cols] = True
         return mask
 
-    def residuals(self, W):
-        """``W[Omega] - values``, shape ``(..., K)``."""
-        if W.ndim == 2 and W.flags.c_contiguous:
-            return W.reshape(-1).take(self._flat) - self.values
-        return np.take(W.reshape(W.shape[:-2] + (-1,)), self._flat, axis=-1) - self.values
+    def _forward(self, X):
+        """``X[Omega]``, shape ``(..., K)`` (unchecked)."""
+        if X.ndim == 2 and X.flags.c_contiguous:
+            return X.reshape(-1).take(self._flat)
+        return np.take(X.reshape(X.shape[:-2] + (-1,)), self._flat, axis=-1)
 
-    def loss_and_gradient(self, W):
-        """``(loss, G)`` in one pass; the training hot path."""
-        W = check_matrix_like(W, self.shape)
-        return self._loss_and_gradient(W)
+    def _adjoint(self, r):
+        """``P_Omega``: ``r`` (``(..., K)``) scattered into zeros of shape ``(..., m, n)`` (unchecked)."""
+        out = np.zeros(r.shape[:-1] + self.shape)
+        out.reshape(r.shape[:-1] + (-1,))[..., self._flat] = r
+        return out
 
-    def _loss_and_gradient(self, W):
-        """Both paths touch only the ``K`` observed entries; ``"sparse"`` returns ``G`` as CSC when
-        ``m < n`` and CSR otherwise (the faster layout for the backward pass's two products)."""
-        c_loss, c_grad = self._factor()
+    def loss_and_gradient_unchecked(self, W):
+        """``(loss, G)`` in one pass, ``W`` not validated: the training hot path.
+
+        Both paths touch only the ``K`` observed entries; ``"sparse"`` returns ``G`` as CSC when
+        ``m < n`` and CSR otherwise (the faster layout for the backward pass's two products).
+        """
+        c_loss, c_grad = self.loss_factors
         r = self.residuals(W)
         loss = c_loss * (r @ r if r.ndim == 1 else np.einsum("...k,...k->...", r, r))
         if c_grad != 1.0:
@@ -321,9 +367,7 @@ class MatrixCompletion(Problem):
             GT = np.zeros(self.shape[::-1])             # G in Fortran order: its transpose is contiguous
             GT.reshape(-1)[self._flat_T] = r
             return loss, GT.T
-        G = np.zeros(r.shape[:-1] + self.shape)
-        G.reshape(r.shape[:-1] + (-1,))[..., self._flat] = r
-        return loss, G
+        return loss, self._adjoint(r)
 
 
 class MatrixSensing(Problem):
@@ -357,12 +401,15 @@ class MatrixSensing(Problem):
         if self.y.shape[-1] != K:
             raise ValueError(f"y has {self.y.shape[-1]} values on its last axis but A has {K} measurements")
         self.n_observations = K
-        self._data = self.y
+        self.data = self.y
         if precision not in ("double", "single"):
             raise ValueError(f"precision must be 'double' or 'single', got {precision!r}")
         self.precision = precision
-        self._dtype = np.float64 if precision == "double" else np.float32
-        self._A2 = np.ascontiguousarray(A.reshape(K, m * n), dtype=self._dtype)
+        # rows vec(A_k), in the precision of the training products (float32 with "single")
+        self.measurement_matrix = np.ascontiguousarray(A.reshape(K, m * n),
+                                                       dtype=np.float64 if precision == "double" else np.float32)
+        # forward/adjoint are always float64 (the convex baselines need the exact map)
+        self._A64 = self.measurement_matrix if precision == "double" else A.reshape(K, m * n)
         self.truth = None if truth is None else check_matrix_like(truth, self.shape, "truth")
 
     def _subset(self, idx):
@@ -370,22 +417,25 @@ class MatrixSensing(Problem):
         return MatrixSensing(self.A[idx], self.y[..., idx], reduction=self.reduction, truth=self.truth,
                              precision=self.precision)
 
+    def _forward(self, X):
+        """``<A_k, X>``, shape ``(..., K)``, in float64 (unchecked)."""
+        return _measure(X, self._A64)
+
+    def _adjoint(self, r):
+        """``sum_k r_k A_k``, shape ``(..., m, n)``, in float64 (unchecked)."""
+        return _combine(r, self._A64, self.shape)
+
     def residuals(self, W):
-        """``<A_k, W> - y_k``, shape ``(..., K)``."""
-        w = W.reshape(W.shape[:-2] + (-1,)).astype(self._dtype, copy=False)
-        return (w @ self._A2.T).astype(np.float64, copy=False) - self.y
+        """``<A_k, W> - y_k``, shape ``(..., K)``, in the precision of the products (``W`` unchecked)."""
+        return _measure(W, self.measurement_matrix) - self.y
 
-    def loss_and_gradient(self, W):
-        W = check_matrix_like(W, self.shape)
-        return self._loss_and_gradient(W)
-
-    def _loss_and_gradient(self, W):
-        c_loss, c_grad = self._factor()
+    def loss_and_gradient_unchecked(self, W):
+        """``(loss, G)`` in one pass, ``W`` not validated: the training hot path (two ``K x mn``
+        products in the problem's ``precision``)."""
+        c_loss, c_grad = self.loss_factors
         r = self.residuals(W)
         loss = c_loss * np.sum(r * r, axis=-1)
-        G = ((c_grad * r).astype(self._dtype, copy=False) @ self._A2)
-        G = G.astype(np.float64, copy=False).reshape(r.shape[:-1] + self.shape)
-        return loss, G
+        return loss, _combine(c_grad * r, self.measurement_matrix, self.shape)
 
     def stacked_loss_and_gradient(self, W, block_bytes=None, counts=None):
         """Loss ``(R,)`` and gradient ``(R, m, n)`` at a stack ``W`` ``(R, m, n)``, in one blocked pass.
@@ -401,14 +451,14 @@ class MatrixSensing(Problem):
         if self.y.ndim != 1:
             if counts is not None:
                 raise ValueError("counts (nested measurement sets) needs a problem without trial axes")
-            return self._loss_and_gradient(W)
-        A2, y = self._A2, self.y
+            return self.loss_and_gradient_unchecked(W)
+        A2, y = self.measurement_matrix, self.y
         K, mn = A2.shape
         R = W.shape[0]
         counts = np.full(R, K) if counts is None else np.asarray(counts)
         order = np.argsort(-counts, kind="stable")        # by decreasing count: the matrices in use are a prefix
         cs = counts[order]
-        c_loss, c_grad = self._factor()
+        c_loss, c_grad = self.loss_factors
         scale = K / cs if self.reduction == "mean" else np.ones(R)     # mean: factors 1/k, 2/k of each prefix
         c_grad = (c_grad * scale)[:, None]
         w = W.reshape(R, mn)[order].astype(A2.dtype, copy=False)
@@ -428,6 +478,18 @@ class MatrixSensing(Problem):
         out_loss[order] = c_loss * scale * loss
         out_G[order] = G
         return out_loss, out_G.reshape(W.shape)
+
+
+def _measure(W, A2):
+    """``(<A_k, W>)_k`` as float64, shape ``(..., K)``, computed in the precision of ``A2`` (rows vec(A_k))."""
+    w = W.reshape(W.shape[:-2] + (-1,)).astype(A2.dtype, copy=False)
+    return (w @ A2.T).astype(np.float64, copy=False)
+
+
+def _combine(r, A2, shape):
+    """``sum_k r_k A_k`` as float64, shape ``(..., m, n)``, computed in the precision of ``A2``."""
+    G = r.astype(A2.dtype, copy=False) @ A2
+    return G.astype(np.float64, copy=False).reshape(r.shape[:-1] + shape)
 
 
 # --------------------------------------------------------------------------- generators: problems from a target

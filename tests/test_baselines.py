@@ -139,7 +139,7 @@ def test_planted_wrong_prox_is_not_reported_optimal(completion, monkeypatch):
 
 def test_nonconvergence_is_reported(completion):
     res = d.nuclear_norm_minimization(completion, max_iter=5, check_every=1)
-    assert res.status == "max_iter" and res.iterations == 5
+    assert res.status == "max_iter" and res.nit == 5
     assert res.relative_gap > 1e-6
 
 
@@ -148,7 +148,7 @@ def test_warm_start_saves_iterations(completion):
     near = d.nuclear_norm_minimization(completion, eps=2e-3)
     warm = d.nuclear_norm_minimization(completion, eps=1e-3, warm_start=near)
     _assert_kkt(completion, warm, 1e-3)
-    assert warm.iterations < cold.iterations
+    assert warm.nit < cold.nit
     assert warm.objective == pytest.approx(cold.objective, rel=1e-5)
 
 
@@ -188,7 +188,7 @@ def test_e18_glrl_reaches_truth_rank_and_small_init_gd_approaches_it(completion)
     for scale in (1e-1, 1e-3):
         w = d.init_weights(completion.shape, 2, scale, kind="balanced", rng=5)
         run = d.gradient_descent(completion, w, lr=0.05, max_steps=200000, loss_tol=1e-8, record_steps=())
-        assert run.converged
+        assert run.success
         dist.append(np.linalg.norm(run.W - g.X) / np.linalg.norm(g.X))
     assert dist[1] < dist[0]
 
@@ -254,11 +254,11 @@ def test_e13_accelerated_admm_iteration_bound_60x60():
         prob = _issue12_instance(seed)
         res = d.nuclear_norm_minimization(prob, eps=1e-3)
         _assert_kkt(prob, res, 1e-3)
-        assert res.iterations <= 2000, (seed, res.iterations)
+        assert res.nit <= 2000, (seed, res.nit)
         if seed == 0:
             plain = d.nuclear_norm_minimization(prob, eps=1e-3, anderson=0, max_iter=10000)
             _assert_kkt(prob, plain, 1e-3)
-            assert res.iterations <= 0.7 * plain.iterations, (res.iterations, plain.iterations)
+            assert res.nit <= 0.7 * plain.nit, (res.nit, plain.nit)
             assert res.objective == pytest.approx(plain.objective, rel=1e-5)
 
 
@@ -282,7 +282,7 @@ def test_progress_prints_iteration_residuals_and_gap(completion, capsys):
     for key in ("iteration", "primal residual", "dual residual", "gap", "violation"):
         assert all(key in line for line in lines), (key, lines[0])
     iterations = [int(line.split("iteration")[1].split()[0]) for line in lines]
-    assert iterations == sorted(iterations) and iterations[-1] == res.iterations
+    assert iterations == sorted(iterations) and iterations[-1] == res.nit
     assert float(lines[-1].split(" gap ")[1].split()[0]) <= 1e-6          # the final line shows the stop
     d.nuclear_norm_minimization(completion, eps=1e-3)
     assert capsys.readouterr().err == ""                                   # silent by default
@@ -317,3 +317,14 @@ def test_result_numbers_are_those_of_the_returned_matrices(completion):
     nuc = np.linalg.svd(X, compute_uv=False).sum()
     assert kkt["primal"] == pytest.approx(np.max(np.maximum(np.abs(r) - eps, 0)) / max(1, np.abs(b).max()), rel=1e-12)
     assert kkt["gap"] == pytest.approx((nuc - b @ lam + eps * np.abs(lam).sum()) / max(1, nuc), rel=1e-12)
+
+
+def test_result_shape_of_the_baselines(completion):
+    """success, status, message, nit, wall_time on BaselineResult and GreedyResult."""
+    res = d.nuclear_norm_minimization(completion, max_iter=5)
+    assert res.status == "max_iter" and res.success is False and "max_iter = 5" in res.message
+    done = d.nuclear_norm_minimization(completion)
+    assert done.success and done.message.startswith("Optimal") and done.nit > 5 and done.wall_time > 0
+    greedy = d.greedy_low_rank(completion, lr=0.2, max_rank=1)
+    assert greedy.status == "max_rank" and not greedy.success and "max_rank = 1" in greedy.message
+    assert greedy.nit == int(np.sum(greedy.steps)) > 0 and greedy.wall_time > 0

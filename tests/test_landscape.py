@@ -6,7 +6,7 @@ import sympy
 
 import dmf_edu as d
 from dmf_edu.landscape.hessian import _hvp  # the unvalidated core, to plant bugs around it
-from dmf_edu.landscape.hessian import (check_hessian_vector_product, classify_point, hessian_extremes, hessian_matrix, hessian_operator, hessian_vector_product, loss_hessian_apply)
+from dmf_edu.landscape.hessian import (check_hessian_vector_product, classify_point, hessian_extremes, hessian_matrix, hessian_operator, hessian_vector_product)
 from dmf_edu.landscape.stages import detect_stages
 from dmf_edu.experiments.x7_saddles import x7_escape_times, x7_run, x7_stages
 from dmf_edu.problems import full_observation
@@ -38,14 +38,14 @@ def test_e17_hvp_matches_finite_differences_of_e1(depth, kind, rng):
 
 def _gauss_newton_only(problem, weights, V):
     """Planted bug: drops the curvature of the product (keeps J^* H_ell J V only)."""
-    return _hvp(weights, np.zeros(problem.shape), V, lambda Z: loss_hessian_apply(problem, Z))
+    return _hvp(weights, np.zeros(problem.shape), V, problem.loss_hessian_apply)
 
 
 def _missing_transpose(problem, weights, V):
     """Planted bug: V_j instead of V_j^T in the backward tangent."""
     G = problem.gradient(d.end_to_end(weights))
     Vt = [v if v.shape[0] != v.shape[1] else v.T for v in V]
-    return _hvp(weights, G, [V[0]] + Vt[1:], lambda Z: loss_hessian_apply(problem, Z))
+    return _hvp(weights, G, [V[0]] + Vt[1:], problem.loss_hessian_apply)
 
 
 @pytest.mark.parametrize("planted", [_gauss_newton_only, _missing_transpose])
@@ -156,6 +156,13 @@ def test_e17_stage_detector_merges_simultaneous_rises():
     hist, _ = _staircase(3, together=True)
     st = detect_stages(hist)
     assert len(st.escaped) == 3 and st.n_stages == 2
+    assert st.success and st.status == "stages" and st.message.startswith("2 saddle-escape stages") and st.wall_time >= 0
+
+
+def test_stages_result_shape_without_stages():
+    flat = dict(step=np.arange(5), loss=np.ones(5), singular_values=np.full((5, 2), 1e-6))
+    st = detect_stages(flat, floor=1e-3)
+    assert st.n_stages == 0 and not st.success and st.status == "no_stages" and "No singular value" in st.message
 
 
 @pytest.mark.parametrize("rank,depth", [(1, 2), (3, 2), (2, 3), (3, 3)])

@@ -327,3 +327,84 @@ def test_generators_keep_the_given_truth_and_measure_it(rng):
 def test_observed_mask_marks_omega():
     p = d.MatrixCompletion((2, 3), rows=[0, 1], cols=[2, 0], values=[1.0, -2.0])
     np.testing.assert_array_equal(p.observed_mask(), [[False, False, True], [True, False, False]])
+
+
+# --------------------------------------------------------------------------- the measurement map, against dense matrices
+
+SHAPES = [(4, 4), (5, 3), (3, 5)]        # square, tall, wide
+
+
+def _map_problem(kind, shape, reduction, rng):
+    """A problem and its measurement map written out independently as a dense ``K x mn`` matrix."""
+    m, n = shape
+    if kind == "sensing":
+        A = rng.standard_normal((9, m, n))
+        return d.MatrixSensing(A, rng.standard_normal(9), reduction=reduction), A.reshape(9, m * n)
+    flat = np.sort(rng.choice(m * n, 8, replace=False))
+    rows, cols = np.divmod(flat, n)
+    dense = np.zeros((8, m * n))
+    for k, (i, j) in enumerate(zip(rows, cols)):
+        dense[k, i * n + j] = 1.0                   # A_k = e_i e_j^T
+    method = kind.split("-")[1]
+    return d.MatrixCompletion(shape, rows, cols, rng.standard_normal(8), reduction, method=method), dense
+
+
+KINDS = ["completion-dense", "completion-sparse", "sensing"]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("reduction", ["sum", "mean"])
+def test_forward_and_adjoint_are_the_dense_map(kind, shape, reduction, rng):
+    problem, Amat = _map_problem(kind, shape, reduction, rng)
+    X = rng.standard_normal((2,) + shape)                     # batched, and one matrix
+    r = rng.standard_normal((2, Amat.shape[0]))
+    np.testing.assert_allclose(problem.forward(X), X.reshape(2, -1) @ Amat.T, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(problem.forward(X[0]), Amat @ X[0].ravel(), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(problem.adjoint(r), (r @ Amat).reshape((2,) + shape), rtol=1e-12, atol=1e-12)
+    assert problem.adjoint(r[0]).shape == shape
+    # the map of the loss: residuals are A(W) - b, the gradient is c_g A^*(r)
+    c_grad = 1.0 if reduction == "sum" else 2.0 / Amat.shape[0]
+    res = Amat @ X[0].ravel() - problem.data
+    np.testing.assert_allclose(problem.residuals(X[0]), res, rtol=1e-12, atol=1e-12)
+    G = problem.gradient(X[0])
+    np.testing.assert_allclose(G.toarray() if hasattr(G, "toarray") else G,
+                               c_grad * (res @ Amat).reshape(shape), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("reduction", ["sum", "mean"])
+def test_loss_hessian_is_the_dense_hessian(kind, shape, reduction, rng):
+    """H_ell = 2 c_l A^T A with c_l read off the definition of the reduction (1/2 or 1/K), and
+    <Z, H_ell[Z]> is the exact second difference of the quadratic loss."""
+    problem, Amat = _map_problem(kind, shape, reduction, rng)
+    K = Amat.shape[0]
+    c_loss = 0.5 if reduction == "sum" else 1.0 / K
+    H = 2.0 * c_loss * Amat.T @ Amat
+    Z = rng.standard_normal((3,) + shape)
+    np.testing.assert_allclose(problem.loss_hessian_apply(Z), (Z.reshape(3, -1) @ H).reshape(Z.shape),
+                               rtol=1e-12, atol=1e-12)
+    W, h = rng.standard_normal(shape), 0.5
+    second = (problem.loss(W + h * Z[0]) - 2 * problem.loss(W) + problem.loss(W - h * Z[0])) / h ** 2
+    assert float(np.sum(Z[0] * problem.loss_hessian_apply(Z[0]))) == pytest.approx(second, rel=1e-9)
+    assert problem.loss_factors == pytest.approx((c_loss, 2.0 * c_loss))
+
+
+def test_single_precision_map_is_exact(rng):
+    """forward/adjoint stay float64 with precision='single' (the convex baselines need the exact map)."""
+    A, X, r = rng.standard_normal((7, 3, 5)), rng.standard_normal((3, 5)), rng.standard_normal(7)
+    single = d.MatrixSensing(A, np.zeros(7), precision="single")
+    np.testing.assert_allclose(single.forward(X), A.reshape(7, -1) @ X.ravel(), rtol=1e-13)
+    np.testing.assert_allclose(single.adjoint(r), np.tensordot(r, A, axes=1), rtol=1e-13)
+
+
+@pytest.mark.parametrize("call, pattern", [
+    (lambda p: p.forward(np.zeros((3, 4))), r"X has shape \(3, 4\) but the problem is 4x3"),
+    (lambda p: p.adjoint(np.zeros(5)), r"r has 5 entries .* 6 observations: pass an array of shape \(\.\.\., 6\)"),
+    (lambda p: p.loss_hessian_apply(np.zeros((4, 4))), r"Z has shape \(4, 4\) but the problem is 4x3"),
+])
+def test_map_bad_input_named(call, pattern):
+    p = d.MatrixCompletion((4, 3), [0, 1, 2, 3, 0, 1], [0, 1, 2, 0, 2, 2], np.ones(6))
+    with pytest.raises(ValueError, match=pattern):
+        call(p)

@@ -24,28 +24,28 @@ def _short(text, *must_contain):
 
 def test_run_repr_is_a_summary():
     run = Run(weights=[BIG.copy(), BIG.T.copy()], history={"loss": np.full(5000, 0.25), "step": np.arange(5000)},
-              steps=np.array([4999]), converged=np.array([False]), optimizer="gd", lr=0.1,
+              nit=np.array([4999]), success=np.array([False]), optimizer="gd", lr=0.1,
               state={"s": BIG}, last_weights=[BIG, BIG.T])
-    _short(repr(run), "max_steps", "0.25", "300x200", "200x300", "4999")
+    _short(repr(run), "status='max_steps'", "0.25", "300x200", "200x300", "nit=4999")
 
 
 def test_run_repr_with_trials():
     run = Run(weights=[np.full((3, 300, 200), SENTINEL)], history={"loss": np.full((10, 3), 0.5)},
-              steps=np.array([9, 9, 9]), converged=np.array([True, False, True]), optimizer="adaptive", lr=1e-3)
+              nit=np.array([9, 9, 9]), success=np.array([True, False, True]), optimizer="adaptive", lr=1e-3)
     _short(repr(run), "2/3", "3 trials")
 
 
 def test_baseline_result_repr_hides_solver_state():
-    res = BaselineResult(X=BIG, objective=12.5, violation=1e-9, status="optimal", iterations=321,
+    res = BaselineResult(X=BIG, objective=12.5, violation=1e-9, status="optimal", nit=321,
                          dual=np.full(5000, SENTINEL), dual_objective=12.4, gap=0.1,
                          history={"gap": np.full(321, SENTINEL)}, state={"Z": BIG, "U1": BIG, "U2": BIG})
-    _short(repr(res), "optimal", "12.5", "321", "300x200")
+    _short(repr(res), "optimal", "12.5", "nit=321", "300x200")
 
 
 def test_greedy_result_repr():
     res = GreedyResult(X=BIG, weights=[BIG[:4].T.copy(), BIG[:, :4]], rank=4, losses=np.array([SENTINEL, 0.5]),
                        steps=np.array([100, 200, 300, 400]), gradient_norms=np.full(5, SENTINEL), status="loss_tol")
-    _short(repr(res), "loss_tol", "rank=4", "1000", "0.5", "300x200")
+    _short(repr(res), "loss_tol", "rank=4", "nit=1000", "0.5", "300x200")
 
 
 def test_report_repr_lists_detail_names_not_values():

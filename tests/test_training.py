@@ -69,11 +69,11 @@ def test_batched_trials_equal_separate_runs(rng, optimizer):
     batched = d.gradient_descent(p, ws, **kw)
     for i in range(3):
         single = d.gradient_descent(p, [w[i] for w in ws], **kw)
-        assert batched.steps[i] == single.steps
-        assert batched.converged[i] == single.converged
+        assert batched.nit[i] == single.nit
+        assert batched.success[i] == single.success
         for x, y in zip(batched.weights, single.weights):
             np.testing.assert_allclose(x[i], y, rtol=1e-9, atol=1e-13)
-    assert batched.converged.all() and len(set(batched.steps.tolist())) > 1   # trials stopped separately
+    assert batched.success.all() and len(set(batched.nit.tolist())) > 1   # trials stopped separately
 
 
 def test_stop_on_loss_tol_and_history(rng):
@@ -83,9 +83,9 @@ def test_stop_on_loss_tol_and_history(rng):
                              max_steps=50_000, optimizer="adaptive", loss_tol=1e-6, record_every=500,
                              n_singular=4)
     h = run.history
-    assert run.converged and run.steps < 50_000
+    assert run.success and run.nit < 50_000
     assert h["loss"][-1] <= 1e-6 < h["loss"][-2]
-    assert h["step"][-1] == run.steps and h["step"][0] == 0
+    assert h["step"][-1] == run.nit and h["step"][0] == 0
     assert h["singular_values"].shape == (len(h["step"]), 4)
     for key in ("train_error", "reconstruction_error", "relative_error", "effective_rank",
                 "balancedness", "time"):
@@ -99,7 +99,7 @@ def test_record_steps_and_cap(rng):
     run = d.gradient_descent(p, d.init_weights((6, 6), 2, 0.1, rng=rng), lr=0.01, max_steps=30,
                              record_steps=[0, 7, 19])
     assert run.history["step"].tolist() == [0, 7, 19, 30]
-    assert run.steps == 30 and not run.converged
+    assert run.nit == 30 and not run.success
 
 
 def test_divergence_raises_with_partial_run(rng):
@@ -109,7 +109,7 @@ def test_divergence_raises_with_partial_run(rng):
         d.gradient_descent(p, w, lr=50.0, max_steps=1000, record_every=1)
     run = info.value.run
     assert len(run.history["step"]) >= 1 and np.all(np.isfinite(run.history["loss"]))
-    assert run.steps < 1000
+    assert run.nit < 1000
 
 
 def test_resume_and_checkpoint_lose_no_work(rng, tmp_path):
@@ -202,7 +202,7 @@ def test_checkpoint_from_other_settings_is_refused(rng, tmp_path):
     other = d.sample_completion(d.random_low_rank(8, 8, 2, rng=rng), 40, rng=rng)
     with pytest.raises(ValueError, match="data differ"):
         d.gradient_descent(other, w2, lr=0.05, max_steps=40, checkpoint=ck)
-    assert d.gradient_descent(p, w2, lr=0.05, max_steps=40, checkpoint=ck).steps == 40
+    assert d.gradient_descent(p, w2, lr=0.05, max_steps=40, checkpoint=ck).nit == 40
 
 
 @pytest.mark.parametrize("kwargs, pattern", [
@@ -261,8 +261,8 @@ def test_patience_stops_after_k_records_without_improvement(rng):
     w0 = [0.1 * rng.standard_normal(train.shape)]
     run = d.gradient_descent(train, w0, lr=0.1, max_steps=1000, record_every=10, validation=val,
                              patience=3, keep_best=True)
-    assert run.history["step"].tolist() == [0, 10, 20, 30] and run.stop_reason == "patience"
-    assert run.steps == 30 and run.stopped_early and run.best_step == 0
+    assert run.history["step"].tolist() == [0, 10, 20, 30] and run.status == "patience"
+    assert run.nit == 30 and run.stopped_early and run.best_step == 0
     np.testing.assert_array_equal(run.weights[0], w0[0])                  # keep_best: the initial weights
 
 
@@ -273,7 +273,7 @@ def test_patience_per_trial_in_a_batch(rng):
     batched = d.gradient_descent(train, w0, **kw)
     for i in range(3):
         single = d.gradient_descent(train, [w[i] for w in w0], **kw)
-        assert batched.steps[i] == single.steps and batched.best_step[i] == single.best_step
+        assert batched.nit[i] == single.nit and batched.best_step[i] == single.best_step
         for a, b in zip(batched.weights, single.weights):
             np.testing.assert_allclose(a[i], b, rtol=1e-9, atol=1e-13)
 
@@ -290,8 +290,8 @@ def test_callback_sees_a_read_only_view_and_can_stop(rng):
 
     run = d.gradient_descent(train, d.init_weights(train.shape, 2, 0.1, rng=rng), lr=0.05, max_steps=500,
                              record_every=20, callback=watch)
-    assert [s for s, _, _ in seen] == [0, 20, 40] and run.stop_reason == "callback"
-    assert run.steps == 40 and run.history["step"][-1] == 40
+    assert [s for s, _, _ in seen] == [0, 20, 40] and run.status == "callback"
+    assert run.nit == 40 and run.history["step"][-1] == 40
     np.testing.assert_allclose(seen[-1][2], run.W, rtol=1e-14)
     assert seen[-1][1] == pytest.approx(run.history["loss"][-1])
 
@@ -303,9 +303,9 @@ def test_early_stopping_and_keep_best_survive_interrupt_and_resume(rng, tmp_path
     kw = dict(lr=0.05, max_steps=4000, record_every=10, validation=val, keep_best=True, patience=patience,
               optimizer="adaptive" if depth == 2 else "gd")
     one = d.gradient_descent(train, w0, **kw)
-    assert one.stop_reason == "patience" and one.steps < 4000
+    assert one.status == "patience" and one.nit < 4000
     ck = str(tmp_path / "run.npz")
-    stop_at = max(one.steps - 15, 5)             # interrupted near the end, after a checkpoint
+    stop_at = max(one.nit - 15, 5)             # interrupted near the end, after a checkpoint
 
     def interrupt(v):
         if v.step >= stop_at:
@@ -314,7 +314,7 @@ def test_early_stopping_and_keep_best_survive_interrupt_and_resume(rng, tmp_path
     with pytest.raises(KeyboardInterrupt):
         d.gradient_descent(train, w0, checkpoint=ck, checkpoint_every=7, callback=interrupt, **kw)
     again = d.gradient_descent(train, w0, checkpoint=ck, checkpoint_every=7, **kw)
-    assert (again.steps, again.best_step, again.stop_reason) == (one.steps, one.best_step, one.stop_reason)
+    assert (again.nit, again.best_step, again.status) == (one.nit, one.best_step, one.status)
     for a, b in zip(one.weights + one.last_weights, again.weights + again.last_weights):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-15)
     for key in ("step", "validation_error", "loss"):
@@ -446,3 +446,44 @@ def test_fused_gd_update_equals_E1_backward_then_step(rng, dims, order):
     for a, b in zip(st.weights, expected):
         np.testing.assert_allclose(a, b, rtol=1e-13, atol=1e-14)
     assert st._fused
+
+
+def test_one_stopping_rule_for_gradient_descent_and_lockstep(rng):
+    """train_together stops and diverges exactly where gradient_descent does, with the same message."""
+    from dmf_edu.training.lockstep import train_together
+    problem = d.sample_completion(d.random_low_rank(5, 4, 2, rng=rng), 14, rng=rng)
+    w = d.init_weights((5, 4), 2, 1.0, rng=rng)
+    with pytest.raises(d.DivergenceError, match=r"gradient descent diverged at step \d+: .*lower lr \(now 50\)") as alone:
+        d.gradient_descent(problem, w, lr=50.0, max_steps=100)
+    with pytest.raises(d.DivergenceError, match=r"run 0 diverged at step \d+: .*lower lr \(now 50\)") as lock:
+        train_together(problem, [w], lr=50.0, max_steps=100)
+    assert str(lock.value).split(" diverged")[1] == str(alone.value).split(" diverged")[1]
+    assert int(lock.value.run.nit) == int(alone.value.run.nit)
+    small = d.init_weights((5, 4), 2, 0.1, rng=rng)
+    one = d.gradient_descent(problem, small, lr=0.1, max_steps=3000, loss_tol=1e-3, record_steps=[])
+    (two,) = train_together(problem, [small], lr=0.1, max_steps=3000, loss_tol=1e-3)
+    assert (int(one.nit), bool(one.success), one.status) == (int(two.nit), bool(two.success), two.status)
+
+
+def test_run_result_shape_and_loading_old_key_names(rng, tmp_path):
+    """success/status/message/nit/wall_time; a file written with steps/converged/stop_reason still loads."""
+    import json
+    problem = d.sample_completion(d.random_low_rank(5, 4, 2, rng=rng), 14, rng=rng)
+    run = d.gradient_descent(problem, d.init_weights((5, 4), 2, 0.1, rng=rng), lr=0.1, max_steps=3000,
+                             loss_tol=1e-3, record_steps=[])
+    assert run.status == "loss_tol" and bool(run.success) and run.message.endswith("loss <= loss_tol.")
+    assert 0 < int(run.nit) < 3000 and run.wall_time > 0
+    capped = d.gradient_descent(problem, d.init_weights((5, 4), 2, 0.1, rng=rng), lr=0.1, max_steps=3,
+                                loss_tol=1e-3, record_steps=[])
+    assert capped.status == "max_steps" and not capped.success and "0 of 1 trials" in capped.message
+    path = str(tmp_path / "old.npz")
+    run.save(path)
+    with np.load(path) as f:
+        arrays = {k: f[k] for k in f.files}
+    meta = json.loads(str(arrays.pop("meta")))
+    meta["stop_reason"] = meta.pop("status")
+    del meta["message"]
+    arrays["steps"], arrays["converged"] = arrays.pop("nit"), arrays.pop("success")
+    np.savez(path, meta=np.asarray(json.dumps(meta)), **arrays)
+    old = d.Run.load(path)
+    assert (int(old.nit), bool(old.success), old.status, old.message) == (int(run.nit), True, "loss_tol", run.message)

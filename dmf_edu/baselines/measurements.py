@@ -1,11 +1,13 @@
-r"""The measurement map of a problem for the convex baselines (THEORY.md E9, E13).
+r"""What the convex baselines add to a problem's measurement map (THEORY.md E9, E13).
 
-``A`` is the problem's measurement map: for a :class:`~dmf_edu.MatrixCompletion`,
-``A(X)_k = X[rows[k], cols[k]]`` and ``b = values``; for a :class:`~dmf_edu.MatrixSensing`,
-``A(X)_k = <A_k, X>`` and ``b = y``.  Its adjoint is ``A^*(lam) = sum_k lam_k A_k`` (an
-``m x n`` matrix).  :class:`Measurements` holds ``A``, ``A^*``, ``b`` and the one linear solve
-the nuclear-norm ADMM needs; :func:`constraint_violation` measures ``|A(X) - b| <= eps``.
-Used by :mod:`dmf_edu.baselines.nuclear_norm` and :mod:`dmf_edu.baselines`.
+``A`` is the problem's measurement map, :meth:`~dmf_edu.problems.Problem.forward` (for a
+:class:`~dmf_edu.MatrixCompletion`, ``A(X)_k = X[rows[k], cols[k]]``; for a
+:class:`~dmf_edu.MatrixSensing`, ``A(X)_k = <A_k, X>``), with adjoint
+:meth:`~dmf_edu.problems.Problem.adjoint` ``A^*(lam) = sum_k lam_k A_k`` and data
+``b = problem.data``.  :class:`Measurements` adds what only the solvers need: the Gram matrix
+``A A^*``, the one linear solve of the nuclear-norm ADMM and the consistency check;
+:func:`constraint_violation` measures ``|A(X) - b| <= eps``.  Used by
+:mod:`dmf_edu.baselines.nuclear_norm` and :mod:`dmf_edu.baselines.schatten`.
 """
 
 from __future__ import annotations
@@ -19,8 +21,10 @@ __all__ = ["Measurements", "constraint_violation", "check_eps"]
 
 
 class Measurements:
-    """The linear map ``A: R^{m x n} -> R^K`` of a problem, its adjoint and one linear solve.
+    """One problem's measurement map with the solver-specific parts: Gram matrix and regularized solve.
 
+    ``forward`` and ``adjoint`` are the problem's own (:meth:`~dmf_edu.problems.Problem.forward`,
+    :meth:`~dmf_edu.problems.Problem.adjoint`); ``b`` its data.
     ``regularized_solve(V, v, gamma)`` returns ``argmin_Z ||Z - V||_F^2 + ||gamma A(Z) - v||^2``,
     i.e. ``(I + gamma^2 A^* A)^{-1} (V + gamma A^*(v))``: diagonal for completion; for sensing by the
     Woodbury identity with an eigendecomposition of the ``K x K`` Gram matrix ``A A^*``.
@@ -32,32 +36,18 @@ class Measurements:
         if problem.batch_shape != ():
             raise ValueError(f"{name} has trial axes {problem.batch_shape}; the baselines solve one problem "
                              "at a time: build one problem per set of values")
+        self.problem, self.forward, self.adjoint = problem, problem.forward, problem.adjoint
         self.shape = tuple(problem.shape)
         self.completion = isinstance(problem, MatrixCompletion)
+        self.b = np.asarray(problem.data, dtype=float)
+        self.K = self.b.size
         if self.completion:
             self.rows, self.cols = problem.rows, problem.cols
-            self.b = np.asarray(problem.values, dtype=float)
-            self.K = self.b.size
             self.row_norm = 1.0                              # each A_k is one unit entry
         else:
-            self.A2 = problem.A.reshape(problem.A.shape[0], -1)   # (K, m n) float64, rows are vec(A_k)
-            self.b = np.asarray(problem.y, dtype=float)
-            self.K = self.b.size
+            self.A2 = problem.A.reshape(self.K, -1)          # (K, m n) float64, rows are vec(A_k)
             self._gram = None
             self.row_norm = max(float(np.sqrt(np.mean(np.sum(self.A2 ** 2, axis=1)))), 1e-300)   # rms ||A_k||_F
-
-    # A and its adjoint
-    def forward(self, X):
-        if self.completion:
-            return X[self.rows, self.cols]
-        return self.A2 @ X.ravel()
-
-    def adjoint(self, lam):
-        if self.completion:
-            out = np.zeros(self.shape)
-            out[self.rows, self.cols] = lam
-            return out
-        return (lam @ self.A2).reshape(self.shape)
 
     def gram(self):
         """Eigendecomposition ``(s, Q)`` of ``A A^*`` (sensing only; computed once)."""
@@ -73,9 +63,9 @@ class Measurements:
             Z[self.rows, self.cols] = (V[self.rows, self.cols] + gamma * v) / (1.0 + gamma * gamma)
             return Z
         s, Q = self.gram()
-        rhs = V.ravel() + gamma * (v @ self.A2)                        # V + gamma A^*(v)
-        t = Q @ ((Q.T @ (self.A2 @ rhs)) / (1.0 / gamma ** 2 + s))     # (I/gamma^2 + A A^*)^{-1} A rhs
-        return (rhs - t @ self.A2).reshape(self.shape)
+        rhs = V + gamma * self.adjoint(v)
+        t = Q @ ((Q.T @ self.forward(rhs)) / (1.0 / gamma ** 2 + s))    # (I/gamma^2 + A A^*)^{-1} A rhs
+        return rhs - self.adjoint(t)
 
     def check_consistent(self, eps):
         """Raise ``ValueError`` when no ``X`` satisfies ``|A(X) - b| <= eps``."""

@@ -49,7 +49,12 @@ class BaselineResult:
     status : str
         ``"optimal"`` only when the stopping rule was met (for the nuclear norm: the relative
         duality gap and relative violation below ``tol``); ``"max_iter"`` otherwise.
-    iterations : int
+    success : bool
+        ``status == "optimal"``.
+    message : str
+        The status in one sentence.
+    nit : int
+        Iterations done (splitting steps for the nuclear norm, IRLS steps for Schatten-p).
     dual : ndarray, shape ``(K,)`` or None
         Nuclear norm only: a dual-feasible ``lam`` (``||A^*(lam)||_2 <= 1``).
     dual_objective : float or None
@@ -57,7 +62,7 @@ class BaselineResult:
     gap : float or None
         ``objective - dual_objective``.
     p, eps : the problem solved.
-    time : float
+    wall_time : float
         Wall-clock seconds.
     state : dict
         Solver state for warm starts (pass the result as ``warm_start``).
@@ -67,13 +72,13 @@ class BaselineResult:
     objective: float
     violation: float
     status: str
-    iterations: int
+    nit: int
     p: float = 1.0
     eps: float = 0.0
     dual: np.ndarray | None = None
     dual_objective: float | None = None
     gap: float | None = None
-    time: float = 0.0
+    wall_time: float = 0.0
     history: dict = field(default_factory=dict)
     state: dict = field(default_factory=dict, repr=False)
 
@@ -81,9 +86,22 @@ class BaselineResult:
         """One screen: status, objective, violation, gap, iterations, shape (no arrays)."""
         gap = "None" if self.gap is None else f"{self.gap:.3g}"
         return (f"BaselineResult(status={self.status!r}, objective={self.objective:.6g}, "
-                f"violation={self.violation:.3g}, gap={gap}, iterations={self.iterations}, "
+                f"violation={self.violation:.3g}, gap={gap}, nit={self.nit}, "
                 f"p={self.p:g}, eps={self.eps:g}, X={'x'.join(map(str, np.shape(self.X)))}, "
-                f"time={self.time:.3g}s)")
+                f"wall_time={self.wall_time:.3g}s)")
+
+    @property
+    def success(self):
+        """``status == "optimal"``: the stopping rule was met."""
+        return self.status == "optimal"
+
+    @property
+    def message(self):
+        """The status in one sentence."""
+        if self.success:
+            return (f"Optimal: the stopping rule was met after {self.nit} iterations"
+                    + (" (relative duality gap and violation below tol)." if self.gap is not None else "."))
+        return f"Stopped at max_iter = {self.nit} iterations before the stopping rule was met; raise max_iter or tol."
 
     @property
     def relative_gap(self):
@@ -412,8 +430,8 @@ def nuclear_norm_minimization(problem, eps=0.0, *, psd=False, tol=1e-6, max_iter
     cert = checks.best[1]
     m, n = meas.shape
     return BaselineResult(X=cert["it"].X, objective=cert["it"].normX, violation=cert["violation"],
-                          status=checks.status, iterations=it, p=1.0, eps=eps, dual=cert["lam"],
-                          dual_objective=cert["dual_objective"], gap=cert["gap"], time=time.perf_counter() - clock,
+                          status=checks.status, nit=it, p=1.0, eps=eps, dual=cert["lam"],
+                          dual_objective=cert["dual_objective"], gap=cert["gap"], wall_time=time.perf_counter() - clock,
                           history=checks.arrays(), state=dict(t=t, Z=cur.z[:m * n].reshape(m, n), rho=rho, K=meas.K,
                                                               gamma=gamma))
 

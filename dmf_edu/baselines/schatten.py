@@ -138,7 +138,7 @@ def schatten_minimization(problem, p, *, tol=1e-6, max_iter=3000, gamma0=None, g
         X, status, it = _irls(meas, X, p, gamma, gamma_min * s1sq, s1sq, tol, gamma_decay, max_iter)
     s = np.linalg.svd(X, compute_uv=False)
     return BaselineResult(X=X, objective=float(np.sum(s ** p)), violation=constraint_violation(meas, X, 0.0),
-                          status=status, iterations=it, p=p, eps=0.0, time=time.perf_counter() - clock)
+                          status=status, nit=it, p=p, eps=0.0, wall_time=time.perf_counter() - clock)
 
 
 def _check_schatten(p, tol, max_iter, gamma_min, gamma_decay):
@@ -203,6 +203,14 @@ class GreedyResult:
         ``||grad ell(W)||_2`` (spectral) at the start and after each stage: the stopping test.
     status : str
         ``"stationary"`` (``||grad ell||_2 <= grad_tol``), ``"loss_tol"`` or ``"max_rank"``.
+    success : bool
+        ``status`` is ``"stationary"`` or ``"loss_tol"`` (not stopped by ``max_rank``).
+    message : str
+        The status in one sentence.
+    nit : int
+        Gradient steps over all stages (``sum(steps)``).
+    wall_time : float
+        Wall-clock seconds.
     """
 
     X: np.ndarray
@@ -212,14 +220,34 @@ class GreedyResult:
     steps: np.ndarray
     gradient_norms: np.ndarray
     status: str
+    wall_time: float = 0.0
 
     def __repr__(self):
         """One screen: status, rank, final loss, steps, shapes (no arrays)."""
         loss = f"{float(self.losses[-1]):.4g}" if np.size(self.losses) else "none"
         shapes = ", ".join("x".join(map(str, np.shape(w))) for w in self.weights)
         return (f"GreedyResult(status={self.status!r}, rank={self.rank}, final_loss={loss}, "
-                f"total_steps={int(np.sum(self.steps))}, X={'x'.join(map(str, np.shape(self.X)))}, "
-                f"weights=[{shapes}])")
+                f"nit={self.nit}, X={'x'.join(map(str, np.shape(self.X)))}, "
+                f"weights=[{shapes}], wall_time={self.wall_time:.3g}s)")
+
+    @property
+    def success(self):
+        """Whether GLRL stopped by its own test (stationary or ``loss_tol``), not at ``max_rank``."""
+        return self.status in ("stationary", "loss_tol")
+
+    @property
+    def nit(self):
+        """Gradient steps over all stages."""
+        return int(np.sum(self.steps))
+
+    @property
+    def message(self):
+        """The status in one sentence."""
+        return {"stationary": f"Stationary at rank {self.rank}: no rank-one direction decreases the loss "
+                              "(||grad ell||_2 <= grad_tol).",
+                "loss_tol": f"The loss reached loss_tol at rank {self.rank}.",
+                "max_rank": f"Stopped at max_rank = {self.rank} before the loss reached loss_tol or a "
+                            "stationary point; raise max_rank."}.get(self.status, f"Stopped ({self.status}).")
 
 
 def greedy_low_rank(problem, *, lr, init=1e-3, max_rank=None, loss_tol=1e-10, grad_tol=1e-6,
@@ -267,6 +295,7 @@ def greedy_low_rank(problem, *, lr, init=1e-3, max_rank=None, loss_tol=1e-10, gr
     lr, init, max_rank, loss_tol, grad_tol, stage_steps, chunk = _check_greedy(
         problem, lr, init, max_rank, loss_tol, grad_tol, stage_steps, chunk)
     m, n = problem.shape
+    clock = time.perf_counter()
     W1, W2 = np.zeros((0, n)), np.zeros((m, 0))
     W = np.zeros((m, n))
     losses, steps, gnorms = [float(problem.loss(W))], [], []
@@ -288,7 +317,8 @@ def greedy_low_rank(problem, *, lr, init=1e-3, max_rank=None, loss_tol=1e-10, gr
         losses.append(float(problem.loss(W)))
         steps.append(taken)
     return GreedyResult(X=W, weights=[W1, W2], rank=W1.shape[0], losses=np.asarray(losses),
-                        steps=np.asarray(steps, dtype=int), gradient_norms=np.asarray(gnorms), status=status)
+                        steps=np.asarray(steps, dtype=int), gradient_norms=np.asarray(gnorms), status=status,
+                        wall_time=time.perf_counter() - clock)
 
 
 def _check_greedy(problem, lr, init, max_rank, loss_tol, grad_tol, stage_steps, chunk):
@@ -324,10 +354,10 @@ def _greedy_stage(problem, weights, start, lr, loss_tol, stage_steps, chunk, sta
         todo = min(chunk, stage_steps - taken)
         run = gradient_descent(problem, weights if run is None else None, lr=lr, resume=run,
                                max_steps=taken + todo, loss_tol=loss_tol, record_steps=())
-        taken = int(run.steps)
+        taken = int(run.nit)
         loss = float(problem.loss(run.W))
         escaped = start - loss >= 1e-2 * start      # left the saddle where the stage began
-        if loss <= loss_tol or bool(run.converged) or (escaped and prev - loss <= stall * prev):
+        if loss <= loss_tol or bool(run.success) or (escaped and prev - loss <= stall * prev):
             break
         prev = loss
     return run.weights, taken

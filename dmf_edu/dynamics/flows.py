@@ -61,12 +61,12 @@ def _integrate(problem, y0, decode, velocity, t_end, *, loss_tol, method, rtol, 
             trace.append((t, count[0], _time.perf_counter() - clock0))
         with np.errstate(all="ignore"):
             ws, W = decode(y)
-            _, G = problem._loss_and_gradient(W)
+            _, G = problem.loss_and_gradient_unchecked(W)
             return np.concatenate([v.ravel() for v in velocity(ws, W, G)])
 
     def loss_of(y):
         with np.errstate(all="ignore"):
-            return problem._loss_and_gradient(decode(y)[1])[0]
+            return problem.loss_and_gradient_unchecked(decode(y)[1])[0]
 
     events = None
     if loss_tol is not None:
@@ -101,8 +101,10 @@ def _integrate(problem, y0, decode, velocity, t_end, *, loss_tol, method, rtol, 
     else:   # a fired event means every trial is at loss_tol up to the event's root-finding error
         converged = np.asarray((loss <= loss_tol) | (status == 1))
     run = Run(weights=[np.array(w) for w in ws], history=recorder.history(),
-              steps=np.full(lead, count[0]), converged=converged, optimizer=name, lr=float("nan"),
-              state=state, wall_time=_time.perf_counter() - clock0)
+              nit=np.full(lead, count[0]), success=converged, optimizer=name, lr=float("nan"),
+              state=state, wall_time=_time.perf_counter() - clock0,
+              status="loss_tol" if np.all(converged) and loss_tol is not None else "max_steps",
+              message=f"{name}: {message}")
     if status == -1 or not np.all(np.isfinite(loss)):
         raise DivergenceError(f"{name} failed near t = {trace[-1][0]:.6g}: {message} "
                               f"(the loss may blow up; check the problem scaling or lower t_end). "
@@ -131,9 +133,11 @@ _FLOW_DOC = """t_end : float > 0
     Run
         As from :func:`dmf_edu.gradient_descent`: ``history`` has the same keys (``step`` is
         the number of gradient evaluations the solver had made by that time) plus ``t``, the
-        flow time of each record.  ``optimizer`` names the flow, ``lr`` is NaN, ``steps`` holds
-        the total number of gradient evaluations, ``converged`` whether ``loss <= loss_tol``,
-        ``state`` the solver status and ``flow_time`` (final time).
+        flow time of each record.  ``optimizer`` names the flow, ``lr`` is NaN, ``nit`` holds
+        the total number of gradient evaluations, ``success`` whether ``loss <= loss_tol``,
+        ``status`` ``"loss_tol"`` (every trial reached it) or ``"max_steps"`` (``t_end``
+        reached), ``message`` the solver's, ``state`` the solver status and ``flow_time``
+        (final time).
 
     Raises
     ------

@@ -17,7 +17,7 @@ For ``phi(W_1, ..., W_N) = ell(W_N ... W_1)`` this module gives
 Product order everywhere: ``W = W_N ... W_1``, ``weights = [W_1, ..., W_N]``, ``W_j`` of shape
 ``(d_j, d_{j-1})``.  The loss is one of the package's quadratic problems
 (:class:`dmf_edu.MatrixCompletion`, :class:`dmf_edu.MatrixSensing`), so its own Hessian
-``H_ell`` is a constant linear map.
+``H_ell`` is a constant linear map, :meth:`dmf_edu.problems.Problem.loss_hessian_apply`.
 """
 
 from __future__ import annotations
@@ -25,12 +25,12 @@ from __future__ import annotations
 import numpy as np
 from scipy.sparse.linalg import ArpackError, ArpackNoConvergence, LinearOperator, eigsh
 
-from .._validate import as_float_array, as_rng, check_int, check_positive, check_weights
+from .._validate import as_rng, check_int, check_positive, check_weights
 from ..factorization import backward, layer_gradients, prefix_products
 from ..problems import MatrixCompletion, MatrixSensing, Problem
 
 __all__ = [
-    "loss_hessian_apply", "hessian_vector_product", "hessian_operator", "hessian_matrix",
+    "hessian_vector_product", "hessian_operator", "hessian_matrix",
     "hessian_extremes", "check_hessian_vector_product", "classify_point",
 ]
 
@@ -61,39 +61,6 @@ def _unbatched(weights, name="weights"):
         raise ValueError(f"{name} must be unbatched 2-D factors here (one point of the landscape); "
                          "loop over trials")
     return weights
-
-
-def loss_hessian_apply(problem, Z):
-    r"""The Hessian of the end-to-end loss applied to ``Z``: ``H_ell[Z]``, shape ``(..., m, n)``.
-
-    Parameters
-    ----------
-    problem : MatrixCompletion or MatrixSensing
-    Z : array, shape ``(..., m, n)``
-
-    Returns
-    -------
-    ndarray, shape ``(..., m, n)``
-
-    Notes
-    -----
-    Both losses are quadratic, ``ell(W) = c_l ||L(W) - y||^2`` with a linear measurement map
-    ``L`` and gradient ``G = c_g L^*(L(W) - y)``, so ``H_ell[Z] = c_g L^*(L(Z))`` is independent
-    of ``W``: ``c_g P_Omega(Z)`` for completion, ``c_g sum_k <A_k, Z> A_k`` for sensing
-    (``c_g = 1`` for ``reduction="sum"``, ``2/K`` for ``"mean"``).
-    """
-    if not isinstance(problem, (MatrixCompletion, MatrixSensing)):
-        raise TypeError(f"problem must be a MatrixCompletion or MatrixSensing, got {type(problem).__name__}")
-    Z = as_float_array(Z, "Z", min_ndim=2)
-    if Z.shape[-2:] != tuple(problem.shape):
-        raise ValueError(f"Z has shape {Z.shape} but the problem is {problem.shape[0]}x{problem.shape[1]}")
-    c_grad = problem._factor()[1]
-    if isinstance(problem, MatrixCompletion):
-        out = np.zeros(Z.shape)
-        out[..., problem.rows, problem.cols] = c_grad * Z[..., problem.rows, problem.cols]
-        return out
-    z = Z.reshape(Z.shape[:-2] + (-1,)) @ problem._A2.T
-    return (c_grad * z @ problem._A2).reshape(Z.shape)
 
 
 def _hvp(weights, G, V, hess_apply):
@@ -156,7 +123,7 @@ def hessian_vector_product(problem, weights, V):
         raise ValueError("V must be a list of arrays with the shapes of the weights [W_1, ..., W_N]")
     _check_problem(problem, weights)
     G = _dense(problem.gradient(prefix_products(weights)[-1]))
-    return _hvp(weights, G, V, lambda Z: loss_hessian_apply(problem, Z))
+    return _hvp(weights, G, V, problem.loss_hessian_apply)
 
 
 def _flat_tools(weights):
@@ -196,7 +163,7 @@ def hessian_operator(problem, weights):
     G = _dense(problem.gradient(prefix_products(weights)[-1]))
 
     def matvec(x):
-        return flat(_hvp(weights, G, unflat(np.ravel(x)), lambda Z: loss_hessian_apply(problem, Z)))
+        return flat(_hvp(weights, G, unflat(np.ravel(x)), problem.loss_hessian_apply))
 
     return LinearOperator((D, D), matvec=matvec, rmatvec=matvec, dtype=np.float64)
 

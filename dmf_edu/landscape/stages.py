@@ -8,6 +8,7 @@ stages they group into, and the plateaus between.  Re-exported by :mod:`dmf_edu.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -47,6 +48,14 @@ class Stages:
         ``(loss(first quarter) - loss(third quarter)) / loss(first quarter)``: small on a plateau.
     floor : float
         The floor that a singular value must end above to count as escaped.
+    wall_time : float
+        Seconds the detection took.
+    success : bool
+        At least one stage was found (``n_stages > 0``).
+    status : str
+        ``"stages"`` or ``"no_stages"`` (no singular value left the floor).
+    message : str
+        The finding in one sentence.
     """
 
     n_stages: int
@@ -59,6 +68,26 @@ class Stages:
     plateau_loss: np.ndarray
     plateau_flatness: np.ndarray
     floor: float
+    wall_time: float = 0.0
+
+    @property
+    def success(self):
+        """At least one saddle-escape stage was found."""
+        return self.n_stages > 0
+
+    @property
+    def status(self):
+        """``"stages"`` or ``"no_stages"``."""
+        return "stages" if self.success else "no_stages"
+
+    @property
+    def message(self):
+        """The finding in one sentence."""
+        if not self.success:
+            return f"No singular value left the floor {self.floor:.3g}: no saddle-escape stage (E17)."
+        return (f"{self.n_stages} saddle-escape stage{'s' if self.n_stages != 1 else ''} (E17): "
+                f"{len(self.escaped)} singular value{'s' if len(self.escaped) != 1 else ''} left the floor "
+                f"{self.floor:.3g}.")
 
 
 def detect_stages(history, *, floor=None, fraction=0.5, low=0.1, high=0.9):
@@ -91,6 +120,7 @@ def detect_stages(history, *, floor=None, fraction=0.5, low=0.1, high=0.9):
     rising together count as one stage.  The plateau before stage ``k`` spans from the end
     of the previous rise to the start of this one.
     """
+    clock = time.perf_counter()
     steps, loss, s, fraction = _check_history(history, fraction, low, high)
     final = s[-1]
     if floor is None:
@@ -111,7 +141,7 @@ def detect_stages(history, *, floor=None, fraction=0.5, low=0.1, high=0.9):
                   escaped=escaped, stage_of=stage_of, rises=rises, plateaus=plateaus,
                   plateau_steps=steps[mid] if mid.size else np.zeros(0, int),
                   plateau_loss=loss[mid] if mid.size else np.zeros(0),
-                  plateau_flatness=flat, floor=float(floor))
+                  plateau_flatness=flat, floor=float(floor), wall_time=time.perf_counter() - clock)
 
 
 def _check_history(history, fraction, low, high):

@@ -28,7 +28,7 @@ import time
 import numpy as np
 
 from .._validate import check_int, check_positive
-from .loop import DivergenceError, Stepper
+from .loop import Stepper, StoppingRule
 from .run import Run
 
 _BLOCK_BYTES = None     # bytes of A per block of the sensing pass; None: the problem's default (about 1 MB)
@@ -82,12 +82,13 @@ def train_together(problem, inits, *, lr, max_steps, optimizer="gd", loss_tol=No
     Returns
     -------
     list of Run
-        One per init, with the final weights, ``steps``, ``converged``, ``stop_reason`` and
+        One per init, with the final weights, ``nit``, ``success``, ``status``, ``message`` and
         the E19 state; ``history`` is empty and ``wall_time`` is the whole group's.
     """
     max_steps = check_int(max_steps, "max_steps", minimum=0)
     divergence_factor = check_positive(divergence_factor, "divergence_factor")
-    runs = [_Lane(Stepper(w, lr=lr, optimizer=optimizer, beta=beta, eps=eps)) for w in inits]
+    runs = [_Lane(Stepper(w, lr=lr, optimizer=optimizer, beta=beta, eps=eps),
+                  StoppingRule(loss_tol, divergence_factor, lr, who=f"run {i}")) for i, w in enumerate(inits)]
     if any(r.stepper.lead for r in runs):
         raise ValueError("train_together runs 2-D factors only: pass one factor list per run, no trial axes")
     for i, r in enumerate(runs):
@@ -105,11 +106,8 @@ def train_together(problem, inits, *, lr, max_steps, optimizer="gd", loss_tol=No
         loss, G = shared_loss_and_gradient(problem, W, None if counts is None else counts[idx])
         active = [runs[i] for i in idx]
         for i, r in enumerate(active):
-            loss0 = r.loss0 = max(abs(float(loss[i])), 1.0) if r.loss0 is None else r.loss0
-            if not abs(loss[i]) <= divergence_factor * loss0:            # NaN too
-                raise DivergenceError(f"run {runs.index(r)} diverged at step {r.steps}: loss {loss[i]:.3e}; "
-                                      f"lower lr (now {lr:g})", r.result(clock))
-            r.converged = loss_tol is not None and loss[i] <= loss_tol
+            reached = r.stopping.check(loss[i], r.steps, make_run=lambda: r.result(clock))
+            r.converged = reached is not None and bool(reached)
             r.done = r.converged or r.steps >= max_steps
             if not r.done:
                 r.stepper.apply(G[i])
@@ -131,12 +129,12 @@ def _check_counts(counts, R, problem):
 class _Lane:
     """One run of :func:`train_together`: its stepper and its stopping bookkeeping."""
 
-    def __init__(self, stepper):
-        self.stepper, self.steps, self.loss0, self.converged, self.done = stepper, 0, None, False, False
+    def __init__(self, stepper, stopping):
+        self.stepper, self.stopping, self.steps, self.converged, self.done = stepper, stopping, 0, False, False
 
     def result(self, clock):
         s = self.stepper
-        return Run(weights=[w.copy() for w in s.weights], history={}, steps=np.asarray(self.steps),
-                   converged=np.asarray(self.converged), optimizer=s.optimizer, lr=s.lr,
+        return Run(weights=[w.copy() for w in s.weights], history={}, nit=np.asarray(self.steps),
+                   success=np.asarray(self.converged), optimizer=s.optimizer, lr=s.lr,
                    state={"t": s.t, "s": np.asarray(s.s).copy()}, wall_time=time.perf_counter() - clock,
-                   stop_reason="loss_tol" if self.converged else "max_steps")
+                   status="loss_tol" if self.converged else "max_steps")

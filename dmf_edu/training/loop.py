@@ -203,7 +203,7 @@ def gradient_descent(problem, weights, *, lr, max_steps, optimizer="gd", loss_to
     loop = _start(problem, weights, locals())       # check the arguments; set up a fresh or resumed run
     while True:
         W = loop.stepper.forward()
-        loss, G = problem._loss_and_gradient(W)
+        loss, G = problem.loss_and_gradient_unchecked(W)
         final = loop.check_loss(loss)               # divergence (raises), loss_tol, max_steps
         if loop.record_due(final):
             final = loop.record(loss, W) or final   # history; validation, keep_best, patience; callback
@@ -247,15 +247,34 @@ def _view(step, loss, W):
     return SimpleNamespace(step=step, loss=loss, W=W)
 
 
-def _check_divergence(loss, limit, active, step, settings, make_run):
-    bad = active & ~(np.abs(loss) <= limit)                 # NaN too
-    if np.any(bad):
-        what = "not finite" if not np.all(np.isfinite(loss)) else \
-            f"{settings.divergence_factor:g} times its initial value"
-        raise DivergenceError(
-            f"gradient descent diverged at step {step}: the loss is {what} "
-            f"(max {np.nanmax(np.where(np.isfinite(loss), loss, np.inf)):.3e}); "
-            f"lower lr (now {settings.lr:g}) or use optimizer='adaptive'. The run so far is in .run", make_run())
+class StoppingRule:
+    """When gradient descent stops, for :func:`gradient_descent` and the lockstep runs alike.
+
+    ``check(loss, step, active)`` raises :class:`DivergenceError` when an active trial's loss is
+    not finite or exceeds ``divergence_factor`` times its initial value (or 1, whichever is
+    larger: ``loss0``, fixed at the first check unless given), and returns the trials whose loss
+    is ``<= loss_tol`` (``None`` when there are none).  ``who`` names the run in the message.
+    """
+
+    def __init__(self, loss_tol, divergence_factor, lr, loss0=None, who="gradient descent"):
+        self.loss_tol, self.divergence_factor, self.lr, self.who = loss_tol, divergence_factor, lr, who
+        self.loss0, self.limit = loss0, None if loss0 is None else divergence_factor * loss0
+
+    def check(self, loss, step, active=True, make_run=None):
+        if self.limit is None:
+            self.loss0 = np.maximum(np.abs(loss), 1.0)
+            self.limit = self.divergence_factor * self.loss0
+        if not _all(np.abs(loss) <= self.limit) and np.any(active & ~(np.abs(loss) <= self.limit)):   # NaN too
+            what = "not finite" if not np.all(np.isfinite(loss)) else \
+                f"{self.divergence_factor:g} times its initial value"
+            raise DivergenceError(
+                f"{self.who} diverged at step {step}: the loss is {what} "
+                f"(max {np.nanmax(np.where(np.isfinite(loss), loss, np.inf)):.3e}); "
+                f"lower lr (now {self.lr:g}) or use optimizer='adaptive'. The run so far is in .run",
+                None if make_run is None else make_run())
+        if self.loss_tol is not None and not _all(loss > self.loss_tol):
+            return loss <= self.loss_tol
+        return None
 
 
 def _start(problem, weights, args):
@@ -328,30 +347,26 @@ class _Loop:
             lead, a.keep_best, s.patience, state.get("best"), resume.weights if resume is not None else None)
         self.should_record = record_predicate(a.record_every, a.record_steps, s.max_steps, self.stepper, problem,
                                               s.validation, truth)
-        self.step, elapsed0, self.loss0, self.limit, self.reason = 0, 0.0, None, None, None
+        self.step, elapsed0, loss0, self.reason = 0, 0.0, None, None
         self.last_recorded = int(history["step"][-1]) if len(history.get("step", [])) else -1
         steps, converged = np.zeros(lead, dtype=np.int64), np.zeros(lead, dtype=bool)
         if resume is not None:
-            steps = np.broadcast_to(resume.steps, lead).copy()
-            converged = np.broadcast_to(resume.converged, lead).copy()
+            steps = np.broadcast_to(resume.nit, lead).copy()
+            converged = np.broadcast_to(resume.success, lead).copy()
             self.step = int(np.max(steps)) if steps.size else 0
             elapsed0 = resume.wall_time
-            loss0 = state.get("loss0")
-            if loss0 is not None and np.all(np.isfinite(loss0)):
-                self.loss0 = np.broadcast_to(np.asarray(loss0, float), lead).copy()
+            saved = state.get("loss0")
+            if saved is not None and np.all(np.isfinite(saved)):
+                loss0 = np.broadcast_to(np.asarray(saved, float), lead).copy()
+        self.stopping = StoppingRule(s.loss_tol, s.divergence_factor, s.lr, loss0)
         self.trials = _Trials(steps, converged, self.keeper.exhausted() if self.keeper else np.zeros(lead, dtype=bool))
         self.clock = time.perf_counter() - elapsed0
 
     def check_loss(self, loss):
         """Raise :class:`DivergenceError` on divergence, stop the trials at ``loss_tol``; True if final."""
-        if self.limit is None:
-            self.loss0 = np.maximum(np.abs(loss), 1.0) if self.loss0 is None else self.loss0
-            self.limit = self.settings.divergence_factor * self.loss0
-        if not _all(np.abs(loss) <= self.limit):                    # NaN too
-            _check_divergence(loss, self.limit, self.trials.active, self.step, self.settings, self.result)
-        loss_tol = self.settings.loss_tol
-        if loss_tol is not None and not _all(loss > loss_tol):
-            self.trials.stop(loss <= loss_tol, self.step, converged=True)
+        reached = self.stopping.check(loss, self.step, self.trials.active, self.result)
+        if reached is not None:
+            self.trials.stop(reached, self.step, converged=True)
         return self.step >= self.settings.max_steps or not self.trials.any
 
     def record_due(self, final):
@@ -392,12 +407,12 @@ class _Loop:
         """The run so far (what a checkpoint saves and a :class:`DivergenceError` carries)."""
         stepper, keeper, last = self.stepper, self.keeper, [w.copy() for w in self.stepper.weights]
         return Run(weights=keeper.best_weights(last) if self.keep_best else last, history=self.recorder.history(),
-                   steps=self.trials.steps_at(self.step), converged=self.trials.converged.copy(),
+                   nit=self.trials.steps_at(self.step), success=self.trials.converged.copy(),
                    optimizer=self.settings.optimizer, lr=stepper.lr,
-                   state={"t": stepper.t, "s": stepper.s.copy(), "loss0": self.loss0,
+                   state={"t": stepper.t, "s": stepper.s.copy(), "loss0": self.stopping.loss0,
                           "fingerprint": self.checkpoint.fingerprint, "best": keeper and keeper.state()},
                    wall_time=time.perf_counter() - self.clock, last_weights=last if self.keep_best else None,
-                   stop_reason=self.reason or "max_steps")
+                   status=self.reason or "max_steps")
 
 
 def _check_validation(problem, validation, keep_best, patience):

@@ -34,9 +34,9 @@ class Run:
         ground truth ``reconstruction_error`` (MSE over all entries) and ``relative_error``,
         with a validation problem ``validation_error`` (MSE over its entries, :func:`heldout_error`);
         ``time`` (seconds since the start).
-    steps : ndarray of int
+    nit : ndarray of int
         Per trial, the number of updates applied (a converged or early-stopped trial stops updating).
-    converged : ndarray of bool
+    success : ndarray of bool
         Per trial, whether ``loss <= loss_tol`` was reached.
     optimizer, lr : the settings used.
     state : dict
@@ -44,29 +44,39 @@ class Run:
         ``fingerprint``, and with validation ``best`` (see :attr:`best_step`).
     last_weights : list of arrays or None
         With ``keep_best``: the factors at the last step (a resume continues from these).
-    stop_reason : str
-        ``"max_steps"``, ``"loss_tol"``, ``"patience"`` or ``"callback"``.
+    status : str
+        Why the run stopped: ``"max_steps"``, ``"loss_tol"``, ``"patience"`` or ``"callback"``.
+    message : str
+        The same in one sentence (default: made from ``status`` and ``success``).
+    wall_time : float
+        Seconds (counting those of a resumed run).
     """
 
     weights: list
     history: dict
-    steps: np.ndarray
-    converged: np.ndarray
+    nit: np.ndarray
+    success: np.ndarray
     optimizer: str
     lr: float
     state: dict = field(default_factory=dict)
     wall_time: float = 0.0
     last_weights: list | None = None
-    stop_reason: str = "max_steps"
+    status: str = "max_steps"
+    message: str = ""
+
+    def __post_init__(self):
+        if not self.message:
+            self.message = _MESSAGES.get(self.status, "stopped ({status})").format(
+                status=self.status, done=int(np.sum(self.success)), trials=np.size(self.success))
 
     def __repr__(self):
-        """One screen: how it stopped, the settings, steps, final loss and factor shapes (no arrays)."""
+        """One screen: how it stopped, the settings, updates, final loss and factor shapes (no arrays)."""
         loss = np.asarray(self.history.get("loss", np.empty(0)), dtype=float)
         final = "none" if loss.size == 0 else _spread(loss[-1])
         shapes = ", ".join("x".join(map(str, np.shape(w))) for w in self.weights)
-        return (f"Run(stop_reason={self.stop_reason!r}, optimizer={self.optimizer!r}, lr={self.lr:g}, "
-                f"steps={_spread(self.steps)}, converged={int(np.sum(self.converged))}/"
-                f"{np.size(self.converged)}, final_loss={final}, weights=[{shapes}])")
+        return (f"Run(status={self.status!r}, optimizer={self.optimizer!r}, lr={self.lr:g}, "
+                f"nit={_spread(self.nit)}, success={int(np.sum(self.success))}/"
+                f"{np.size(self.success)}, final_loss={final}, weights=[{shapes}])")
 
     @property
     def W(self):
@@ -100,11 +110,11 @@ class Run:
         arrays.update({f"history_{k}": v for k, v in self.history.items()})
         best = self.state.get("best") or {}
         arrays.update({f"best_{k}": v for k, v in best.items() if k != "patience"})
-        arrays.update(steps=self.steps, converged=self.converged,
+        arrays.update(nit=self.nit, success=self.success,
                       state_s=np.asarray(self.state.get("s", 0.0)),
                       state_loss0=np.asarray(self.state.get("loss0", np.nan)))
         meta = dict(optimizer=self.optimizer, lr=self.lr, t=int(self.state.get("t", 0)),
-                    wall_time=self.wall_time, depth=len(self.weights), stop_reason=self.stop_reason,
+                    wall_time=self.wall_time, depth=len(self.weights), status=self.status, message=self.message,
                     fingerprint=self.state.get("fingerprint"), keep_last=self.last_weights is not None,
                     patience=best.get("patience"))
         tmp = path + ".tmp.npz"
@@ -113,7 +123,8 @@ class Run:
 
     @classmethod
     def load(cls, path):
-        """Load a run written by :meth:`save`."""
+        """Load a run written by :meth:`save` (also by versions that wrote ``steps``, ``converged``
+        and ``stop_reason`` for ``nit``, ``success`` and ``status``)."""
         with np.load(os.fspath(path)) as data:
             meta = json.loads(str(data["meta"]))
             depth = range(meta["depth"])
@@ -124,10 +135,20 @@ class Run:
                 state["best"] = dict(best, patience=meta.get("patience") or np.inf)
             return cls(weights=[data[f"weight_{j}"] for j in depth],
                        history={k[8:]: data[k] for k in data.files if k.startswith("history_")},
-                       steps=data["steps"], converged=data["converged"], optimizer=meta["optimizer"],
-                       lr=meta["lr"], state=state, wall_time=meta["wall_time"],
+                       nit=data["nit" if "nit" in data.files else "steps"],
+                       success=data["success" if "success" in data.files else "converged"],
+                       optimizer=meta["optimizer"], lr=meta["lr"], state=state, wall_time=meta["wall_time"],
                        last_weights=[data[f"last_weight_{j}"] for j in depth] if meta.get("keep_last") else None,
-                       stop_reason=meta.get("stop_reason", "max_steps"))
+                       status=meta.get("status", meta.get("stop_reason", "max_steps")), message=meta.get("message", ""))
+
+
+_MESSAGES = {
+    "max_steps": "Stopped at the step cap (max_steps, or t_end for a flow): {done} of {trials} trials reached loss_tol.",
+    "loss_tol": "Every trial reached loss <= loss_tol.",
+    "patience": "Stopped early: the validation error stopped improving (patience); {done} of {trials} trials "
+                "reached loss_tol.",
+    "callback": "Stopped by the callback; {done} of {trials} trials reached loss_tol.",
+}
 
 
 def _spread(values):
@@ -182,7 +203,7 @@ def problem_digest(problem):
     if problem is None:
         return None
     digest = hashlib.sha1()
-    for name in ("rows", "cols", "_data", "_A2"):
+    for name in ("rows", "cols", "data", "measurement_matrix"):
         arr = getattr(problem, name, None)
         if arr is not None:
             digest.update(np.ascontiguousarray(arr).tobytes())
