@@ -12,7 +12,8 @@ from dmf_edu.experiments.x7_saddles import x7_escape_times, x7_run, x7_stages
 from dmf_edu.problems import full_observation
 from dmf_edu.targets import separated_target
 
-# rectangular outer shape with hidden widths different from both outer dimensions (STYLE.md)
+# rectangular outer shape with hidden widths different from both outer dimensions: at square,
+# equal-width points a missing transpose can go unseen
 SHAPE, WIDTHS = (4, 5), {1: None, 2: [3], 3: [3, 6], 4: [3, 6, 2]}
 
 

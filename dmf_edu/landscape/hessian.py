@@ -30,13 +30,21 @@ from ..factorization import backward, layer_gradients, prefix_products
 from ..problems import MatrixCompletion, MatrixSensing, Problem
 
 __all__ = [
-    "hessian_vector_product", "hessian_operator", "hessian_matrix",
+    "loss_hessian_apply", "hessian_vector_product", "hessian_operator", "hessian_matrix",
     "hessian_extremes", "check_hessian_vector_product", "classify_point",
 ]
 
 
 def _T(A):
     return np.swapaxes(A, -1, -2)
+
+
+def loss_hessian_apply(problem, Z):
+    """``H_ell[Z]``, the loss Hessian applied to ``Z`` ``(..., m, n)``: the problem's own
+    :meth:`~dmf_edu.problems.Problem.loss_hessian_apply` (one measurement map, written once)."""
+    if not isinstance(problem, Problem):
+        raise TypeError(f"problem must be a MatrixCompletion or MatrixSensing, got {type(problem).__name__}")
+    return problem.loss_hessian_apply(Z)
 
 
 def _dense(G):
