@@ -29,7 +29,7 @@ import numbers
 
 import numpy as np
 
-__all__ = ["REGIMES", "REGIME_PLANTS", "ACCEPTS", "call_regimes", "plants_for", "regime_plant", "qualname"]
+__all__ = ["REGIMES", "REGIME_PLANTS", "ACCEPTS", "EQUIVALENT", "call_regimes", "plants_for", "regime_plant", "qualname"]
 
 REGIMES = ("square", "tall", "wide", "batched", "N=1", "N=2", "N=3", "N>=4", "N=inf", "equal widths",
            "distinct widths", "degenerate", "sum", "mean", "completion", "sensing", "list output")
@@ -37,6 +37,7 @@ REGIMES = ("square", "tall", "wide", "batched", "N=1", "N=2", "N=3", "N>=4", "N=
 # plant name -> (regime that gates it, effect)
 REGIME_PLANTS = {
     "transpose@square": ("square", "transpose"),
+    "x1.01@square": ("square", "scale"),
     "depth-1@N>=4": ("N>=4", "depth-1"),
     "x1.01@tall": ("tall", "scale"),
     "x1.01@wide": ("wide", "scale"),
@@ -60,7 +61,7 @@ _SVD = _SHAPES + ("N=1", "N=2", "N=3", "N>=4")
 # The regimes each tied library function accepts (``module.qualname`` without ``dmf_edu.``).
 ACCEPTS = {
     "factorization.layer_gradients": _WEIGHTS + ("batched",),
-    "factorization.balancedness_residuals": _WEIGHTS,
+    "factorization.balancedness_residuals": tuple(t for t in _WEIGHTS if t != "N=1"),
     "factorization.end_to_end": _SHAPES + ("N=1", "N=2", "N=3", "N>=4", "equal widths", "distinct widths"),
     "metrics.singular_values": _MATRIX,
     "metrics.schatten_norm": _MATRIX,
@@ -82,6 +83,13 @@ ACCEPTS = {
     "dynamics.geometry.fibre_entropy": ("N=2", "N=3", "N>=4"),
     "landscape.hessian.hessian_vector_product": _SHAPES + ("N=2", "N=3", "sum", "mean", "completion",
                                                            "sensing", "list output"),
+}
+
+# (function, plant) pairs no tie-in can see: the function is invariant under the plant.
+EQUIVALENT = {
+    ("metrics.singular_values", "transpose@square"): "singular values of W^T are those of W",
+    ("metrics.schatten_norm", "transpose@square"): "a function of the singular values",
+    ("metrics.nuclear_norm", "transpose@square"): "a function of the singular values",
 }
 
 _SCALAR_NAMES = ("x", "y", "a", "b", "s", "a0", "singular_values", "eigenvalues", "s_rows", "s_cols")
@@ -260,4 +268,5 @@ def plants_for(fn):
     accepted = ACCEPTS.get(qualname(fn))
     if accepted is None:
         return None
-    return [name for name, (regime, _) in REGIME_PLANTS.items() if regime in accepted]
+    return [name for name, (regime, _) in REGIME_PLANTS.items()
+            if regime in accepted and (qualname(fn), name) not in EQUIVALENT]

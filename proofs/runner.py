@@ -134,9 +134,9 @@ def _page_rng(label, seed):
     return np.random.default_rng([int(seed), zlib.crc32(label.encode())])
 
 
-def _attempt(module, quick, rng, overrides):
+def _attempt(module, quick, rng, overrides, tie_only=False):
     """Run ``module.prove``; returns ``(proof, exception or None)``."""
-    proof = Proof(module.PAGE, rng=rng, quick=quick)
+    proof = Proof(module.PAGE, rng=rng, quick=quick, tie_only=tie_only)
     try:
         module.prove(proof, quick=quick, **overrides)
     except Exception as exc:            # Disproved, or a crash (reported as such)
@@ -224,7 +224,7 @@ def run_regime_plant(module, key, plant, seed=0, tie_steps=None):
     fired = []
     start = time.perf_counter()
     _, exc = _attempt(module, True, _page_rng(module.PAGE.label, seed),
-                      {key: regime_plant(fn, plant, fire=fired.append)})
+                      {key: regime_plant(fn, plant, fire=fired.append)}, tie_only=True)
     out = dict(name=f"regime: {qualname(fn)} {plant}", step=getattr(exc, "step", None) or "-", overrides=[key],
                seconds=time.perf_counter() - start, regime=regime, function=qualname(fn))
     if not any(fired):
@@ -239,16 +239,25 @@ def run_regime_plant(module, key, plant, seed=0, tie_steps=None):
     return dict(out, ok=True, result="rejected", reason=str(exc))
 
 
+def uncovered(module):
+    """``{function: regimes}`` a page declares it does not (yet) cover (its ``UNCOVERED``, default none)."""
+    return {fn: tuple(tags) for fn, tags in getattr(module, "UNCOVERED", {}).items()}
+
+
 def _regime_variants(module, seed, tie_steps):
-    """Every regime plant of every library keyword of the page; problems for undeclared functions."""
+    """Every regime plant of every library keyword of the page (but those of the regimes the page
+    declares :func:`uncovered`); problems for functions that declare no regimes."""
     params = inspect.signature(module.prove).parameters
     variants, problems = [], []
     for key in sorted(_library_defaults(module)):
-        names = plants_for(params[key].default)
+        fn = params[key].default
+        names = plants_for(fn)
         if names is None:
-            problems.append(f"{qualname(params[key].default)} declares no regimes (proofs/regimes.py ACCEPTS)")
+            problems.append(f"{qualname(fn)} declares no regimes (proofs/regimes.py ACCEPTS)")
             continue
-        variants += [run_regime_plant(module, key, name, seed, tie_steps) for name in names]
+        skip = uncovered(module).get(qualname(fn), ())
+        variants += [run_regime_plant(module, key, name, seed, tie_steps) for name in names
+                     if REGIME_PLANTS[name][0] not in skip]
     return variants, problems
 
 
@@ -344,8 +353,10 @@ def audit_table(results):
                 out.append(f"    planted {v['name']!r} -> step {v['step']}: {v['result']}")
         for fn, tags in r.regimes.items():
             mine = [v for v in r.planted if v.get("function") == fn]
+            missing = uncovered(pages()[r.label]).get(fn) if r.label in pages() else None
             out.append(f"    regimes of {fn}: {', '.join(tags) or 'none'}; regime plants "
-                       f"{sum(v['ok'] for v in mine)}/{len(mine)} rejected")
+                       f"{sum(v['ok'] for v in mine)}/{len(mine)} rejected"
+                       + (f"; NOT covered: {', '.join(missing)}" if missing else ""))
         if not r.success:
             out.append(f"    FAILED ({r.failure}): {r.message}")
     failed = [r.label for r in results if not r.success]
