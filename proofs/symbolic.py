@@ -218,7 +218,7 @@ _WEIGHT_GRID = ([3, 2], [2, 3], [2, 2, 2], [3, 2, 2], [2, 3, 1, 3], [2, 2, 2, 2,
                 [2, 3, 2, 1, 3])
 _WEIGHT_GRID_FULL = ([3, 3, 3, 3], [4, 3, 2, 3, 4, 2], [2, 4, 4, 4, 4, 3])
 _MATRIX_GRID = ((2, 2), (3, 2), (2, 3))
-_MATRIX_GRID_FULL = ((3, 3), (4, 2), (2, 4))
+_MATRIX_GRID_FULL = ((5, 2), (2, 4))
 
 
 def weight_grid(quick=True):
