@@ -81,6 +81,7 @@ ACCEPTS = {
     "dynamics.geometry.minimum_norm_lift": _WEIGHTS,
     "dynamics.geometry.volume_density": ("N=2", "N=3", "N>=4"),
     "dynamics.geometry.fibre_entropy": ("N=2", "N=3", "N>=4"),
+    "training.loop.gradient_descent": ("N>=4", "batched", "mean", "sum", "completion", "sensing"),
     "landscape.hessian.hessian_vector_product": _SHAPES + ("N=2", "N=3", "sum", "mean", "completion",
                                                            "sensing", "list output"),
 }
@@ -163,7 +164,7 @@ def call_regimes(fn, args, kwargs, out=None):
     for name in ("depth", "N"):
         if isinstance(bound.get(name), numbers.Real) and not isinstance(bound.get(name), bool):
             tags.add(_depth_tag(bound[name]))
-    if matrix is not None and np.all(np.isfinite(matrix)) and _zero_singular_value(matrix):
+    if matrix is not None and matrix.size <= 4096 and np.all(np.isfinite(matrix)) and _zero_singular_value(matrix):
         tags.add("degenerate")
     scalars = [bound[k] for k in _SCALAR_NAMES if k in bound and bound[k] is not None
                and not _is_matrix(bound[k]) and not isinstance(bound[k], (str, bool))]
