@@ -76,7 +76,9 @@ def _row_of_pages(label, found, results):
         regimes = sorted(set().union(*(results[lab].regimes.get(f, ()) for f in tied))) if lab in results else \
             sorted(set().union(*(ACCEPTS.get(f, ()) for f in tied)))
         sizes = results[lab].sizes if lab in results else ""
-        covered.append(f"{lab}: {', '.join(regimes) or '-'}" + (f" | {sizes}" if sizes else ""))
+        missing = sorted(set().union(*getattr(module, "UNCOVERED", {}).values()))
+        covered.append(f"{lab}: {', '.join(regimes) or '-'}" + (f" | NOT covered: {', '.join(missing)}" if missing
+                                                                else "") + (f" | {sizes}" if sizes else ""))
     exercised = ", ".join(x for x in (tests, experiments) if x)
     return dict(label=label, status=status or "not yet covered", covered="; ".join(covered) or "-",
                 functions=", ".join(sorted(set(functions))) or "-", exercised=exercised or "-",
