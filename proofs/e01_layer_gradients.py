@@ -25,10 +25,13 @@ T1  Library: ``dmf_edu.factorization.layer_gradients`` at a random rational poin
     size equals the exact derivative of S1 (relative error <= 1e-12).
 """
 
+import numpy as np
 import sympy as sp
 
 from dmf_edu import factorization
-from dmf_edu.proofs.symbolic import (Page, Planted, at_point, chain_product, identity_like, random_rational_point, symbol_matrix, symbolic_weights)
+from dmf_edu.proofs.symbolic import (Page, Planted, chain_product, identity_like, random_rational_point,
+                                     rational_matrix, rational_weights, symbol_matrix, symbolic_weights,
+                                     to_float_array, weight_grid)
 from dmf_edu.proofs.runner import run_page
 
 PAGE = Page(
@@ -95,12 +98,31 @@ def prove(proof, quick=False, formula=layer_gradient_formula, masked_gradient=ma
         for j, c in enumerate(formula(weights, masked_gradient(W, mask, Y))):
             proof.zero("S2", gradient_matrix(loss, weights[j]) - c, f"dims {dims}, layer {j + 1}, masked loss",
                        point)
-        # T1: the library at the same rational point
-        numeric = library([at_point(w, point) for w in weights], at_point(G, point))
-        for j, e in enumerate(exact):
-            proof.close("T1", numeric[j], at_point(e, point), rtol=1e-12,
-                        what=f"layer_gradients, dims {dims}, layer {j + 1}")
+    tie_layer_gradients(proof, "T1", library, quick)
     proof.note("the loss <G, W> with free G covers every loss (chain rule)")
+
+
+def tie_layer_gradients(proof, step, library, quick):
+    """Tie-in: ``library(weights, G)`` equals E1 at exact rational points of every weight regime
+    (:func:`weight_grid`: square, tall, wide W; N = 1, 2, 3, >= 4; equal and distinct widths), and
+    batched (two trials stacked on a leading axis, one call)."""
+    grid = weight_grid(quick)
+    proof.sizes("tie-in " + ", ".join(f"d=({','.join(map(str, d))})" for d in grid) + ", batched 2 trials")
+    for dims in grid:
+        trials = [(rational_weights(dims, proof.rng), rational_matrix(dims[-1], dims[0], proof.rng))
+                  for _ in range(2 if dims is grid[2] else 1)]
+        exact = [layer_gradient_formula(ws, G) for ws, G in trials]
+        floats = [([to_float_array(w) for w in ws], to_float_array(G)) for ws, G in trials]
+        if len(trials) == 2:                                   # batched: one call on stacked trials
+            numeric = library([np.stack(ws) for ws in zip(*(f[0] for f in floats))],
+                              np.stack([f[1] for f in floats]))
+            numeric = [[g[b] for g in numeric] for b in range(2)]
+        else:
+            numeric = [library(*floats[0])]
+        for b, (num, ex) in enumerate(zip(numeric, exact)):
+            proof.count(step, num, len(ex), f"layer_gradients, dims {dims}")
+            for j, e in enumerate(ex):
+                proof.close(step, num[j], e, rtol=1e-12, what=f"layer_gradients, dims {dims}, trial {b}, layer {j + 1}")
 
 
 # --------------------------------------------------------------------------- planted wrong variants

@@ -18,7 +18,8 @@ S1  The key cancellation: ``W_{j+1}^T (dphi/dW_{j+1}) = (dphi/dW_j) W_j^T`` — 
     ``W_{N:j+1}^T G W_{j:1}^T`` — for every ``j`` and every ``G``.
 S2  Hence, with ``Wdot_j = -dphi/dW_j - lambda W_j``,
     ``dD_j/dt = Wdot_{j+1}^T W_{j+1} + W_{j+1}^T Wdot_{j+1} - Wdot_j W_j^T - W_j Wdot_j^T = -2 lambda D_j``.
-T1  Library: ``factorization.balancedness_residuals`` equals the exact ``D_j`` at rational points.
+T1  Library: ``factorization.balancedness_residuals`` returns N - 1 residuals, each the exact ``D_j``, at
+    rational points of every regime (square, tall, wide W; N = 2, 3, >= 4; equal and distinct widths).
 T2  Library: the rate ``dD_j/dt`` computed from ``factorization.layer_gradients`` (lambda = 0)
     is zero to rounding (relative to ``sum ||Wdot|| ||W||``, tolerance 1e-12).
 """
@@ -28,7 +29,8 @@ import sympy as sp
 
 from dmf_edu import factorization
 from dmf_edu.proofs.e01_layer_gradients import layer_gradient_formula
-from dmf_edu.proofs.symbolic import (Page, Planted, at_point, random_rational_point, symbol_matrix, symbolic_weights)
+from dmf_edu.proofs.symbolic import (Page, Planted, random_rational_point, rational_matrix, rational_weights,
+                                     symbol_matrix, symbolic_weights, to_float_array, weight_grid)
 from dmf_edu.proofs.runner import run_page
 
 PAGE = Page(
@@ -70,11 +72,25 @@ def prove(proof, quick=False, formula=layer_gradient_formula, decay_rate=2,
                        f"dims {dims}, j = {j + 1}", point)
             proof.zero("S2", balancedness_rate(weights, velocities, j) + decay_rate * lam * D[j],
                        f"dims {dims}, D_{j + 1}", point)
-        ws = [at_point(w, point) for w in weights]
-        for j, Dj in enumerate(residuals(ws)):
-            proof.close("T1", Dj, at_point(D[j], point), rtol=1e-12, what=f"balancedness_residuals D_{j + 1}, "
-                                                                          f"dims {dims}")
-        vel = [-g for g in library(ws, at_point(G, point))]
+    tie_residuals(proof, residuals, library, quick)
+
+
+def tie_residuals(proof, residuals, library, quick):
+    """T1: ``residuals`` returns the N - 1 exact ``D_j`` at rational points of every weight regime
+    with N >= 2; T2: the rate from ``library`` (layer gradients, checked against E1 too) is 0."""
+    for dims in [d for d in weight_grid(quick) if len(d) >= 3]:
+        weights, G = rational_weights(dims, proof.rng), rational_matrix(dims[-1], dims[0], proof.rng)
+        ws = [to_float_array(w) for w in weights]
+        got = residuals(ws)
+        proof.count("T1", got, len(ws) - 1, f"balancedness_residuals, dims {dims}")
+        for j, Dj in enumerate(got):
+            exact = weights[j + 1].T * weights[j + 1] - weights[j] * weights[j].T
+            proof.close("T1", Dj, exact, rtol=1e-12, what=f"balancedness_residuals D_{j + 1}, dims {dims}")
+        grads = library(ws, to_float_array(G))
+        proof.count("T2", grads, len(ws), f"layer_gradients, dims {dims}")
+        for g, e in zip(grads, layer_gradient_formula(weights, G)):
+            proof.close("T2", g, e, rtol=1e-12, what=f"layer_gradients, dims {dims}")
+        vel = [-g for g in grads]
         for j in range(len(ws) - 1):
             scale = sum(np.linalg.norm(v) * np.linalg.norm(w) for v, w in zip(vel[j:j + 2], ws[j:j + 2]))
             proof.close("T2", balancedness_rate(ws, vel, j), np.zeros((dims[j + 1],) * 2), rtol=1e-12,
@@ -95,6 +111,8 @@ def _library_first_layer_doubled(weights, G):
     return [2 * grads[0]] + grads[1:]
 
 
+UNCOVERED = {"factorization.layer_gradients": ("batched",)}     # batched: tied on the E1 page
+
 PLANTED = {
     "dropped transpose (square layers)": Planted("S1", lambda: dict(formula=_dropped_transpose)),
     "first layer gradient doubled": Planted("S1", lambda: dict(formula=_first_layer_doubled)),
@@ -104,6 +122,8 @@ PLANTED = {
     "library: D_j x1.01": Planted(
         "T1", lambda: dict(residuals=lambda ws: [1.01 * D for D in factorization.balancedness_residuals(ws)])),
     "library: first layer gradient doubled": Planted("T2", lambda: dict(library=_library_first_layer_doubled)),
+    "library: last residual D_{N-1} dropped": Planted(
+        "T1", lambda: dict(residuals=lambda ws: factorization.balancedness_residuals(ws)[:-1])),
 }
 
 

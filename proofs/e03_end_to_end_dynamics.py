@@ -194,6 +194,13 @@ def _drop_last_term(ws, G):
     return dynamics.induced_velocity(ws, G) + factorization.layer_gradients(ws, G)[-1] @ prefix
 
 
+# Regimes the tie-ins do not reach yet (issue 21, pending): the runner skips their regime plants
+# and the audit and coverage tables print them as NOT covered.
+UNCOVERED = {
+    "dynamics.operator.end_to_end_operator": ('N>=4', 'wide'),
+    "dynamics.operator.induced_velocity": ('N>=4', 'list output', 'wide'),
+}
+
 PLANTED = {
     "unbalanced: last factor doubled": Planted("S1", lambda: dict(case=_unbalanced_case)),
     "power conjugated the wrong way (Q^T D Q)": Planted(

@@ -116,6 +116,12 @@ def prove(proof, quick=False, summand=multiplier_summand, closed_form=multiplier
                         what=f"depth_multiplier({x}, {y}, {N})")
 
 
+# Regimes the tie-ins do not reach yet (issue 21, pending): the runner skips their regime plants
+# and the audit and coverage tables print them as NOT covered.
+UNCOVERED = {
+    "linalg.depth_multiplier": ('N=inf',),
+}
+
 PLANTED = {
     "summand exponent 2(N-p+1)": Planted("S1", lambda: dict(summand=lambda u, v, N, p: u ** (2 * (N - p + 1))
                                                             * v ** (2 * (p - 1)))),

@@ -188,6 +188,12 @@ def prove(proof, quick=False, inv=inverse_multiplier, inv_inf=inverse_log_mean, 
     proof.note("T1 at 2x2 (N = 1, 2, 3, inf), 3x2 (N = 2, 3), 2x3 (N = 3), 3x3 (N = 2, inf)")
 
 
+# Regimes the tie-ins do not reach yet (issue 21, pending): the runner skips their regime plants
+# and the audit and coverage tables print them as NOT covered.
+UNCOVERED = {
+    "dynamics.operator.end_to_end_operator_inverse": ('N>=4',),
+}
+
 PLANTED = {
     "multiplier a_N instead of 1/a_N": Planted(
         step="S1", make=lambda: dict(inv=lambda x, y, N: multiplier(x, y, N))),

@@ -187,6 +187,12 @@ def _complement_scaled(W, G, N, return_svd=False):
     return (dU, dV, (U, s, V)) if return_svd else (dU, dV)
 
 
+# Regimes the tie-ins do not reach yet (issue 21, pending): the runner skips their regime plants
+# and the audit and coverage tables print them as NOT covered.
+UNCOVERED = {
+    "dynamics.svd.singular_vector_velocity": ('N>=4', 'square'),
+}
+
 PLANTED = {
     "S1: complement term without (S^2)^{1/2-1/N}": Planted("S1", lambda: dict(
         split=lambda Gh, s, N, F, S, c: claimed_split(Gh, s, N, F, S, sp.eye(len(s))))),

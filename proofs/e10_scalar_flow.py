@@ -176,6 +176,12 @@ def prove(proof, quick=False, trajectory=trajectory_depth2, coefficient=series_c
                     what=f"escape_time_asymptotic N={n}")
 
 
+# Regimes the tie-ins do not reach yet (issue 21, pending): the runner skips their regime plants
+# and the audit and coverage tables print them as NOT covered.
+UNCOVERED = {
+    "dynamics.closed_forms.scalar_trajectory": ('N=inf', 'N>=4'),
+}
+
 PLANTED = {
     "N=2: e^{st} instead of e^{2st}": Planted(
         "S1", lambda: dict(trajectory=lambda t, s, a0: s * sp.exp(s * t) / (sp.exp(s * t) - 1 + s / a0))),

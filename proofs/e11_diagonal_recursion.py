@@ -145,6 +145,13 @@ def _tie_in(proof, records, steps, diag_rec, descent, layer_grads):
             proof.close("T3", g, exact, rtol=1e-12, what=f"layer_gradients d={d} N={N} layer {j + 1}")
 
 
+# Regimes the tie-ins do not reach yet (issue 21, pending): the runner skips their regime plants
+# and the audit and coverage tables print them as NOT covered.
+UNCOVERED = {
+    "dynamics.closed_forms.diagonal_recursion": ('N>=4',),
+    "factorization.layer_gradients": ('N>=4', 'batched', 'distinct widths', 'list output', 'square', 'tall', 'wide'),
+}
+
 PLANTED = {
     "S1: gradient x^N (x^N - lambda)": Planted("S1", lambda: dict(
         grad=lambda x, lam, N: [xi ** N * (xi ** N - li) for xi, li in zip(x, lam)])),

@@ -27,14 +27,19 @@ S4  Each factor is positive for ``w > 0``, ``p > 0`` (sympy's assumptions): ``S'
     ``2p log S > 0``, i.e. ``S^{2p} > 1``.  So the unique Schatten-p minimiser is ``w = 0``
     (``p = oo``: ``S' > 0``).
 T1  Library: ``metrics.schatten_norm`` (p = 1/2, 2/3, 1, 2, 3, oo) at a rational ``w``.
-T2  Library: ``metrics.nuclear_norm`` at a rational ``w`` equals ``sqrt(w^2 + 4)``.
+T2  Library: ``metrics.nuclear_norm`` at a rational ``w`` equals ``sqrt(w^2 + 4)``; T1, T2 also at
+    exact rational matrices 2x2, 3x2, 2x3 (full: 5x2, 2x4 too), non-symmetric and non-normal,
+    each also of rank one (a zero singular value).
+T3  Library: ``metrics.singular_values`` at the same matrices equals the exact singular values
+    (square roots of the roots of the Gram matrix's characteristic polynomial).
 """
 
 import numpy as np
 import sympy as sp
 
 from dmf_edu import metrics
-from dmf_edu.proofs.symbolic import Page, Planted, power_simplify, random_rational_point
+from dmf_edu.proofs.symbolic import (Page, Planted, exact_singular_values, matrix_grid, power_simplify,
+                                     random_rational_point, rational_matrix, to_float_array)
 from dmf_edu.proofs.runner import run_page
 
 PAGE = Page(
@@ -47,7 +52,9 @@ PAGE = Page(
            "S3": "d/dw (S^p + S^-p) = p S' S^(-p-1) (S^(2p) - 1)",
            "S4": "every factor of the derivative is positive for w > 0, p > 0",
            "T1": "library: metrics.schatten_norm at a rational w (p = 1/2 ... oo)",
-           "T2": "library: metrics.nuclear_norm at a rational w"})
+           "T2": "library: metrics.nuclear_norm at a rational w and at rational matrices of every shape",
+           "T3": "library: metrics.singular_values at non-symmetric, non-normal rational matrices (square, "
+                 "tall, wide, with and without a zero singular value)"})
 
 
 def singular_values(w):
@@ -64,7 +71,7 @@ def derivative_form(p, S, dS):
 def prove(proof, quick=False, charpoly=lambda lam, w: lam ** 2 - (w ** 2 + 2) * lam + 1,
           nuclear=lambda w: sp.sqrt(w ** 2 + 4), product=1, derivative=derivative_form,
           excess=lambda w: (w + w ** 2 / (sp.sqrt(w ** 2 + 4) + 2)) / 2,
-          library=metrics.schatten_norm, nuclear_library=metrics.nuclear_norm):
+          library=metrics.schatten_norm, nuclear_library=metrics.nuclear_norm, sv_library=metrics.singular_values):
     """S1-S4 exactly for symbolic w, p; T1, T2 at a rational w."""
     w, lam, p = sp.Symbol("w", real=True), sp.Symbol("lambda"), sp.Symbol("p", positive=True)
     W = sp.Matrix([[w, 1], [1, 0]])
@@ -98,6 +105,32 @@ def prove(proof, quick=False, charpoly=lambda lam, w: lam ** 2 - (w ** 2 + 2) * 
                     what=f"schatten_norm p={pp}")
     proof.close("T1", library(Wn, np.inf), x1, rtol=1e-12, what="schatten_norm p=inf")
     proof.close("T2", nuclear_library(Wn), sp.sqrt(pt[wp] ** 2 + 4), rtol=1e-12, what="nuclear_norm")
+    tie_norms(proof, quick, library, nuclear_library, sv_library)
+
+
+def tie_norms(proof, quick, schatten, nuclear, values):
+    """T1-T3 at exact rational matrices of every shape (square, tall, wide; non-symmetric and
+    non-normal), each also with a zero singular value (rank one)."""
+    cases = [(m, n, rank) for m, n in matrix_grid(quick) for rank in (None, 1)]
+    proof.sizes("tie-in " + ", ".join(f"{m}x{n}{' rank 1' if r else ''}" for m, n, r in cases))
+    for m, n, rank in cases:
+        M = rational_matrix(m, n, proof.rng, rank=rank)
+        sig = exact_singular_values(M)
+        Mf, what = to_float_array(M), f"{m}x{n}{' rank 1' if rank else ''}"
+        top = float(sp.N(sig[0], 30))
+        proof.close("T3", values(Mf), np.array([float(sp.N(x, 30)) for x in sig]),
+                    rtol=1e-12, what=f"singular_values {what}")
+        proof.close("T2", nuclear(Mf), sum(sig), rtol=1e-12, what=f"nuclear_norm {what}")
+        for pp in ((1, 2, 3) if rank else (sp.Rational(1, 2), 1, 2, 3)):   # p < 1 amplifies a rounding-level sigma
+            exact = sum(x ** pp for x in sig if x != 0) ** (1 / sp.S(pp))
+            proof.close("T1", schatten(Mf, float(pp)), exact, rtol=1e-12, what=f"schatten_norm p={pp} {what}")
+        proof.close("T1", schatten(Mf, np.inf), top, rtol=1e-12, what=f"schatten_norm p=inf {what}")
+
+
+def _abs_eigenvalues(W):
+    if W.shape[-1] == W.shape[-2]:
+        return np.sort(np.abs(np.linalg.eigvals(W)))[::-1]
+    return metrics.singular_values(W)
 
 
 PLANTED = {
@@ -111,6 +144,8 @@ PLANTED = {
         "S4", lambda: dict(excess=lambda w: (w - w ** 2 / (sp.sqrt(w ** 2 + 4) + 2)) / 2)),
     "library: Schatten-p without the 1/p power": Planted(
         "T1", lambda: dict(library=lambda W, p: metrics.schatten_norm(W, p) ** (p if np.isfinite(p) else 1))),
+    "library: singular values as |eigenvalues| for square W": Planted(
+        "T3", lambda: dict(sv_library=_abs_eigenvalues)),
     "library: nuclear_norm x1.01": Planted(
         "T2", lambda: dict(nuclear_library=lambda W: 1.01 * metrics.nuclear_norm(W))),
 }

@@ -160,6 +160,12 @@ def _tie_in(proof, quick, gradient, eta, descent):
                "check sees a 1e-4 change of eps")
 
 
+# Regimes the tie-ins do not reach yet (issue 21, pending): the runner skips their regime plants
+# and the audit and coverage tables print them as NOT covered.
+UNCOVERED = {
+    "training.loop.gradient_descent": ('N>=4', 'batched', 'completion', 'mean', 'sensing', 'sum'),
+}
+
 PLANTED = {
     "S1: bias correction t (1 - beta)": Planted("S1", lambda: dict(corr=lambda t, beta: t * (1 - beta))),
     "S2: mean-loss gradient without the factor 2": Planted("S2", lambda: dict(

@@ -39,7 +39,8 @@ from dmf_edu._validate import as_rng
 __all__ = [
     "Disproved", "Page", "Planted", "Proof", "symbol_matrix", "symbolic_weights", "chain_product",
     "identity_like", "rotation", "cayley", "orthogonal", "function_field", "field_matrix", "hadamard",
-    "random_rational_point", "is_zero", "power_simplify", "at_point", "to_float_array", "prove_main", "run_page",
+    "random_rational_point", "is_zero", "power_simplify", "at_point", "to_float_array", "weight_grid",
+    "matrix_grid", "rational_matrix", "rational_weights", "exact_singular_values",
 ]
 
 
@@ -209,6 +210,60 @@ def shorten(e, limit=160):
     return text if len(text) <= limit else text[:limit] + " ..."
 
 
+# =========================================================================== the regime grid
+
+# dims [d_0, ..., d_N] of weights W_j (d_j x d_{j-1}); W = W_N ... W_1 is d_N x d_0.  Every regime
+# of proofs/regimes.py: square / tall / wide W, N = 1, 2, 3, >= 4, equal and distinct widths.
+_WEIGHT_GRID = ([3, 2], [2, 3], [2, 2, 2], [3, 2, 2], [2, 3, 1, 3], [2, 2, 2, 2, 2], [3, 1, 2, 2, 2],
+                [2, 3, 2, 1, 3])
+_WEIGHT_GRID_FULL = ([3, 3, 3, 3], [4, 3, 2, 3, 4, 2], [2, 4, 4, 4, 4, 3])
+_MATRIX_GRID = ((2, 2), (3, 2), (2, 3))
+_MATRIX_GRID_FULL = ((5, 2), (2, 4))
+
+
+def weight_grid(quick=True):
+    """The dims of the weight regimes (square, tall, wide W; N = 1, 2, 3, >= 4; equal and distinct
+    widths); full mode adds larger sizes."""
+    return list(_WEIGHT_GRID) + ([] if quick else list(_WEIGHT_GRID_FULL))
+
+
+def matrix_grid(quick=True):
+    """Matrix shapes ``(m, n)``: square, tall, wide (full mode adds larger ones)."""
+    return list(_MATRIX_GRID) + ([] if quick else list(_MATRIX_GRID_FULL))
+
+
+def rational_matrix(rows, cols, rng, rank=None):
+    """Exact random rational ``rows x cols`` matrix (generically non-symmetric and non-normal);
+    ``rank`` given: a product of two random factors, so it has ``min(rows, cols) - rank`` zero
+    singular values."""
+    rng = as_rng(rng)
+
+    def entries(r, c):
+        return sp.Matrix(r, c, lambda i, j: sp.Rational(int(rng.choice([-1, 1]) * rng.integers(1, 10)),
+                                                         int(rng.integers(1, 6))))
+    if rank is None:
+        return entries(rows, cols)
+    return entries(rows, rank) * entries(rank, cols)
+
+
+def rational_weights(dims, rng):
+    """Exact random rational factors ``[W_1, ..., W_N]`` for ``dims = [d_0, ..., d_N]``."""
+    return [rational_matrix(dims[j + 1], dims[j], rng) for j in range(len(dims) - 1)]
+
+
+def exact_singular_values(M):
+    """Exact singular values (descending, ``min(m, n)`` of them) of a rational matrix with
+    ``min(m, n) <= 2``: square roots of the roots of the 2x2 (or 1x1) Gram matrix."""
+    M = sp.Matrix(M)
+    G = M.T * M if M.cols <= M.rows else M * M.T
+    lam = sp.Symbol("lambda")
+    roots = sp.Poly(G.charpoly(lam).as_expr(), lam).all_roots() if G.rows <= 2 else None
+    if roots is None:
+        raise ValueError("exact_singular_values handles min(m, n) <= 2")
+    values = [sp.sqrt(sp.Max(r, 0)) for r in roots]
+    return sorted(values, key=lambda v: -float(sp.N(v, 30)))
+
+
 # =========================================================================== the page contract
 
 class Disproved(AssertionError):
@@ -244,11 +299,12 @@ class Proof:
     """Recorder handed to a page's ``prove``: each check carries the label of its step.
 
     Attributes: ``rng`` (numpy Generator seeded by the runner, for rational points),
-    ``quick`` (bool).
+    ``quick`` (bool), ``tie_only`` (bool: exact steps are counted, not decided -- the runner's
+    regime plants change only library functions, so only the tie-ins can see them).
     """
 
-    def __init__(self, page, rng=None, quick=False):
-        self.page, self.quick = page, quick
+    def __init__(self, page, rng=None, quick=False, tie_only=False):
+        self.page, self.quick, self.tie_only = page, quick, tie_only
         self.rng = as_rng(rng)
         self.checks = {step: 0 for step in page.steps}
         self.errors = {}                    # tie-in step -> largest relative error seen
@@ -283,6 +339,8 @@ class Proof:
     def holds(self, step, condition, what):
         """Step ``step`` checks a boolean fact (e.g. a sign decided by sympy's assumptions)."""
         self._step(step)
+        if self.tie_only:                      # a regime plant run: the exact steps were decided already
+            return
         if condition is not True:
             raise Disproved(f"{what}: does not hold ({condition})", step=step)
 
@@ -294,6 +352,8 @@ class Proof:
         expressions (logs, roots, hypergeometric): zero when ``simplifier(residual) == 0``.
         """
         self._step(step)
+        if self.tie_only:
+            return
         if isinstance(residual, DomainMatrix):
             if not residual.is_zero_matrix:          # report one nonzero entry (never factored: slow)
                 (i, j), e = next(((i, j), e) for i, row in enumerate(residual.to_list())
@@ -312,6 +372,12 @@ class Proof:
         for k, e in enumerate(entries):
             if not is_zero(e, simplifier):
                 raise Disproved(f"{what}: not identically zero (entry {k}: {shorten(e)})", step=step)
+
+    def count(self, step, items, expected, what):
+        """Tie-in step: the library returned ``expected`` items (a list of residuals, of gradients)."""
+        self._step(step)
+        if len(items) != expected:
+            raise Disproved(f"{what}: library returned {len(items)} items, the claim has {expected}", step=step)
 
     def close(self, step, numeric, exact, rtol=1e-10, what="", scale=None):
         """Tie-in step: the library's ``numeric`` value equals the ``exact`` sympy value (Matrix,

@@ -111,7 +111,7 @@ def test_same_seed_same_results_other_seed_other_points():
         out = []
         for r in results:
             d = r.to_dict()
-            d.pop("seconds")
+            d.pop("wall_time")
             for v in d["planted"]:
                 v.pop("seconds")
             out.append(d)
@@ -125,7 +125,7 @@ def test_same_seed_same_results_other_seed_other_points():
 
 def _without_times(results):
     for r in results:
-        r.pop("seconds")
+        r.pop("wall_time")
         for v in r["planted"]:
             v.pop("seconds")
     return results
@@ -234,3 +234,55 @@ def test_e07_complement_bug_needs_the_rectangular_cases(monkeypatch):
     monkeypatch.setattr(E7, "QUICK", [(3, 2, 2, "rational")])
     proof, exc = P._attempt(E7, True, P._page_rng("E7", 0), buggy)
     assert isinstance(exc, S.Disproved) and exc.step == "T1" and "dU 3x2" in str(exc)
+
+
+# --------------------------------------------------------------------------- regimes, result shape, coverage table
+
+def test_page_result_has_the_common_result_shape():
+    r = P.run_one(PAGES["E12"], quick=True)
+    assert r.success is True and r.status == "proved" and r.wall_time > 0
+    assert r.message.endswith(".") and "regime plants" in r.message
+    assert {"success", "status", "message", "wall_time"} <= set(r.to_dict()) and "seconds" not in r.to_dict()
+    assert set(r.regimes["metrics.singular_values"]) >= {"square", "tall", "wide", "degenerate"}
+
+
+def test_regime_plant_fires_only_in_its_regime():
+    from dmf_edu import factorization
+    from dmf_edu.proofs.regimes import call_regimes, regime_plant
+    rng = np.random.default_rng(0)
+    ws = [rng.standard_normal((3, 2)), rng.standard_normal((2, 3))]            # N = 2, W 2x2
+    assert call_regimes(factorization.end_to_end, (ws,), {}) >= {"square", "N=2", "distinct widths"}
+    fired = []
+    dropped = regime_plant(factorization.balancedness_residuals, "drop-last", fire=fired.append)
+    assert len(dropped(ws + [rng.standard_normal((4, 2))])) == 1 and fired == [True]
+    wide = regime_plant(factorization.end_to_end, "x1.01@wide")
+    assert np.array_equal(wide(ws), factorization.end_to_end(ws))                 # square: untouched
+    ws_wide = [rng.standard_normal((2, 3)), rng.standard_normal((2, 2))]
+    assert np.allclose(wide(ws_wide), 1.01 * factorization.end_to_end(ws_wide))
+
+
+def test_runner_refuses_a_tie_in_that_misses_a_regime(monkeypatch):
+    """Drop the wide cases from the E12 grid: the wide regime plants are then never reached."""
+    import dmf_edu.proofs.e12_norms_fail as E12
+    monkeypatch.setattr(E12, "matrix_grid", lambda quick=True: [(2, 2), (3, 2)])
+    r = P.run_one(E12, quick=True)
+    assert not r.success and r.failure == "regime" and "x1.01@wide: never reached" in r.message
+
+
+def test_coverage_table_has_one_row_per_theory_label():
+    rows = P.coverage_table(P.prove(["E2", "E12"], quick=True, planted=False), as_rows=True)
+    labels = [r["label"] for r in rows]
+    assert labels[:22] == [f"E{n}" for n in range(1, 23)]
+    by = {r["label"]: r for r in rows}
+    assert by["E2"]["status"] == "proved" and "factorization.balancedness_residuals" in by["E2"]["functions"]
+    assert by["E18"]["status"].startswith("tested") and by["E17"]["status"].startswith("empirical")
+    assert "wide" in by["E12"]["covered"]
+
+
+def test_add_arguments_and_main(capsys):
+    import argparse
+    parser = P.add_arguments(argparse.ArgumentParser())
+    args = parser.parse_args(["E12", "--quick", "--jobs", "1"])
+    assert args.labels == ["E12"] and args.quick and not args.list
+    assert P.main(args) == 0
+    assert "1 pages, 1 proved" in capsys.readouterr().out

@@ -20,7 +20,11 @@ Run from the root of the checkout; it is not part of the default test run::
    if there is none, of the (first) returned one.  Every reference to the function in the
    loaded package (module globals, class attributes, default arguments, module-level dicts
    and lists) is replaced, so library code calling it sees the bug too.
+   Regime plants (``dmf_edu.proofs.regimes.REGIME_PLANTS``: ``transpose@square``,
+   ``depth-1@N>=4``, ``x1.01@wide``, ``x1.01@mean``, ``drop-last``, ...) fire only on calls in
+   their regime (shape, depth, widths, degenerate input, reduction, problem kind, list output).
 4. Report: caught (first failing test), MISSED (the reaching tests pass, or none reaches it),
+   unreached (a regime plant whose regime no test calls the function in),
    n/a (in no call can the plant change anything -- floats all 0/inf/NaN, matrices symmetric --
    or it is a declared ``EQUIVALENT``) or error.
 
@@ -41,6 +45,11 @@ import tempfile
 import time
 
 PLANTS = ("x1.01", "transpose")
+# regime plants (proofs/regimes.py): a bug that fires only in one regime of the call
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from dmf_edu.proofs.regimes import EQUIVALENT as _REGIME_EQUIVALENT, REGIME_PLANTS  # noqa: E402
+
+ALL_PLANTS = PLANTS + tuple(REGIME_PLANTS)
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # Public names that return no numbers a test could check to 1 %, with the reason.  A prefix
@@ -191,7 +200,13 @@ def run_plant(name, kind, info, timeout, durations=None):
         return dict(row, status="n/a", first_failure="(equivalent: " + EQUIVALENT[name, kind] + ")")
     if not info or not info["tests"]:
         return dict(row, status="MISSED", first_failure="(no test reaches it)")
-    if not info["float" if kind == "x1.01" else "matrix"]:
+    if kind in REGIME_PLANTS:
+        regime = REGIME_PLANTS[kind][0]
+        if (name, kind) in _REGIME_EQUIVALENT:
+            return dict(row, status="n/a", first_failure="(equivalent: " + _REGIME_EQUIVALENT[name, kind] + ")")
+        if regime not in info.get("regimes", ()):
+            return dict(row, status="unreached", first_failure=f"(no test calls it in the regime '{regime}')")
+    elif not info["float" if kind == "x1.01" else "matrix"]:
         return dict(row, status="n/a", first_failure="(no finite nonzero float output)" if kind == "x1.01"
                     else "(no non-symmetric matrix in or out)")
     with tempfile.TemporaryDirectory() as tmp:
@@ -213,11 +228,11 @@ def run_plant(name, kind, info, timeout, durations=None):
 
 def print_table(rows, stream=sys.stdout):
     width = max([len(r["function"]) for r in rows] + [8])
-    print(f"{'function':<{width}}  {'plant':<9}  {'result':<7}  first failing test", file=stream)
+    print(f"{'function':<{width}}  {'plant':<21}  {'result':<9}  first failing test", file=stream)
     for r in rows:
-        print(f"{r['function']:<{width}}  {r['plant']:<9}  {r['status']:<7}  {r['first_failure']}",
+        print(f"{r['function']:<{width}}  {r['plant']:<21}  {r['status']:<9}  {r['first_failure']}",
               file=stream)
-    counts = {s: sum(r["status"] == s for r in rows) for s in ("caught", "MISSED", "n/a", "error")}
+    counts = {s: sum(r["status"] == s for r in rows) for s in ("caught", "MISSED", "unreached", "n/a", "error")}
     print(", ".join(f"{v} {k}" for k, v in counts.items()), file=stream)
 
 
@@ -235,7 +250,8 @@ def _parse(argv):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--list", action="store_true", help="list the functions and the skip-list")
     parser.add_argument("--only", help="comma-separated names (or name suffixes) to plant")
-    parser.add_argument("--plants", default=",".join(PLANTS), help="comma-separated plants")
+    parser.add_argument("--plants", default=",".join(ALL_PLANTS),
+                        help="comma-separated plants (default: x1.01, transpose and every regime plant)")
     parser.add_argument("--jobs", type=int, default=2, help="plants run at once (default 2)")
     parser.add_argument("--timeout", type=float, default=600, help="seconds per pytest run")
     parser.add_argument("--json", help="also write the table to this JSON file")

@@ -18,6 +18,8 @@ import pytest
 
 from mutants import _modules, discover, skip_reason
 
+from dmf_edu.proofs.regimes import REGIME_PLANTS, call_regimes, regime_plant
+
 FACTOR = 1.01
 
 # --------------------------------------------------------------------------- the plants
@@ -129,6 +131,9 @@ def replace_everywhere(mods, orig, new):
 
 def _planted(kind, fire):
     """``make(fn)`` for one plant; ``fire(changed)`` is told of every call."""
+    if kind in REGIME_PLANTS:                 # fires only on calls in its regime (proofs/regimes.py)
+        return lambda fn: regime_plant(fn, kind, fire=fire, scale=scale)
+
     def make(fn):
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
@@ -149,7 +154,7 @@ def _planted(kind, fire):
 
 def _probing(name, record, current):
     """``make(fn)`` recording the tests that reach ``fn`` and what a plant could change."""
-    rec = record.setdefault(name, {"tests": {}, "float": False, "matrix": False})
+    rec = record.setdefault(name, {"tests": {}, "float": False, "matrix": False, "regimes": set()})
 
     def make(fn):
         @functools.wraps(fn)
@@ -159,6 +164,10 @@ def _probing(name, record, current):
             rec["tests"][current[0]] = None
             rec["float"] = rec["float"] or scale(out)[1]
             rec["matrix"] = rec["matrix"] or matrix or (matrix is None and transpose_output(out)[1])
+            try:
+                rec["regimes"].update(call_regimes(fn, args, kwargs, out))
+            except Exception:                 # an argument the classifier cannot read: no regime
+                pass
             return out
         return wrapper
     return make
@@ -209,7 +218,7 @@ class _Plugin:
     def pytest_sessionfinish(self, session, exitstatus):
         out = os.environ.get("DMF_MUTANT_LOG") or os.environ["DMF_MUTANT_PROBE"]
         data = self.state if os.environ.get("DMF_MUTANT") else dict(durations=self.durations, functions={
-            n: dict(r, tests=list(r["tests"])) for n, r in self.record.items()})
+            n: dict(r, tests=list(r["tests"]), regimes=sorted(r["regimes"])) for n, r in self.record.items()})
         with open(out, "w") as fh:
             json.dump(data, fh)
 
