@@ -173,13 +173,13 @@ def test_a_broken_snippet_fails_the_lesson_and_the_exit_code(tmp_path, monkeypat
                     "```text\nnot code\n```\n\n```python\nassert x == 2, 'planted failure'\n```\n\n"
                     "```python\nprint('never')\n```\n")
     results = lessons.run_lesson(1)
-    assert [r.ok for r in results] == [True, False]
+    assert [r.success for r in results] == [True, False]
     assert "planted failure" in results[1].error and "01_planted.md" in results[1].error
     assert lesson_main(1, out=tmp_path / "out") == 1
     out, err = capsys.readouterr()
     assert "first ran" in out and "planted failure" in err and "failed unexpectedly" in err
     assert "never" not in out.replace("print('never')", "")
-    assert [r.ok for r in lessons.run_lesson(1, stop_on_error=False)] == [True, False, True]
+    assert [r.success for r in lessons.run_lesson(1, stop_on_error=False)] == [True, False, True]
 
 
 def test_runner_prints_text_marks_wrong_snippets_and_saves_figures_into_out(tmp_path, monkeypatch, capsys):
@@ -220,13 +220,13 @@ def test_unclosed_blocks_and_bad_names_are_clear_errors(tmp_path, monkeypatch):
     with pytest.raises(TypeError, match="integer"):
         lessons.lesson_path("1")
     with pytest.raises(ValueError, match="plain file name"):
-        lessons.figure_path("../escape.png")
+        figures.figure_path("../escape.png")
 
 
 def test_figure_folder_defaults_to_dmf_edu_lessons_in_the_working_directory(tmp_path, monkeypatch):
     monkeypatch.delenv(figures.OUTPUT_ENV, raising=False)
     monkeypatch.chdir(tmp_path)
-    assert Path(lessons.figure_path("x.png")).resolve() == tmp_path / "dmf-edu-lessons" / "x.png"
+    assert Path(figures.figure_path("x.png")).resolve() == tmp_path / "dmf-edu-lessons" / "x.png"
 
 
 # --------------------------------------------------------------------------- worked solutions
