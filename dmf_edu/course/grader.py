@@ -147,7 +147,9 @@ def _grade_file(sub, file, seed, timeout, memory_mb, import_limit):
     if not found:
         sandbox.stop()
         result.update(status="no exercises", output=sandbox.output[-2000:],
-                      message="found no function named after an exercise; define one of: " + ", ".join(names()))
+                      message="found no function named after an exercise; define one of: " + ", ".join(names())
+                      + (f". No checker knows {', '.join(unknown)}: if it answers an instructor's exercise, "
+                         "pass the checkers with --exercises FILE" if unknown else ""))
         return result
     for name in found:
         row, restart = _grade_exercise(sandbox, name, functions[name], seed, timeout)
