@@ -20,6 +20,7 @@ inputs a call modified in place.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import importlib
 import importlib.util
@@ -38,6 +39,9 @@ import traceback
 from pathlib import Path
 
 import numpy as np
+
+from . import checkers, exercises, exercises_depth, exercises_written  # noqa: F401  (the registry, guarded)
+from .checking import REGISTRY
 
 __all__ = ["Sandbox", "SandboxTimeout", "SandboxCrash", "PACKAGE_ANSWERS", "DEFAULT_MEMORY_MB"]
 
@@ -256,14 +260,13 @@ class _Guard:
         self.active, self.calls, self.originals = False, {}, {}
 
     def install(self):
-        from . import checking
         answers = {}
         for name, places in PACKAGE_ANSWERS.items():
             for module, attr in places:
                 fn = getattr(importlib.import_module(module), attr, None)
                 if fn is not None:
                     answers.setdefault(id(fn), (fn, set()))[1].add(name)
-        for name, ex in checking.REGISTRY.items():
+        for name, ex in REGISTRY.items():
             if ex.reference is not None:
                 answers.setdefault(id(ex.reference), (ex.reference, set()))[1].add(name)
         wrappers = {key: self._wrap(fn, names) for key, (fn, names) in answers.items()}
@@ -272,9 +275,9 @@ class _Guard:
                 for attr, value in list(vars(module).items()):
                     if id(value) in wrappers and callable(value):
                         setattr(module, attr, wrappers[id(value)])
-        for name, ex in list(checking.REGISTRY.items()):
+        for name, ex in list(REGISTRY.items()):
             if id(ex.reference) in wrappers:
-                checking.REGISTRY[name] = ex.__class__(**{**ex.__dict__, "reference": wrappers[id(ex.reference)]})
+                REGISTRY[name] = dataclasses.replace(ex, reference=wrappers[id(ex.reference)])
 
     def _wrap(self, fn, names):
         qualified = f"{fn.__module__}.{fn.__name__}"
@@ -302,7 +305,7 @@ class _Guard:
 
 def _limit_memory(megabytes):
     try:
-        import resource
+        resource = importlib.import_module("resource")          # Unix only
         limit = int(megabytes) * 2 ** 20
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     except (ImportError, ValueError, OSError):      # not Linux, or a hard limit already lower
@@ -364,7 +367,6 @@ def _child_main(path, memory_mb):
         proto_out.write(_frame(_pack(message, value)))
         proto_out.flush()
 
-    import dmf_edu.course  # noqa: F401  (the registry, so its reference solutions are guarded too)
     guard = _Guard()
     guard.install()
     path = os.path.realpath(path)
