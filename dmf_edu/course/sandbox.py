@@ -288,6 +288,7 @@ class _Guard:
                 for name in names:
                     self.calls.setdefault(name, set()).add(qualified)
             return fn(*args, **kwargs)
+        del wrapper.__wrapped__                   # no way back to the unrecorded function
         self.originals[id(wrapper)] = (qualified, names)
         return wrapper
 
