@@ -15,12 +15,13 @@ matrices, tall and wide shapes, equal hidden widths, depth >= 4) are always incl
 An instructor adds an exercise with::
 
     from dmf_edu.course import exercise, Fail
+    from dmf_edu.course.checking import as_array, call
 
     @exercise("trace_of_gram", lesson=9, signature="fn(W) -> float", reference=my_solution)
     def _check(fn, rng, details):           # fn: the student's function; rng: this exercise's cases
         W = rng.standard_normal((4, 3))
-        got = as_float(call(fn, (W,), "a 4x3 W"))  # or plain numpy and an assert
-        if abs(got - np.sum(W * W)) > 1e-9:
+        got = float(as_array(call(fn, (W,), "a 4x3 W"), "tr(W^T W)", "a 4x3 W", ()))
+        if abs(got - np.sum(W * W)) > 1e-9:  # (a plain assert works too)
             raise Fail("a 4x3 W: ...hint...")
         return "right on one case"
 
