@@ -116,7 +116,7 @@ def grade(path, seed=None, timeout=60.0, memory_mb=DEFAULT_MEMORY_MB, import_tim
 
 def _start(sub, file, memory_mb, limit):
     """(sandbox, ready message) or (None, file result) when the import fails."""
-    sandbox = Sandbox(file, memory_mb, line_label=sub.line_label)
+    sandbox = Sandbox(file, memory_mb, line_label=sub.line_label, cwd=sub.path.resolve().parent)
     try:
         ready = sandbox.start(limit)
     except SandboxTimeout:

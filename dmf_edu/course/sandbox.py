@@ -162,10 +162,13 @@ class Sandbox:
         Address-space limit of the child (``RLIMIT_AS``), in MiB.
     line_label : callable, optional
         ``line number -> text`` for error messages (default ``"line L of FILE"``).
+    cwd : path, optional
+        Working folder of the child (default: the file's folder), where relative data paths resolve.
     """
 
-    def __init__(self, path, memory_mb=DEFAULT_MEMORY_MB, line_label=None):
+    def __init__(self, path, memory_mb=DEFAULT_MEMORY_MB, line_label=None, cwd=None):
         self.path, self.memory_mb = Path(path).resolve(), int(memory_mb)
+        self.cwd = Path(cwd) if cwd is not None else self.path.parent
         self.line_label = line_label or (lambda n: f"line {n} of {self.path.name}")
         self.proc, self.deadline, self.output = None, None, ""
         self._log = None
@@ -179,7 +182,7 @@ class Sandbox:
                    PYTHONPATH=root + (os.pathsep + os.environ["PYTHONPATH"] if os.environ.get("PYTHONPATH") else ""))
         self.proc = subprocess.Popen([sys.executable, "-m", "dmf_edu.course.sandbox", str(self.path),
                                       str(self.memory_mb)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=self._log, env=env, cwd=str(self.path.parent), bufsize=0,
+                                     stderr=self._log, env=env, cwd=str(self.cwd), bufsize=0,
                                      start_new_session=True)
         self.deadline = time.monotonic() + timeout
         return self._receive()
