@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from dmf_edu.course import exercises
-from dmf_edu.course import figures, lessons, notebook, solutions
+import dmf_edu.course as course
+from dmf_edu.course import figures, lessons, notebook, release, solutions
+from dmf_edu.course.checking import REGISTRY
 from dmf_edu.course.markdown import blocks, latex_to_text, to_terminal
 from dmf_edu.course.runner import lesson_main
 
@@ -61,8 +62,8 @@ def test_every_lesson_has_goal_math_snippets_figure_and_exercises(lesson):
 
 
 def test_checkable_exercises_are_set_in_their_lessons():
-    for name in exercises.names():
-        number = exercises.REGISTRY[name].lesson
+    for name in course.names():
+        number = REGISTRY[name].lesson
         assert f'"{name}"' in lessons.lesson_path(number).read_text(encoding="utf-8"), name
 
 
@@ -82,8 +83,17 @@ def test_notebook_cells_follow_the_lesson_in_order(lesson):
     assert nb["nbformat"] == 4 and nb["metadata"]["kernelspec"]["name"] == "python3"
     assert len({c["id"] for c in nb["cells"]}) == len(nb["cells"])
     snippets = lessons.snippets(lesson.number)
-    cells = [c for c in nb["cells"] if c["cell_type"] == "code"]
+    extra = [c for c in nb["cells"] if {"exercise", "check"} & set(c["metadata"].get("tags", []))]
+    cells = [c for c in nb["cells"] if c["cell_type"] == "code" and c not in extra]
     assert len(cells) == len(snippets)
+    checkable = [n for n in course.names() if REGISTRY[n].lesson == lesson.number]
+    stubs = ["".join(c["source"]) for c in extra if "exercise" in c["metadata"]["tags"]]
+    checks = ["".join(c["source"]) for c in extra if "check" in c["metadata"]["tags"]]
+    assert len(stubs) == len(checks) == len(checkable)
+    for name in checkable:
+        assert any(f"def {name}(" in s and "raise NotImplementedError" in s for s in stubs), name
+        assert any(f'check("{name}", {name})' in c for c in checks), name
+    assert not any("def solution_" in s for s in stubs)
     for cell, snip in zip(cells, snippets):
         source = "".join(cell["source"])
         wrong = "wrong-on-purpose" in cell["metadata"].get("tags", [])
@@ -108,6 +118,8 @@ def test_notebook_code_cells_run_in_order_in_one_fresh_namespace(lesson, tmp_pat
         exec(compile(source, f"<{lesson.path.stem} cell {k}>", "exec"), namespace)   # noqa: S102
         times.append(time.perf_counter() - start)
     assert max(times) < 20 and sum(times) < 40, [round(t, 2) for t in times]
+    assert all(isinstance(namespace.get(n), type(len)) or callable(namespace.get(n))
+               for n in course.names() if REGISTRY[n].lesson == lesson.number)   # the stubs ran, no crash
     pngs = list(tmp_path.glob("*.png"))
     assert pngs and all(p.stat().st_size > 5000 for p in pngs)
 
@@ -173,13 +185,13 @@ def test_a_broken_snippet_fails_the_lesson_and_the_exit_code(tmp_path, monkeypat
                     "```text\nnot code\n```\n\n```python\nassert x == 2, 'planted failure'\n```\n\n"
                     "```python\nprint('never')\n```\n")
     results = lessons.run_lesson(1)
-    assert [r.ok for r in results] == [True, False]
+    assert [r.success for r in results] == [True, False]
     assert "planted failure" in results[1].error and "01_planted.md" in results[1].error
     assert lesson_main(1, out=tmp_path / "out") == 1
     out, err = capsys.readouterr()
     assert "first ran" in out and "planted failure" in err and "failed unexpectedly" in err
     assert "never" not in out.replace("print('never')", "")
-    assert [r.ok for r in lessons.run_lesson(1, stop_on_error=False)] == [True, False, True]
+    assert [r.success for r in lessons.run_lesson(1, stop_on_error=False)] == [True, False, True]
 
 
 def test_runner_prints_text_marks_wrong_snippets_and_saves_figures_into_out(tmp_path, monkeypatch, capsys):
@@ -220,23 +232,25 @@ def test_unclosed_blocks_and_bad_names_are_clear_errors(tmp_path, monkeypatch):
     with pytest.raises(TypeError, match="integer"):
         lessons.lesson_path("1")
     with pytest.raises(ValueError, match="plain file name"):
-        lessons.figure_path("../escape.png")
+        figures.figure_path("../escape.png")
 
 
 def test_figure_folder_defaults_to_dmf_edu_lessons_in_the_working_directory(tmp_path, monkeypatch):
     monkeypatch.delenv(figures.OUTPUT_ENV, raising=False)
     monkeypatch.chdir(tmp_path)
-    assert Path(lessons.figure_path("x.png")).resolve() == tmp_path / "dmf-edu-lessons" / "x.png"
+    assert Path(figures.figure_path("x.png")).resolve() == tmp_path / "dmf-edu-lessons" / "x.png"
 
 
 # --------------------------------------------------------------------------- worked solutions
 
 @pytest.mark.parametrize("lesson", LESSONS, ids=lambda ls: ls.path.stem)
 def test_every_exercise_has_a_worked_solution_apart_from_the_lesson(lesson):
+    for key, (text, name) in solutions.sections(lesson.number).items():
+        assert name or "**Rubric.**" in text, f"written exercise {key} needs a rubric"
     numbers = _exercise_numbers(lesson)
     found = solutions.sections(lesson.number)
     assert list(found) == numbers
-    checkable = {n for n in exercises.names() if exercises.REGISTRY[n].lesson == lesson.number}
+    checkable = {n for n in course.names() if REGISTRY[n].lesson == lesson.number}
     assert {c for _, c in found.values() if c} == checkable
     for key, (text, name) in found.items():
         assert len(text.split()) > 60, f"{key}: too short to be a worked solution"
@@ -258,15 +272,16 @@ def test_solution_code_runs(lesson, monkeypatch, tmp_path):
 
 
 def test_solution_by_number_and_by_name(capsys):
-    text = exercises.solution("1.2")
-    assert isinstance(text, str) and "W_2ᵀ G" in capsys.readouterr().out
-    ref = exercises.solution("1.1")
-    assert exercises.check("layer_gradients", ref).passed
+    text = course.solution("1.3")
+    assert isinstance(text, str) and "**Rubric.**" in capsys.readouterr().out
+    assert callable(course.solution("1.2")) and "W_2ᵀ G" in capsys.readouterr().out   # now checkable
+    ref = course.solution("1.1")
+    assert course.check("layer_gradients", ref).success
     assert "def solution_layer_gradients" in capsys.readouterr().out
     with pytest.raises(ValueError, match="no exercise 1.9"):
-        exercises.solution("1.9")
+        course.solution("1.9")
     with pytest.raises(ValueError, match="unknown exercise"):
-        exercises.solution("gradient")
+        course.solution("gradient")
 
 
 def test_solutions_cli_prints_readable_text(capsys):
@@ -284,8 +299,9 @@ def test_solutions_cli_prints_readable_text(capsys):
 
 COURSE = Path(lessons.__file__).parent
 # each module of dmf_edu.course imports from the course only modules listed before it (no cycles)
-COURSE_ORDER = ("figures", "lessons", "markdown", "notebook", "checking", "checkers", "solutions",
-                "exercises", "runner", "grader")
+COURSE_ORDER = ("figures", "lessons", "markdown", "checking", "exercises", "exercises_depth", "checkers",
+                "exercises_written", "solutions", "notebook", "runner", "sandbox", "submissions", "gradebook",
+                "grader", "release")
 LAZY_OK = ("matplotlib", "sympy", "IPython")
 
 
@@ -308,3 +324,21 @@ def test_course_modules_import_public_names_at_the_top_from_lower_modules_only()
                     assert COURSE_ORDER.index(target) < rank, f"{stem}.py imports the higher module {target}"
                 assert not any(a.name.startswith("_") for a in node.names), (
                     f"{stem}.py line {node.lineno} imports a private name from .{module}")
+
+
+def test_release_writes_student_notebooks_without_solutions(tmp_path, capsys):
+    import argparse
+
+    parser = release.add_arguments(argparse.ArgumentParser())
+    assert release.main(parser.parse_args([str(tmp_path / "students"), "--no-solutions"])) == 0
+    written = sorted(p.name for p in (tmp_path / "students").iterdir())
+    assert written == sorted([notebook.notebook_name(ls.number) for ls in LESSONS] + ["README.md"])
+    for ls in LESSONS:
+        text = (tmp_path / "students" / notebook.notebook_name(ls.number)).read_text(encoding="utf-8")
+        assert "def solution_" not in text and "Worked solutions are kept apart" not in text
+        assert text.count('"exercise"') == sum(REGISTRY[n].lesson == ls.number for n in course.names())
+    assert release.main(parser.parse_args([str(tmp_path / "teacher")])) == 0
+    assert len(list((tmp_path / "teacher" / "solutions").glob("*.md"))) == len(LESSONS)
+    (tmp_path / "file").write_text("x")
+    assert release.main(parser.parse_args([str(tmp_path / "file")])) == 2
+    assert "not a folder" in capsys.readouterr().err

@@ -1,31 +1,18 @@
-r"""Checkable exercises of the course (``dmf_edu/course/lessons_md``); also importable as ``dmf_edu.course.exercises``.
+r"""Checkable exercises of lessons 1, 2 and 7: ``layer_gradients`` (E1), ``end_to_end_operator``
+(E3/E4) and ``hessian_vector_product`` (E17).
 
-A student writes a function and hands it to :func:`check`; the report says whether it is
-right and, when it is not, precisely what is wrong: which layer's gradient disagrees with
+A student writes a function and hands it to :func:`dmf_edu.course.check`; the report says whether
+it is right and, when it is not, precisely what is wrong: which layer's gradient disagrees with
 finite differences and by how much, a wrong shape, or a hint when the answer matches a
-transposed, reversed or mis-scaled version of the right one.  Each checker judges the
-answer by an independent numerical test (finite differences, or the E3 identity at a
-balanced factorization), not only by comparison with the package's own code, and tries
-several cases: rectangular shapes with hidden widths unlike the outer ones (at square or
-identity points a missing transpose is invisible), several depths, rank-deficient inputs.
+transposed, reversed or mis-scaled version of the right one.  Each checker judges the answer by
+an independent numerical test (finite differences, or the E3 identity at a balanced
+factorization), not only by comparison with the package's own code, and tries several cases:
+rectangular shapes with hidden widths unlike the outer ones (at square or identity points a
+missing transpose is invisible), equal hidden widths, depths up to 5, rank-deficient inputs.
 
->>> from dmf_edu.course import exercises
->>> exercises.names()                                      # doctest: +SKIP
->>> report = exercises.check("layer_gradients", my_fn)     # doctest: +SKIP
->>> report.passed, report.message                          # doctest: +SKIP
->>> exercises.solution("layer_gradients")                  # prints the worked solution  # doctest: +SKIP
->>> exercises.solution("2.3")                              # any exercise by number  # doctest: +SKIP
-
-Reference solutions are written for reading (short, direct numpy), and shown only on an
-explicit call to :func:`solution`; the worked solutions of all exercises, written ones
-included, live in ``dmf_edu/course/solutions_md``.  ``dmf-edu check FILE.py`` grades a file
-of answers (:mod:`dmf_edu.course.grader`).
-
-Exercises (lesson, label): ``layer_gradients`` (1, E1), ``end_to_end_operator`` (2, E3/E4),
-``singular_value_velocity`` (3, E6), ``depth_multiplier`` (3, E4), ``effective_rank`` (4,
-THEORY.md §0), ``hessian_vector_product`` (7, E17) here; ``completion_schatten_norm`` (5, E12)
-and ``heldout_error`` (8, THEORY.md §9) in :mod:`dmf_edu.course.checkers`.  The registry,
-:class:`Report` and the hint machinery are in :mod:`dmf_edu.course.checking`.
+Lessons 3-4 are in :mod:`.exercises_depth`, 5 and 8 in :mod:`.checkers`, the exercises that used
+to be written-only in :mod:`.exercises_written`; the registry, :class:`Report` and the hints in
+:mod:`.checking`.
 """
 
 from __future__ import annotations
@@ -33,17 +20,14 @@ from __future__ import annotations
 import numpy as np
 
 from ..checks import directional_check
-from ..dynamics import check_end_to_end_dynamics, check_svd_velocities, end_to_end_operator, singular_value_velocity
+from ..dynamics import check_end_to_end_dynamics, end_to_end_operator
 from ..factorization import end_to_end, init_weights, layer_gradients
 from ..landscape.hessian import check_hessian_vector_product, hessian_vector_product
-from ..linalg import depth_multiplier, psd_power
-from ..metrics import effective_rank
+from ..linalg import psd_power
 from ..problems import MatrixSensing
-from .checking import (REGISTRY, Fail, Report, as_array, call, chain, check, dense, describe,  # noqa: F401
-                       diagnose, exercise, names, reference, rel)
-from .solutions import solution
+from .checking import Fail, as_array, call, chain, dense, diagnose, exercise, rel
 
-__all__ = ["Report", "names", "describe", "check", "solution", "reference"]
+__all__ = ["solution_layer_gradients", "solution_end_to_end_operator", "solution_hessian_vector_product"]
 
 
 # --------------------------------------------------------------------------- E1 layer gradients
@@ -69,6 +53,8 @@ _GRAD_CASES = (                 # (label, dims [d_0, ..., d_N])
     ("depth 2, dims d = (3, 5, 4)", (3, 5, 4)),
     ("depth 4, dims d = (4, 3, 5, 2, 6)", (4, 3, 5, 2, 6)),
     ("depth 3, square 3x3 factors", (3, 3, 3, 3)),
+    ("depth 4, equal hidden widths d = (3, 4, 4, 4, 2)", (3, 4, 4, 4, 2)),
+    ("depth 5, tall: d = (2, 3, 3, 4, 5, 6)", (2, 3, 3, 4, 5, 6)),
 )
 
 
@@ -89,7 +75,6 @@ def _no_transpose_variant(weights, G):
            "each of the shape of its factor.", solution_layer_gradients)
 def _check_layer_gradients(fn, rng, details):
     """E1: each layer against central differences of phi on 5 factorizations (depths 1-4)."""
-    hint = "Remember W = W_N ... W_1 with weights = [W_1, ..., W_N]: weights[0] acts first"
     for case, dims in _GRAD_CASES:
         N = len(dims) - 1
         weights = [rng.standard_normal((dims[j + 1], dims[j])) / np.sqrt(dims[j]) for j in range(N)]
@@ -99,7 +84,7 @@ def _check_layer_gradients(fn, rng, details):
             return 0.5 * float(np.sum((end_to_end(ws) - T) ** 2))
 
         G = end_to_end(weights) - T
-        got = call(fn, ([w.copy() for w in weights], G.copy()), case, hint)
+        got = call(fn, ([w.copy() for w in weights], G.copy()), case)
         if isinstance(got, np.ndarray) or not hasattr(got, "__len__"):
             raise Fail(f"{case}: return a list [dphi/dW_1, ..., dphi/dW_N] of {N} arrays, "
                         f"got {type(got).__name__}")
@@ -144,7 +129,7 @@ def _check_layer_gradients(fn, rng, details):
             good = [str(j + 1) for j in range(N) if j not in bad]
             raise Fail(text + (f". Layer{'s' if len(good) > 1 else ''} {', '.join(good)} "
                                 f"{'are' if len(good) > 1 else 'is'} right." if good else "."))
-    return (f"all layers of {len(_GRAD_CASES)} factorizations (depths 1-4, rectangular and square) "
+    return (f"all layers of {len(_GRAD_CASES)} factorizations (depths 1-5, rectangular, square, equal widths) "
             "agree with central finite differences of phi (relative error < 1e-5)")
 
 
@@ -214,6 +199,7 @@ _OPERATOR_CASES = (             # (label, shape (m, n), depth, hidden width or N
     ("depth 5, W of shape 4x3", (4, 3), 5, None),
     ("depth 3, square 3x3 W", (3, 3), 3, None),
     ("depth 3, rank-deficient 4x3 W (rank 2)", (4, 3), 3, 2),
+    ("depth 4, wide 2x5 W", (2, 5), 4, None),
 )
 
 
@@ -251,159 +237,6 @@ def _check_end_to_end_operator(fn, rng, details):
                         f"(relative; a correct operator scores ~1e-14)" + (f"; {note}" if note else ""))
     return (f"A_{{N,W}}(G) matches the end-to-end velocity of balanced factorizations (E3) to "
             f"< 1e-8 in {len(_OPERATOR_CASES)} cases (depths 1-5, rectangular, square, rank-deficient)")
-
-
-# --------------------------------------------------------------------------- E6 singular value velocity
-
-def solution_singular_value_velocity(W, G, depth):
-    """E6: d sigma_r/dt = -N (sigma_r^2)^{1 - 1/N} <G, u_r v_r^T>, sigma in descending order."""
-    U, s, Vt = np.linalg.svd(W, full_matrices=False)
-    projection = np.array([U[:, r] @ G @ Vt[r] for r in range(s.size)])    # <G, u_r v_r^T>
-    return -depth * (s ** 2) ** (1 - 1 / depth) * projection
-
-
-_SIGMA_CASES = (("depth 1", (4, 3), 1), ("depth 2", (4, 3), 2), ("depth 3", (3, 5), 3),
-                ("depth 6", (4, 4), 6))
-
-
-@exercise("singular_value_velocity", 3, "E6", "fn(W, G, depth) -> array",
-           "W (m, n) with distinct nonzero singular values, G (m, n) the loss gradient at W, depth N >= 1. "
-           "Return d sigma_r/dt under dW/dt = -A_{N,W}(G), shape (min(m, n),), singular values in "
-           "descending order (as numpy.linalg.svd).", solution_singular_value_velocity)
-def _check_singular_value_velocity(fn, rng, details):
-    """E6: finite differences of the SVD along the E3 flow, depths 1-6."""
-    for case, shape, N in _SIGMA_CASES:
-        k = min(shape)
-        U, _ = np.linalg.qr(rng.standard_normal((shape[0], k)))
-        V, _ = np.linalg.qr(rng.standard_normal((shape[1], k)))
-        s = np.sort(rng.uniform(0.5, 2.0, k))[::-1] + np.arange(k)[::-1] * 0.3   # well separated
-        W = (U * s) @ V.T
-        G = rng.standard_normal(shape)
-        case = f"{case}, W of shape {shape[0]}x{shape[1]}"
-        box = {}
-
-        def wrapped(W_, G_, depth_):
-            box["got"] = as_array(call(fn, (W_.copy(), G_.copy(), depth_), case),
-                                   "the velocity vector", case, (k,))
-            return box["got"]
-        err = check_svd_velocities(W, G, N, sigma_fn=wrapped)["sigma"]
-        details[case] = dict(finite_difference=err)
-        if err > 1e-6:
-            want = singular_value_velocity(W, G, N)
-            s_true = np.linalg.svd(W, compute_uv=False)
-            U_, _, Vt_ = np.linalg.svd(W, full_matrices=False)
-            proj = np.einsum("ir,ij,rj->r", U_, G, Vt_)
-            variants = [("the right velocities in ascending order: return them in the descending "
-                         "order of the singular values", want[::-1]),
-                        ("-N sigma^{1-1/N} <G, u v^T>: the factor is (sigma^2)^{1-1/N}",
-                         -N * s_true ** (1 - 1 / N) * proj),
-                        ("-N (sigma^2)^{1/N} <G, u v^T>: the exponent is 1 - 1/N",
-                         -N * (s_true ** 2) ** (1 / N) * proj)]
-            note = diagnose(box["got"], want, variants, depth=N)
-            raise Fail(f"{case}: your velocities miss finite differences of the singular values "
-                        f"along dW/dt = -A_{{N,W}}(G) by {err:.2e} (relative; correct ~1e-10)"
-                        + (f"; {note}" if note else ""))
-    return (f"velocities agree with finite differences of the SVD along the E3 flow (< 1e-6) in "
-            f"{len(_SIGMA_CASES)} cases, depths 1-6")
-
-
-# --------------------------------------------------------------------------- effective rank
-
-def solution_effective_rank(W):
-    """Roy & Vetterli: exp(-sum_i p_i log p_i), p_i = sigma_i / sum(sigma), with 0 log 0 = 0."""
-    s = np.linalg.svd(W, compute_uv=False)
-    p = s / s.sum()
-    p = p[p > 0]                             # 0 log 0 = 0
-    return float(np.exp(-np.sum(p * np.log(p))))
-
-
-def _erank_cases(rng):
-    A = rng.standard_normal((6, 4))
-    u, v = rng.standard_normal(5), rng.standard_normal(7)
-    return (("a Gaussian 6x4 matrix", A),
-            ("the 5x5 identity (answer 5)", np.eye(5)),
-            ("a rank-one 5x7 matrix (answer 1)", np.outer(u, v)),
-            ("diag(3, 1, 0, 0) (exact zero singular values)", np.diag([3.0, 1.0, 0.0, 0.0])),
-            ("a 3x8 matrix with singular values 4, 2, 1", (np.linalg.qr(rng.standard_normal((3, 3)))[0]
-                                                           * [4.0, 2.0, 1.0]) @ np.linalg.qr(
-                rng.standard_normal((8, 3)))[0].T))
-
-
-@exercise("effective_rank", 4, "THEORY §0", "fn(W) -> float",
-           "W (m, n), not zero. Return the effective rank exp(-sum_i p_i log p_i) with "
-           "p_i = sigma_i / sum_k sigma_k (Roy & Vetterli 2007; 0 log 0 = 0).", solution_effective_rank)
-def _check_effective_rank(fn, rng, details):
-    """Effective rank on five matrices, with hints for the usual look-alikes."""
-    for case, W in _erank_cases(rng):
-        got = as_array(call(fn, (W.copy(),), case), "the effective rank", case, ())
-        want = float(effective_rank(W))
-        details[case] = dict(got=float(got), want=want)
-        if abs(got - want) > 1e-8 * want:
-            s = np.linalg.svd(W, compute_uv=False)
-
-            def entropy(p):
-                p = p[p > 0]
-                return float(-np.sum(p * np.log(p)))
-            variants = [("the Shannon entropy of p; the effective rank is its exponential",
-                         entropy(s / s.sum())),
-                        ("the stable rank ||W||_F^2 / ||W||_2^2, not the effective rank",
-                         float(np.sum(s ** 2) / s[0] ** 2)),
-                        ("exp(entropy) with p_i = sigma_i^2 / sum sigma^2: normalise the singular "
-                         "values, not their squares", float(np.exp(entropy(s ** 2 / np.sum(s ** 2))))),
-                        ("exp of the entropy in bits (log2); use the natural logarithm",
-                         float(np.exp(entropy(s / s.sum()) / np.log(2)))),
-                        ("the numerical rank (a count of nonzero singular values)",
-                         float(np.sum(s > 1e-10 * s[0])))]
-            note = next((f"hint: your result equals {t}" for t, v in variants
-                         if abs(float(got) - v) <= 1e-8 * max(abs(v), 1e-300)), "")
-            raise Fail(f"{case}: you return {float(got):.10g}, the effective rank is {want:.10g}"
-                        + (f"; {note}" if note else ""))
-    return "right on 5 matrices (Gaussian, identity, rank one, exact zeros, rectangular)"
-
-
-# --------------------------------------------------------------------------- E4/E5 multiplier
-
-def solution_depth_multiplier(x, y, depth):
-    """E4: a_N(x, y) = sum_{p=1}^N x^{2(N-p)/N} y^{2(p-1)/N} (the finite sum: no 0/0 when x = y)."""
-    x, y = np.broadcast_arrays(np.asarray(x, float), np.asarray(y, float))
-    N = depth
-    return sum(x ** (2 * (N - p) / N) * y ** (2 * (p - 1) / N) for p in range(1, N + 1))
-
-
-@exercise("depth_multiplier", 3, "E4", "fn(x, y, depth) -> array",
-           "x, y arrays of singular values >= 0 (same shape), depth N >= 1. Return a_N(x, y) = "
-           "sum_{p=1}^N x^{2(N-p)/N} y^{2(p-1)/N} elementwise; it must stay finite and exact when "
-           "x = y and when x or y is 0 (0^0 = 1).", solution_depth_multiplier)
-def _check_depth_multiplier(fn, rng, details):
-    """E4: a_N at generic, equal, nearly equal and zero arguments, depths 1, 2, 3, 7."""
-    x = np.concatenate([rng.uniform(0.1, 3.0, 6), [1.5, 2.0, 0.7, 0.0, 0.0, 1.0]])
-    y = np.concatenate([rng.uniform(0.1, 3.0, 6), [1.5, 2.0 * (1 + 1e-9), 0.0, 0.9, 0.0, 1.0]])
-    kinds = ["x != y"] * 6 + ["x = y", "x ~ y (relative gap 1e-9)", "y = 0", "x = 0", "x = y = 0", "x = y = 1"]
-    for N in (1, 2, 3, 7):
-        case = f"depth {N}"
-        got = call(fn, (x.copy(), y.copy(), N), case)
-        try:
-            got = np.asarray(got, dtype=float)
-        except (TypeError, ValueError):
-            raise Fail(f"{case}: return an array of numbers, got {type(got).__name__}") from None
-        if got.shape != x.shape:
-            raise Fail(f"{case}: result has shape {got.shape} for inputs of shape {x.shape}; work elementwise")
-        want = depth_multiplier(x, y, N)
-        err = np.abs(got - want) / np.maximum(np.abs(want), 1e-300)
-        err = np.where(np.isnan(got), np.inf, err)
-        details[case] = dict(max_relative_error=float(np.max(err)))
-        worst = int(np.argmax(err))
-        if err[worst] > 1e-9:
-            what = ("NaN" if np.isnan(got[worst]) else f"{got[worst]:.12g}")
-            note = ""
-            if kinds[worst] in ("x = y", "x ~ y (relative gap 1e-9)", "x = y = 1"):
-                note = ("; the closed form (x^2 - y^2)/(x^{2/N} - y^{2/N}) is 0/0 or loses all digits "
-                        "there: use the finite sum (or N x^{2(N-1)/N} at x = y)")
-            elif "0" in kinds[worst]:
-                note = "; remember 0^0 = 1 (a_N(x, 0) = x^{2(N-1)/N}, a_N(0, 0) = 0 for N >= 2, a_1 = 1)"
-            raise Fail(f"{case}, {kinds[worst]} (x = {x[worst]:.12g}, y = {y[worst]:.12g}): you return "
-                        f"{what}, a_N is {want[worst]:.12g} (relative error {err[worst]:.1e})" + note)
-    return "a_N is right to 1e-9 for depths 1, 2, 3, 7 at generic, equal, nearly equal and zero arguments"
 
 
 # --------------------------------------------------------------------------- E17 Hessian-vector product

@@ -7,7 +7,8 @@ checkout is the index that points there.  Every fenced block opened with three b
 deliberately wrong answer (its rejection is the point).  Snippets of one lesson run in order
 in one shared namespace, like the cells of a notebook, and each finishes in seconds.  A
 snippet that draws a figure hands it to :func:`dmf_edu.course.show`: inline in Jupyter, else
-saved into :func:`output_dir` (``$DMF_EDU_LESSON_OUTPUT``, or ``./dmf-edu-lessons``).
+saved into :func:`dmf_edu.course.figures.output_dir` (``$DMF_EDU_LESSON_OUTPUT``, or
+``./dmf-edu-lessons``).
 
 ``dmf-edu lesson N`` is :func:`dmf_edu.course.runner.lesson_main`, built on this module (which
 knows nothing of it).  The test suite runs every lesson, so the course cannot
@@ -26,10 +27,10 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from .figures import OUTPUT_ENV, figure_path, output_dir
+from .figures import OUTPUT_ENV
 
 __all__ = ["Lesson", "Snippet", "SnippetResult", "lesson_dir", "list_lessons", "find_lesson", "lesson_path",
-           "snippets", "output_dir", "figure_path", "iter_lesson", "run_lesson"]
+           "snippets", "iter_lesson", "run_lesson"]
 
 _FILE = re.compile(r"^(\d\d)_[a-z0-9_]+\.md$")
 _OPEN = re.compile(r"^```python(\s+wrong-on-purpose)?\s*$")
@@ -59,13 +60,23 @@ class Snippet:
 
 @dataclass
 class SnippetResult:
-    """Outcome of one snippet: ``ok``, ``seconds``, captured ``stdout`` and the ``error`` traceback."""
+    """Outcome of one snippet: ``success``, ``status`` (``ok`` or ``error``), ``message`` (the
+    exception's last line, or ''), ``wall_time`` (seconds), captured ``stdout`` and the ``error``
+    traceback (or None)."""
 
     snippet: Snippet
-    ok: bool
-    seconds: float
+    success: bool
+    wall_time: float
     stdout: str = ""
     error: str | None = None
+
+    @property
+    def status(self):
+        return "ok" if self.success else "error"
+
+    @property
+    def message(self):
+        return self.error.strip().splitlines()[-1] if self.error else ""
 
 
 def lesson_dir():

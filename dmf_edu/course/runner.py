@@ -43,9 +43,9 @@ def _print_result(res):
         label = ("expected failure, the point of this snippet:" if snip.wrong_on_purpose else "output:")
         print(f"└{_RULE[:4]} {label}")
         print(_indent(res.stdout, "    "), end="")
-    if res.ok:
+    if res.success:
         verdict = "rejected as intended" if snip.wrong_on_purpose else "ran"
-        print(f"    [{verdict}; {res.seconds:.2f} s]\n", flush=True)
+        print(f"    [{verdict}; {res.wall_time:.2f} s]\n", flush=True)
 
 
 def _run(lesson, out):
@@ -65,7 +65,7 @@ def _run(lesson, out):
     with contextlib.closing(iter_lesson(lesson.number, output=out, before=before)) as results:
         for res in results:
             _print_result(res)
-            if not res.ok:
+            if not res.success:
                 print(res.error, file=sys.stderr)
                 print(f"lesson {lesson.number}: snippet {res.snippet.index} (line {res.snippet.line}) failed "
                       "unexpectedly (traceback above); the snippets after it were not run", file=sys.stderr)
