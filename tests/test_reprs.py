@@ -49,7 +49,7 @@ def test_greedy_result_repr():
 
 
 def test_report_repr_lists_detail_names_not_values():
-    rep = Report(name="e1_end_to_end", passed=False, message="wrong product order " * 40,
+    rep = Report(name="e1_end_to_end", success=False, status="failed", message="wrong product order " * 40,
                  details={"cases": [BIG, BIG], "errors": np.full(1000, SENTINEL)})
     _short(repr(rep), "e1_end_to_end", "False", "cases", "errors")
 
