@@ -211,7 +211,6 @@ def test_incremental_tensor_rank_learning():
     assert len(passed) == 3, passed
     t1, t2, t3 = passed[0], passed[1], passed[2]
     assert t1 < t2 < t3 and t2 > 1.3 * t1 and t3 > 1.3 * t2, passed
-    print(passed)
 
 
 # --------------------------------------------------------------------------- init, norms, rank
