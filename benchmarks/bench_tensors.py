@@ -18,29 +18,12 @@ import os
 for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[var] = "1"
 
-import time  # noqa: E402
 import tracemalloc  # noqa: E402
 
 import numpy as np  # noqa: E402
 
+from bench_core import best_time  # noqa: E402  (CPU time, best of rounds; run from benchmarks/ or as a script)
 from dmf_edu.tensors import TensorCompletion, cp_gradients, cp_to_tensor, init_cp  # noqa: E402
-
-clock = time.process_time
-
-
-def best_time(fn, repeat=5, number=None):
-    """Best per-call CPU time over ``repeat`` rounds of ``number`` calls."""
-    if number is None:
-        t0 = clock()
-        fn()
-        number = max(1, int(0.2 / max(clock() - t0, 1e-6)))
-    best = np.inf
-    for _ in range(repeat):
-        t0 = clock()
-        for _ in range(number):
-            fn()
-        best = min(best, (clock() - t0) / number)
-    return best
 
 
 def peak_bytes(fn):

@@ -162,7 +162,8 @@ def init_cp(shape, rank, scale, kind="balanced", rng=None, batch_shape=()):
     ``scale`` means what it means for matrices (:func:`dmf_edu.init_weights`): the size of the
     end-to-end object: ``E ||W(0)||_F^2 = d_1 scale^2``, i.e. every row of the mode-1 unfolding
     ``W_(1)`` has expected squared norm ``scale^2``, as every row of an ``m x n`` matrix does there
-    (``E ||W(0)||_F^2 = m scale^2``; an RMS per entry of ``scale / sqrt(d_2 ... d_N)``).  For ``N = 2`` the ``"gaussian"`` kind is exactly
+    (``E ||W(0)||_F^2 = m scale^2``; an RMS per entry of ``scale / sqrt(d_2 ... d_N)``).
+    For ``N = 2`` the ``"gaussian"`` kind is exactly
     ``init_weights((d_1, d_2), 2, scale, width=R)`` read as ``A_1 = W_2``, ``A_2 = W_1^T``.
 
     Parameters
