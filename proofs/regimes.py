@@ -57,6 +57,7 @@ _WEIGHTS = _SHAPES + ("N=1", "N=2", "N=3", "N>=4", "equal widths", "distinct wid
 _MATRIX = _SHAPES + ("degenerate",)
 _MULT = ("N=2", "N=3", "N>=4", "N=inf", "degenerate")
 _SVD = _SHAPES + ("N=1", "N=2", "N=3", "N>=4")
+_CP = ("square", "tall", "N=3", "N>=4", "equal widths", "distinct widths")     # factors (d_n, R); order N
 
 # The regimes each tied library function accepts (``module.qualname`` without ``dmf_edu.``).
 ACCEPTS = {
@@ -84,6 +85,10 @@ ACCEPTS = {
     "training.loop.gradient_descent": ("N>=4", "batched", "mean", "sum", "completion", "sensing"),
     "landscape.hessian.hessian_vector_product": _SHAPES + ("N=2", "N=3", "sum", "mean", "completion",
                                                            "sensing", "list output"),
+    "tensors.cp.cp_gradients": _CP + ("list output",),
+    "tensors.cp.component_norms": _CP,
+    "tensors.cp.component_balancedness": _CP,
+    "tensors.completion.TensorCompletion.loss_and_factor_gradients": _CP + ("completion", "sum", "mean"),
 }
 
 # (function, plant) pairs no tie-in can see: the function is invariant under the plant.
