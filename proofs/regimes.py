@@ -23,6 +23,7 @@ the function accepts; the runner requires every plant whose regime is accepted t
 
 from __future__ import annotations
 
+import copy
 import functools
 import inspect
 import numbers
@@ -190,7 +191,8 @@ def call_regimes(fn, args, kwargs, out=None):
 
 
 def _scale(x, factor=1.01):
-    """``(x with every float multiplied by factor, whether anything changed)`` (arrays, numbers, sequences)."""
+    """``(x with every float multiplied by factor, whether anything changed)`` (arrays, numbers, sequences,
+    dicts, and the library's result objects such as ``Run``: a copy with its attributes scaled)."""
     if isinstance(x, (bool, int, str, np.integer)) or x is None:
         return x, False
     if isinstance(x, (float, np.floating)):
@@ -203,6 +205,17 @@ def _scale(x, factor=1.01):
         items = [_scale(v, factor) for v in x]
         vals = [v for v, _ in items]
         return (type(x)(*vals) if hasattr(x, "_fields") else type(x)(vals)), any(c for _, c in items)
+    if isinstance(x, dict):
+        items = {k: _scale(v, factor) for k, v in x.items()}
+        return type(x)({k: v for k, (v, _) in items.items()}), any(c for _, c in items.values())
+    if type(x).__module__.startswith("dmf_edu.") and hasattr(x, "__dict__") and not callable(x):
+        out, changed = copy.copy(x), False          # a result object (Run, ...): its arrays and numbers
+        for k, v in vars(x).items():
+            new, c = _scale(v, factor)
+            if c:
+                object.__setattr__(out, k, new)
+                changed = True
+        return out, changed
     return x, False
 
 
