@@ -77,6 +77,8 @@ ACCEPTS = {
     "dynamics.svd.singular_vector_velocity": _SVD,
     "dynamics.closed_forms.scalar_trajectory": ("N=1", "N=2", "N=3", "N>=4", "N=inf"),
     "dynamics.closed_forms.scalar_velocity": ("N=1", "N=2", "N=3", "N>=4", "N=inf"),
+    "dynamics.closed_forms.time_to_reach": ("N=1", "N=2", "N=3", "N>=4", "N=inf"),
+    "dynamics.closed_forms.escape_time_asymptotic": ("N=1", "N=2", "N=3", "N>=4"),
     "dynamics.closed_forms.diagonal_recursion": ("N=2", "N=3", "N>=4"),
     "dynamics.geometry.metric": ("square", "tall", "wide", "N=2", "N=3", "N>=4"),
     "dynamics.geometry.minimum_norm_lift": _WEIGHTS,
