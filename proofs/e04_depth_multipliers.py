@@ -25,11 +25,13 @@ S1  ``sum_p u^{2(N-p)} v^{2(p-1)} = (u^{2N} - v^{2N})/(u^2 - v^2)``: for N = 1..
 S2  The diagonal: ``lim_{v -> u}`` of the closed form is ``N u^{2(N-1)}`` (= ``N x^{2(N-1)/N}``).
 S3  ``U^T A_{N,W}(Z) V - a_N o (U^T Z V)`` is the zero matrix.
 T1  Library: ``linalg.depth_multiplier(x, y, N)`` for N = 1..6 at rational points with ``x != y``,
-    ``x = y`` and ``y = 0`` equals the exact sum (relative 1e-12).
+    ``x = y`` and ``y = 0`` equals the exact sum (relative 1e-12); at ``N = inf`` it equals E5's
+    limit (the log mean) at ``x != y``, ``x = y``, ``x ~ y`` and ``y = 0``.
 """
 
 import functools
 
+import numpy as np
 import sympy as sp
 
 from dmf_edu import linalg
@@ -114,13 +116,22 @@ def prove(proof, quick=False, summand=multiplier_summand, closed_form=multiplier
             x, y = float(uu ** N), float(vv ** N)
             proof.close("T1", library(x, y, N), multiplier(uu, vv, N, summand), rtol=1e-12,
                         what=f"depth_multiplier({x}, {y}, {N})")
+    tie_infinite_depth(proof, "T1", library)
 
 
-# Regimes the tie-ins do not reach yet (issue 21, pending): the runner skips their regime plants
-# and the audit and coverage tables print them as NOT covered.
-UNCOVERED = {
-    "linalg.depth_multiplier": ('N=inf',),
-}
+def tie_infinite_depth(proof, step, library):
+    r"""``library(x, y, inf)`` equals the limit of ``a_N/N`` (E5: the log mean ``L(x^2, y^2)``,
+    ``L(x^2, x^2) = x^2``, ``L(x^2, 0) = 0``) at rational ``x != y``, ``x ~ y`` (``y = x (1 + 10^-9)``,
+    exact log mean, relative 1e-8) and ``y = 0``."""
+    x, y = sp.symbols("x y", positive=True)
+    pt = random_rational_point([x, y], proof.rng, positive=[x, y])
+    near = pt[x] * (1 + sp.Rational(1, 10 ** 9))
+    L = lambda a, b: (a ** 2 - b ** 2) / (sp.log(a ** 2) - sp.log(b ** 2))  # noqa: E731
+    for xx, yy, exact, rtol in ((pt[x], pt[y], L(pt[x], pt[y]), 1e-12), (pt[x], pt[x], pt[x] ** 2, 1e-12),
+                                (pt[x], near, L(pt[x], near), 1e-8), (pt[x], sp.Integer(0), sp.Integer(0), 1e-12)):
+        proof.close(step, library(float(xx), float(yy), np.inf), exact, rtol=rtol, scale=float(xx) ** 2,
+                    what=f"depth_multiplier({float(xx)}, {float(yy)}, inf)")
+
 
 PLANTED = {
     "summand exponent 2(N-p+1)": Planted("S1", lambda: dict(summand=lambda u, v, N, p: u ** (2 * (N - p + 1))

@@ -20,7 +20,9 @@ S2  The diagonal: ``a_N(x, x)/N = x^{2(N-1)/N} -> x^2``, and ``L(x^2, y^2) -> x^
 S3  ``L(x^2, y^2) -> 0`` as ``y -> 0+`` (directions outside the row/column space are not recruited).
 S4  The rate: ``N (a_N/N - L) -> -L(x^2, y^2) log(xy)``.
 T1  Library: ``linalg.log_mean(x^2, y^2)`` equals ``L`` at rational points (``x != y`` and ``x = y``).
-T2  Library: ``linalg.depth_multiplier(x, y, numpy.inf)`` equals ``L(x^2, y^2)`` there.
+T2  Library: ``linalg.depth_multiplier(x, y, numpy.inf)`` equals ``L(x^2, y^2)`` there, at ``x ~ y``
+    (``y = x (1 + 10^-9)``, exact log mean, relative 1e-8) and at ``y = 0`` (S3: ``L(x^2, 0) = 0``);
+    at finite ``N = 4, 16, 256`` it equals ``a_N = (x^2 - y^2)/(x^{2/N} - y^{2/N})`` (exact).
 """
 
 import numpy as np
@@ -46,7 +48,8 @@ PAGE = Page(
            "S3": "L(x^2, 0) = 0",
            "S4": "N (a_N/N - L) -> -L log(xy): first-order convergence",
            "T1": "library: linalg.log_mean equals L at rational points",
-           "T2": "library: linalg.depth_multiplier(x, y, inf) equals L at rational points"})
+           "T2": "library: linalg.depth_multiplier(x, y, inf) equals L at rational points (x ~ y, y = 0 "
+                 "included), and a_N exactly at N = 4, 16, 256"})
 
 
 def log_mean_form(x, y):
@@ -84,13 +87,16 @@ def prove(proof, quick=False, limit_form=log_mean_form, rate=first_order_term, d
         proof.close("T1", library(float(xx) ** 2, float(yy) ** 2), exact, rtol=1e-12, what="log_mean")
         proof.close("T2", multiplier(float(xx), float(yy), np.inf), exact, rtol=1e-12,
                     what="depth_multiplier(., ., inf)")
+    near = pt[x] * (1 + sp.Rational(1, 10 ** 9))
+    for yy, exact, rtol in ((near, L.subs({x: pt[x], y: near}), 1e-8), (sp.Integer(0), at_zero(pt[x]), 1e-12)):
+        proof.close("T2", multiplier(float(pt[x]), float(yy), np.inf), exact, rtol=rtol, scale=float(pt[x]) ** 2,
+                    what=f"depth_multiplier(x, {float(yy)}, inf): x ~ y and L(x^2, 0)")
+    for n in (4, 16, 256):                        # finite N >= 4: a_N = (x^2 - y^2)/(x^{2/N} - y^{2/N}) exactly
+        for yy in (pt[y], near):
+            exact = (pt[x] ** 2 - yy ** 2) / (pt[x] ** sp.Rational(2, n) - yy ** sp.Rational(2, n))
+            proof.close("T2", multiplier(float(pt[x]), float(yy), n), exact, rtol=1e-12 if yy != near else 1e-8,
+                        what=f"depth_multiplier(x, y, {n}) (N >= 4, x {'~' if yy == near else '!='} y)")
 
-
-# Regimes the tie-ins do not reach yet (issue 21, pending): the runner skips their regime plants
-# and the audit and coverage tables print them as NOT covered.
-UNCOVERED = {
-    "linalg.depth_multiplier": ('N>=4',),
-}
 
 PLANTED = {
     "missing factor 2 in the log (log x - log y)": Planted(

@@ -20,8 +20,9 @@ velocity is *the* velocity of the SVD when it keeps the columns orthonormal and 
 nonzero singular values, at the same sizes.
 
 Scope: 2x2 with symbolic rotations (N = 2; full run also 3), 3x2 with symbolic rotations
-(N = 2, full run), and 3x2, 2x3, 3x3 with exact rotations at a random rational point (S1, S2
-exact in ``s`` and ``G``; fully symbolic 3x3 is over the time budget).  The 3x2 and 2x3 cases
+(N = 2, full run), and 3x2, 2x3, 3x3 (N = 2), 2x3 (N = 4; full run also 3x2 N = 3, 5 and 3x3
+N = 4) with exact rotations at a random rational point (S1, S2 exact in ``s`` and ``G``; fully
+symbolic 3x3 is over the time budget).  The 3x2 and 2x3 cases
 are where the complement terms are nonzero.  Finite N >= 2; infinite depth is not proved here.
 
 Steps
@@ -52,8 +53,12 @@ PAGE = Page(
            "T1": "library: dynamics.singular_vector_velocity equals the exact (dU, dV), rectangular included"})
 
 # (m, n, N, frames): cheap rational-frame cases first, so a wrong variant is rejected fast
-QUICK = [(3, 2, 2, "rational"), (2, 3, 2, "rational"), (3, 3, 2, "rational"), (2, 2, 2, "symbolic")]
-FULL = QUICK + [(3, 2, 3, "rational"), (2, 2, 3, "symbolic"), (3, 2, 2, "symbolic")]
+# (2, 3, 4): wide W at N >= 3, where (S^2)^{1/2-1/N} != I -- a wrong exponent on V's complement
+# term is invisible at N = 2 and on square or tall W (V V^T = I there)
+QUICK = [(3, 2, 2, "rational"), (2, 3, 2, "rational"), (3, 3, 2, "rational"), (2, 3, 4, "rational"),
+         (2, 2, 2, "symbolic")]
+FULL = QUICK + [(3, 2, 3, "rational"), (3, 2, 5, "rational"), (3, 3, 4, "rational"), (2, 2, 3, "symbolic"),
+                (3, 2, 2, "symbolic")]
 
 
 def _F(s, K, sign=-1):
@@ -62,18 +67,21 @@ def _F(s, K, sign=-1):
     return field_matrix(sp.Matrix(k, k, lambda r, q: 0 if r == q else 1 / (s[q] ** 2 + sign * s[r] ** 2)), K)
 
 
-def singular_vector_velocity_formula(c, complement_scale=1, F_sign=-1, vector_sign=1, U_bracket_sides=True):
-    """E7 on an ``svd_case`` ``c``: ``(dU, dV)`` as DomainMatrices (the keywords plant wrong variants)."""
+def singular_vector_velocity_formula(c, complement_scale=1, F_sign=-1, vector_sign=1, U_bracket_sides=True,
+                                     V_exponent_sign=1):
+    """E7 on an ``svd_case`` ``c``: ``(dU, dV)`` as DomainMatrices (the keywords plant wrong variants;
+    ``V_exponent_sign=-1``: ``(S^2)^{1/N - 1/2}`` on V's complement term)."""
     U, V, S, G, K, s, N = c["U"], c["V"], c["S"], c["G"], c["K"], c["s"], c["N"]
     m, n = G.shape
     F, Gt = _F(s, K, F_sign), U.transpose() * G * V
     C = field_matrix(sp.diag(*[x ** (N - 2) for x in s]), K)              # (S^2)^{1/2 - 1/N}
+    C_V = C if V_exponent_sign == 1 else field_matrix(sp.diag(*[x ** (2 - N) for x in s]), K)
     scale = lambda M, c_: M.scalarmul(K.convert(c_))  # noqa: E731
     bracket_U = Gt * S + S * Gt.transpose() if U_bracket_sides else S * Gt + Gt.transpose() * S
     dU = scale(U * hadamard(F, bracket_U), -vector_sign) - scale(
         (identity_like(G, m) - U * U.transpose()) * G * V * C, complement_scale)
     dV = scale(V * hadamard(F, S * Gt + Gt.transpose() * S), -vector_sign) - scale(
-        (identity_like(G, n) - V * V.transpose()) * G.transpose() * U * C, complement_scale)
+        (identity_like(G, n) - V * V.transpose()) * G.transpose() * U * C_V, complement_scale)
     return dU, dV
 
 
@@ -115,18 +123,21 @@ def _library_complement_off(scale):
     return buggy
 
 
+def _library_V_exponent(W, G, N, return_svd=False):
+    """``singular_vector_velocity`` with ``(S^2)^{1/N - 1/2}`` on V's complement term (a planted bug;
+    the same as the truth at N = 2 and on square or tall W)."""
+    U_dot, V_dot, (U, s, V) = dynamics.singular_vector_velocity(W, G, N, return_svd=True)
+    comp = G.T @ U - V @ (V.T @ G.T @ U)
+    V_dot = V_dot + comp * s ** (1.0 - 2.0 / N) - comp * s ** (2.0 / N - 1.0)
+    return (U_dot, V_dot, (U, s, V)) if return_svd else (U_dot, V_dot)
+
+
 def _library_F_sign(W, G, N, return_svd=False):
     """``singular_vector_velocity`` with the in-span part's sign flipped (a planted bug)."""
     U_dot, V_dot, (U, s, V) = dynamics.singular_vector_velocity(W, G, N, return_svd=True)
     U_dot, V_dot = U_dot - 2 * U @ (U.T @ U_dot), V_dot - 2 * V @ (V.T @ V_dot)
     return (U_dot, V_dot, (U, s, V)) if return_svd else (U_dot, V_dot)
 
-
-# Regimes the tie-ins do not reach yet (issue 21, pending): the runner skips their regime plants
-# and the audit and coverage tables print them as NOT covered.
-UNCOVERED = {
-    "dynamics.svd.singular_vector_velocity": ('N>=4',),
-}
 
 PLANTED = {
     "F_rr' = 1/(sigma_r'^{2/N} + sigma_r^{2/N}) (symmetric F)": Planted(
@@ -140,6 +151,9 @@ PLANTED = {
             c, complement_scale=sp.Rational(101, 100)))),
     "complement terms dropped (the square-matrix formula)": Planted(
         "S2", lambda: dict(formula=lambda c: singular_vector_velocity_formula(c, complement_scale=0))),
+    "V's complement term with (S^2)^{1/N-1/2} (hidden at N = 2)": Planted(
+        "S2", lambda: dict(formula=lambda c: singular_vector_velocity_formula(c, V_exponent_sign=-1))),
+    "library: V's complement term with (S^2)^{1/N-1/2}": Planted("T1", lambda: dict(library=_library_V_exponent)),
     "library: complement term x1.01": Planted("T1", lambda: dict(library=_library_complement_off(1.01))),
     "library: in-span part with the wrong sign": Planted("T1", lambda: dict(library=_library_F_sign)),
 }

@@ -13,9 +13,10 @@ so the end-to-end matrix is ``Q diag(x^N) Q^T``.
 Scope.  S1, S2: ``d = 2`` with a symbolic rotation ``Q = R(t)`` and symbolic ``x``, ``lambda``,
 ``eta``; ``N = 2, 3`` (``N = 2, 3, 4`` full) -- the factor count is explicit, the sizes small.  S3:
 exact rational arithmetic, full matrices (no structure used by the iteration), ``d = 2``
-(``N = 2, 3``) and ``d = 3`` (``N = 3``, full run) at rational ``Q`` (Cayley), ``lambda``, ``alpha``,
-``eta``, for 2 steps (3 in the full run).  Square factors only (``d x d``); the layer gradients
-are those of E1 (proved on its page).  Not covered: non-symmetric ``A``, unequal or
+(``N = 2, 3, 4``) and ``d = 3`` (``N = 3, 5``, full run) at rational ``Q`` (Cayley), ``lambda``, ``alpha``,
+``eta``, for 2 steps (3 in the full run).  Square factors only (``d x d``) for S1-S3; the layer
+gradients are those of E1 (proved on its page).  The tie-ins T2, T3 also run the library at
+general points (non-symmetric, non-commuting factors; every weight regime; batched).  Not covered: non-symmetric ``A``, unequal or
 non-scalar initial factors (then the factors need not commute with ``A``: the planted variant
 of S3 shows the recursion failing).
 
@@ -28,8 +29,11 @@ S2  hence one step maps the common factor to ``Q diag(x + eta x^{N-1}(lambda - x
 S3  full-matrix GD in exact rationals from ``W_j(0) = alpha I`` equals ``Q diag(x_k) Q^T`` step by step.
 T1  library: ``dynamics.diagonal_recursion`` equals the exact recursion (rationals).
 T2  library: ``training.gradient_descent`` (plain GD, fully observed completion, sum loss) gives the
-    exact factors ``Q diag(x_k) Q^T``.
-T3  library: ``factorization.layer_gradients`` at ``W_j = Q diag(x) Q^T`` equals S1's gradient.
+    exact factors ``Q diag(x_k) Q^T``; and, beyond E11's structure, it equals exact full-matrix GD
+    (E1 gradients, rationals) from non-symmetric, non-commuting rational factors: N = 2, 3, 4;
+    square, tall, wide W; completion and sensing; sum and mean; two trials batched in one call.
+T3  library: ``factorization.layer_gradients`` at ``W_j = Q diag(x) Q^T`` equals S1's gradient, and
+    E1's gradient at rational points of every weight regime (E1's tie-in, batched included).
 """
 
 import numpy as np
@@ -37,8 +41,8 @@ import sympy as sp
 
 from dmf_edu import dynamics, factorization
 from dmf_edu.training import loop as training
-from dmf_edu.problems import MatrixCompletion
-from dmf_edu.proofs.e01_layer_gradients import layer_gradient_formula as layer_gradients
+from dmf_edu.problems import MatrixCompletion, MatrixSensing
+from dmf_edu.proofs.e01_layer_gradients import layer_gradient_formula as layer_gradients, tie_layer_gradients
 from dmf_edu.proofs.symbolic import (Page, Planted, cayley, chain_product, field_matrix, function_field, rotation, to_float_array)
 from dmf_edu.proofs.runner import run_page
 
@@ -52,8 +56,8 @@ PAGE = Page(
         "S2": "one GD step gives Q diag(x + eta x^{N-1}(lambda - x^N)) Q^T (invariant set)",
         "S3": "full-matrix GD in exact rationals from alpha I = Q diag(x_k) Q^T",
         "T1": "library: dynamics.diagonal_recursion = exact recursion",
-        "T2": "library: training.gradient_descent (plain GD) = exact factors",
-        "T3": "library: factorization.layer_gradients = S1's gradient",
+        "T2": "library: training.gradient_descent (plain GD) = exact factors (and exact GD at general points)",
+        "T3": "library: factorization.layer_gradients = S1's gradient (and E1 at every weight regime)",
     })
 
 
@@ -108,7 +112,7 @@ def prove(proof, quick=False, grad=claimed_gradient, step=recursion, init=scalar
     # S3: exact rational GD on full matrices, no structure used
     rng = proof.rng
     steps = 2 if quick else 3
-    cases = [(2, 2), (2, 3)] if quick else [(2, 2), (2, 3), (3, 3)]
+    cases = [(2, 2), (2, 3), (2, 4)] if quick else [(2, 2), (2, 3), (2, 4), (3, 3), (3, 5)]
     rational = lambda lo, hi, q: sp.Rational(int(rng.integers(lo, hi)), q)  # noqa: E731
     records = []
     for d, N in cases:
@@ -143,14 +147,97 @@ def _tie_in(proof, records, steps, diag_rec, descent, layer_grads):
         exact = Qr * sp.diag(*claimed_gradient(xs[1], lam_r, N)) * Qr.T
         for j, g in enumerate(layer_grads(ws, G)):
             proof.close("T3", g, exact, rtol=1e-12, what=f"layer_gradients d={d} N={N} layer {j + 1}")
+    _tie_general_gd(proof, descent)
+    tie_layer_gradients(proof, "T3", layer_grads, proof.quick)
 
 
-# Regimes the tie-ins do not reach yet (issue 21, pending): the runner skips their regime plants
-# and the audit and coverage tables print them as NOT covered.
-UNCOVERED = {
-    "dynamics.closed_forms.diagonal_recursion": ('N>=4',),
-    "factorization.layer_gradients": ('N>=4', 'batched', 'distinct widths', 'list output', 'square', 'tall', 'wide'),
-}
+# (dims, problem kind, reduction, trials): N = 2, 3, 4; square, tall, wide W; both kinds and reductions
+GD_CASES = [([2, 2, 2, 2, 2], "completion", "sum", 1), ([2, 3, 3], "completion", "mean", 1),
+            ([3, 2, 1, 2], "sensing", "sum", 1), ([2, 3, 2], "sensing", "mean", 1),
+            ([2, 3, 2], "completion", "sum", 2)]
+GD_MASK = ((0, 0), (0, 1), (1, 0), (2, 1), (1, 1))
+GD_STEPS, GD_LR = 2, sp.Rational(1, 16)
+
+
+def small_rational(rng):
+    """``p/q`` with ``1 <= |p| <= 3``, ``2 <= q <= 5`` (factors of moderate size: GD stays tame)."""
+    return sp.Rational(int(rng.choice([-1, 1]) * rng.integers(1, 4)), int(rng.integers(2, 6)))
+
+
+def _problem(kind, red, shape, rng):
+    """``(exact gradient map W -> G, library problem)`` of a completion (mask) or sensing (2 A_k) problem."""
+    m, n = shape
+    if kind == "completion":
+        obs = [(i, j) for i, j in GD_MASK if i < m and j < n]
+        A = [sp.Matrix(m, n, lambda a, b, ij=ij: int((a, b) == ij)) for ij in obs]
+    else:
+        A = [sp.Matrix(m, n, lambda a, b: small_rational(rng)) for _ in range(2)]
+    y = [small_rational(rng) for _ in A]
+    c = sp.Integer(1) if red == "sum" else sp.Rational(2, len(A))
+    grad = lambda W: sum(((sum(a * w for a, w in zip(Ak, W)) - yk) * c * Ak for Ak, yk in zip(A, y)),  # noqa: E731
+                         sp.zeros(m, n))
+    yf = np.array([float(v) for v in y])
+    if kind == "completion":
+        rows, cols = zip(*obs)
+        return grad, MatrixCompletion((m, n), np.array(rows), np.array(cols), yf, reduction=red)
+    return grad, MatrixSensing(np.array([to_float_array(Ak) for Ak in A]), yf, reduction=red)
+
+
+def exact_gd(weights, grad, eta, steps):
+    """Full-matrix GD with E1's layer gradients and the loss gradient ``grad(W)``, exact rationals."""
+    ws = list(weights)
+    for _ in range(steps):
+        gs = layer_gradients(ws, grad(chain_product(ws)))
+        ws = [w - eta * g for w, g in zip(ws, gs)]
+    return ws
+
+
+def _tie_general_gd(proof, descent):
+    """T2 beyond E11's structure: library GD = exact GD from non-symmetric, non-commuting factors."""
+    rng = proof.rng
+    for dims, kind, red, trials in GD_CASES:
+        grad, problem = _problem(kind, red, (dims[-1], dims[0]), rng)
+        starts = [[sp.Matrix(dims[j + 1], dims[j], lambda a, b: small_rational(rng)) for j in range(len(dims) - 1)]
+                  for _ in range(trials)]
+        exact = [exact_gd(ws, grad, GD_LR, GD_STEPS) for ws in starts]
+        floats = [np.stack([to_float_array(ws[j]) for ws in starts]) if trials > 1 else to_float_array(starts[0][j])
+                  for j in range(len(dims) - 1)]
+        run = descent(problem, floats, lr=float(GD_LR), max_steps=GD_STEPS)
+        label = f"gradient_descent d={tuple(dims)} {kind} {red}" + (f" batched x{trials}" if trials > 1 else "")
+        proof.count("T2", run.weights, len(dims) - 1, label)
+        for b, ex in enumerate(exact):
+            for j, e in enumerate(ex):
+                num = run.weights[j][b] if trials > 1 else run.weights[j]
+                proof.close("T2", num, e, rtol=1e-10, what=f"{label} trial {b} layer {j + 1}")
+    proof.sizes("T2 general GD: " + "; ".join(f"d={tuple(d)} {k} {r}" + (" batched" if t > 1 else "")
+                                              for d, k, r, t in GD_CASES) + f", {GD_STEPS} steps")
+
+
+def _gd_transposed(which):
+    """Planted: plain GD with a transpose that cancels only for symmetric, commuting factors --
+    ``which="factors"``: ``W_j^T`` in place of the square ``W_j`` in the backward pass;
+    ``which="G"``: the loss gradient ``G^T`` on square ``W``."""
+    def descent(problem, weights, lr, max_steps):
+        ws = [np.array(w, dtype=float) for w in weights]
+        for _ in range(max_steps):
+            G = problem.gradient(factorization.end_to_end(ws))
+            if which == "G" and G.shape[-1] == G.shape[-2]:
+                G = np.swapaxes(G, -1, -2)
+            back = [np.swapaxes(w, -1, -2) if which == "factors" and w.shape[-1] == w.shape[-2] else w for w in ws]
+            ws = [w - lr * g for w, g in zip(ws, factorization.layer_gradients(back, G))]
+        out = type("Run", (), {})()
+        out.weights = ws
+        return out
+    return descent
+
+
+def _gd_frozen_last(problem, weights, lr, max_steps):
+    """Planted: GD whose last factor is never updated (its gradient dropped)."""
+    run = training.gradient_descent(problem, weights, lr=lr, max_steps=max_steps)
+    out = type("Run", (), {})()
+    out.weights = list(run.weights[:-1]) + [np.array(weights[-1], dtype=float)]
+    return out
+
 
 PLANTED = {
     "S1: gradient x^N (x^N - lambda)": Planted("S1", lambda: dict(
@@ -163,6 +250,12 @@ PLANTED = {
         diag_rec=lambda lam, a, N, lr, k: dynamics.diagonal_recursion(lam, a, N, 1.01 * lr, k))),
     "library: gradient_descent lr x1.01": Planted("T2", lambda: dict(
         descent=lambda p, w, lr, max_steps: training.gradient_descent(p, w, lr=1.01 * lr, max_steps=max_steps))),
+    "library: GD with W_j^T in the backward pass (square factors)": Planted("T2", lambda: dict(
+        descent=_gd_transposed("factors"))),
+    "library: GD with G^T (square W)": Planted("T2", lambda: dict(descent=_gd_transposed("G"))),
+    "library: GD without the last layer's update": Planted("T2", lambda: dict(descent=_gd_frozen_last)),
+    "library: layer_gradients drops the last gradient": Planted("T3", lambda: dict(
+        layer_grads=lambda ws, G: factorization.layer_gradients(ws, G)[:-1])),
     "library: layer_gradients x1.01": Planted("T3", lambda: dict(
         layer_grads=lambda ws, G: [1.01 * g for g in factorization.layer_gradients(ws, G)])),
 }

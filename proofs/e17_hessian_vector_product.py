@@ -26,7 +26,9 @@ S1  forward tangent: ``dP_N = d/dt (W_N + tV_N) ... (W_1 + tV_1)`` at ``t = 0``.
 S2  ``H_l[Z] = c_g sum_k <A_k, Z> A_k`` equals ``sympy.hessian`` of ``l`` applied to ``Z``.
 S3  the recursion equals ``sympy.hessian(phi)`` applied to ``vec(V)``, layer by layer.
 T1  library: ``landscape.hessian_vector_product(problem, weights, V)`` equals the exact Hessian
-    applied to ``V`` at rational points (completion sum and mean; sensing in the full run).
+    applied to ``V`` at rational points (completion sum and mean; sensing in the full run); and,
+    at square, tall and wide W and sensing with the mean loss (quick mode too), equals
+    ``d/dt`` of E1's exact gradient at ``W_j + t V_j`` (a polynomial in ``t``).
 """
 
 import numpy as np
@@ -34,7 +36,9 @@ import sympy as sp
 
 from dmf_edu.landscape import hessian as landscape
 from dmf_edu.problems import MatrixCompletion, MatrixSensing
-from dmf_edu.proofs.symbolic import (Page, Planted, at_point, chain_product, random_rational_point, symbol_matrix, symbolic_weights)
+from dmf_edu.proofs.e01_layer_gradients import layer_gradient_formula
+from dmf_edu.proofs.symbolic import (Page, Planted, at_point, chain_product, random_rational_point, rational_matrix,
+                                     rational_weights, symbol_matrix, symbolic_weights, to_float_array)
 from dmf_edu.proofs.runner import run_page
 
 PAGE = Page(
@@ -173,7 +177,45 @@ def prove(proof, quick=False, tangent=forward_tangent, hess=loss_hessian, hvp=hv
             proof.close("T1", np.concatenate([x.ravel() for x in num]),
                         [float(sp.N(e.xreplace(pt), 30)) for e in exact],
                         rtol=1e-10, what=f"hessian_vector_product N={len(ws)} sensing")
+    _tie_regimes(proof, library)
     proof.note("the mean reduction multiplies the Hessian of the sum loss by 2/K (c_g), checked in S2 and T1")
+
+
+# T1 at the regimes the symbolic Hessian is too slow for: (dims, kind, reduction)
+REGIME_CASES = [([2, 2, 2], "sensing", "mean"), ([3, 2, 2], "completion", "sum"), ([3, 1, 2, 2], "sensing", "sum"),
+                ([2, 2, 3], "completion", "mean")]
+REGIME_CASES_FULL = [([2, 3, 2, 3], "sensing", "mean"), ([4, 2, 3], "completion", "mean")]
+
+
+def directional_hessian(ws, V, A, y, c_grad):
+    """Exact ``(Hess phi) . V`` at rational factors: ``d/dt`` at ``t = 0`` of E1's gradient at
+    ``W_j + t V_j`` (E1 proved on its page; a polynomial in the one symbol ``t``)."""
+    t = sp.Symbol("t")
+    moved = [w + t * v for w, v in zip(ws, V)]
+    grads = layer_gradient_formula(moved, loss_gradient(chain_product(moved), A, y, c_grad))
+    return [g.diff(t).xreplace({t: 0}) for g in grads]
+
+
+def _tie_regimes(proof, library):
+    """T1 at square and wide W and sensing with the mean loss (exact rational points)."""
+    for dims, kind, red in REGIME_CASES + ([] if proof.quick else REGIME_CASES_FULL):
+        m, n = dims[-1], dims[0]
+        ws, V = rational_weights(dims, proof.rng), rational_weights(dims, proof.rng)
+        A = measurements_completion((m, n)) if kind == "completion" else [rational_matrix(m, n, proof.rng)
+                                                                          for _ in range(2)]
+        y = [sp.Rational(int(proof.rng.integers(-9, 10)), int(proof.rng.integers(1, 6))) for _ in A]
+        yn = np.array([float(v) for v in y])
+        if kind == "completion":
+            rows, cols = zip(*[(i, j) for i, j in MASK if i < m and j < n])
+            problem = MatrixCompletion((m, n), np.array(rows), np.array(cols), yn, reduction=red)
+        else:
+            problem = MatrixSensing(np.array([to_float_array(a) for a in A]), yn, reduction=red)
+        exact = directional_hessian(ws, V, A, y, reduction(red, len(A))[1])
+        num = library(problem, [to_float_array(w) for w in ws], [to_float_array(v) for v in V])
+        for j, e in enumerate(exact):
+            proof.close("T1", num[j], e, rtol=1e-10, what=f"hessian_vector_product d={tuple(dims)} {kind} {red}, "
+                        f"layer {j + 1}")
+    proof.sizes("T1 " + "; ".join(f"d={tuple(d)} {k} {r}" for d, k, r in REGIME_CASES))
 
 
 def _gauss_newton_only(weights, G, V, hess_apply, tangent=forward_tangent):
@@ -192,12 +234,6 @@ def _no_transport_of_B(weights, G, V, hess_apply, tangent=forward_tangent):
     out[0] = dB
     return out
 
-
-# Regimes the tie-ins do not reach yet (issue 21, pending): the runner skips their regime plants
-# and the audit and coverage tables print them as NOT covered.
-UNCOVERED = {
-    "landscape.hessian.hessian_vector_product": ('sensing', 'square', 'wide'),
-}
 
 PLANTED = {
     "S1: dP_j = V_j P_{j-1} (W_j dP_{j-1} dropped)": Planted("S1", lambda: dict(

@@ -23,6 +23,7 @@ the function accepts; the runner requires every plant whose regime is accepted t
 
 from __future__ import annotations
 
+import copy
 import functools
 import inspect
 import numbers
@@ -77,6 +78,8 @@ ACCEPTS = {
     "dynamics.svd.singular_vector_velocity": _SVD,
     "dynamics.closed_forms.scalar_trajectory": ("N=1", "N=2", "N=3", "N>=4", "N=inf"),
     "dynamics.closed_forms.scalar_velocity": ("N=1", "N=2", "N=3", "N>=4", "N=inf"),
+    "dynamics.closed_forms.time_to_reach": ("N=1", "N=2", "N=3", "N>=4", "N=inf"),
+    "dynamics.closed_forms.escape_time_asymptotic": ("N=1", "N=2", "N=3", "N>=4"),
     "dynamics.closed_forms.diagonal_recursion": ("N=2", "N=3", "N>=4"),
     "dynamics.geometry.metric": ("square", "tall", "wide", "N=2", "N=3", "N>=4"),
     "dynamics.geometry.minimum_norm_lift": _WEIGHTS,
@@ -195,7 +198,8 @@ def call_regimes(fn, args, kwargs, out=None):
 
 
 def _scale(x, factor=1.01):
-    """``(x with every float multiplied by factor, whether anything changed)`` (arrays, numbers, sequences)."""
+    """``(x with every float multiplied by factor, whether anything changed)`` (arrays, numbers, sequences,
+    dicts, and the library's result objects such as ``Run``: a copy with its attributes scaled)."""
     if isinstance(x, (bool, int, str, np.integer)) or x is None:
         return x, False
     if isinstance(x, (float, np.floating)):
@@ -208,6 +212,17 @@ def _scale(x, factor=1.01):
         items = [_scale(v, factor) for v in x]
         vals = [v for v, _ in items]
         return (type(x)(*vals) if hasattr(x, "_fields") else type(x)(vals)), any(c for _, c in items)
+    if isinstance(x, dict):
+        items = {k: _scale(v, factor) for k, v in x.items()}
+        return type(x)({k: v for k, (v, _) in items.items()}), any(c for _, c in items.values())
+    if type(x).__module__.startswith("dmf_edu.") and hasattr(x, "__dict__") and not callable(x):
+        out, changed = copy.copy(x), False          # a result object (Run, ...): its arrays and numbers
+        for k, v in vars(x).items():
+            new, c = _scale(v, factor)
+            if c:
+                object.__setattr__(out, k, new)
+                changed = True
+        return out, changed
     return x, False
 
 

@@ -45,6 +45,27 @@ def test_planted_variant_rejected_at_its_step(label, name):
 
 
 @pytest.mark.parametrize("label", list(PAGES))
+def test_regime_plants_rejected(quick_proofs, label):
+    """Every regime plant of every tied library function (quick mode) is reached and rejected at a
+    tie-in step; no page leaves a regime its functions accept uncovered (UNCOVERED is empty)."""
+    proof, exc = quick_proofs[label]
+    assert exc is None
+    variants, problems = P._regime_variants(PAGES[label], 0, set(proof.errors))
+    assert problems == []
+    bad = [f"{v['name']}: {v['result']} ({v['reason'][:80]})" for v in variants if not v["ok"]]
+    assert bad == []
+
+
+# pages whose tie-ins still leave regimes uncovered (issue 21, pending); the others must keep UNCOVERED empty
+PENDING_UNCOVERED = {"E2", "E3", "E5inv", "E6", "E8", "E10", "E14", "E19"}
+
+
+def test_no_page_leaves_a_regime_uncovered_but_the_pending_ones():
+    left = {label for label, module in PAGES.items() if P.uncovered(module)}
+    assert left == PENDING_UNCOVERED & set(PAGES), left
+
+
+@pytest.mark.parametrize("label", list(PAGES))
 def test_step_coverage(quick_proofs, label):
     """Every step is named by a planted variant; every tie-in step has a planted library bug."""
     module = PAGES[label]
@@ -107,6 +128,7 @@ def test_label_prefix_selects_suffixed_pages_not_longer_numbers(monkeypatch):
 
 
 def test_same_seed_same_results_other_seed_other_points():
+    """Claims only (planted=False): the regime plants of every page run once, in test_regime_plants_rejected."""
     def strip(results):
         out = []
         for r in results:
@@ -116,7 +138,8 @@ def test_same_seed_same_results_other_seed_other_points():
                 v.pop("seconds")
             out.append(d)
         return out
-    a, b = P.prove(["E1", "E12"], quick=True, seed=3), P.prove(["E1", "E12"], quick=True, seed=3, jobs=2)
+    a = P.prove(["E1", "E12"], quick=True, seed=3, planted=False)
+    b = P.prove(["E1", "E12"], quick=True, seed=3, planted=False, jobs=2)
     assert strip(a) == strip(b) and [r.label for r in a] == ["E1", "E12"]
     p0 = S.random_rational_point(sp.symbols("x y"), P._page_rng("E1", 0))
     p1 = S.random_rational_point(sp.symbols("x y"), P._page_rng("E1", 1))
@@ -132,25 +155,21 @@ def _without_times(results):
 
 
 def test_cli_two_runs_identical_whatever_the_hash_seed(tmp_path):
+    """Two CLI runs of one cheap page (planted variants and regime plants included) under two hash
+    seeds give the same JSON; the JSON has the result shape (label, status, seed, proof file, steps)."""
     runs = []
     for hash_seed in ("1", "2"):
-        out = subprocess.run([sys.executable, "-m", "dmf_edu", "prove", "E1", "E12", "--quick", "--json"],
-                             cwd=tmp_path, capture_output=True, text=True, timeout=300,
+        out = subprocess.run([sys.executable, "-m", "dmf_edu", "prove", "E12", "--quick", "--json", "--seed", "1",
+                              "--jobs", "1"], cwd=tmp_path, capture_output=True, text=True, timeout=300,
                              env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "PYTHONHASHSEED": hash_seed})
         assert out.returncode == 0, out.stderr
         runs.append(_without_times(json.loads(out.stdout)))
     assert runs[0] == runs[1]
-
-
-def test_cli_prove_one_page_json(tmp_path):
-    out = subprocess.run([sys.executable, "-m", "dmf_edu", "prove", "E1", "--quick", "--json", "--seed", "1"],
-                         cwd=tmp_path, capture_output=True, text=True, timeout=300,
-                         env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
-    assert out.returncode == 0, out.stderr
-    (res,) = json.loads(out.stdout)
-    assert res["label"] == "E1" and res["status"] == "proved" and res["seed"] == 1
+    (res,) = runs[0]
+    assert res["label"] == "E12" and res["status"] == "proved" and res["seed"] == 1
     assert pathlib.Path(res["proof_file"]).exists()
-    assert [s["step"] for s in res["steps"]] == list(PAGES["E1"].PAGE.steps)
+    assert [s["step"] for s in res["steps"]] == list(PAGES["E12"].PAGE.steps)
+    assert any(v["name"].startswith("regime: ") and v["ok"] for v in res["planted"])
 
 
 def test_page_runs_alone_as_a_script(tmp_path):
