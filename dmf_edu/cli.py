@@ -8,19 +8,25 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 from .course.grader import check_main
 from .course.runner import lesson_main
 from .experiments.demo import main as demo_main
-from .experiments import (REGISTRY, RUN_TIMES, get, headline_table, list_experiments, output_name, reproduce,
-                          task_list)
+from .experiments import (REGISTRY, default_out, get, headline_table, list_experiments, recorded_wall_time,
+                          reproduce, task_list)
 from .experiments.runner import MissingTasksError, TaskError, parse_shard
 from .training.loop import DivergenceError
 
 
 class _Parser(argparse.ArgumentParser):
     """An argument parser whose errors are one line (``prog: error: ...``), exit code 2."""
+
+    experiment_options = False            # tasks, reproduce: the help lists each experiment's options
+
+    def format_help(self):
+        return super().format_help() + ("\n" + _experiment_options_help() if self.experiment_options else "")
 
     def error(self, message):
         hint = "" if "(see" in message else f" (see {self.prog} -h)"
@@ -53,11 +59,10 @@ def _shard(text):
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def _add_data_arguments(parser):
-    parser.add_argument("--data", choices=["synthetic", "movielens"], default=None,
-                        help="X2 only: 'movielens' runs on your MovieLens-100K u.data (needs --path)")
-    parser.add_argument("--path", default=None, help="X2 --data movielens: path to your ml-100k/u.data")
-    parser.add_argument("--width", type=int, default=None, help="X2 --data movielens: hidden width (default 100)")
+def _experiment_options_help():
+    """The options each experiment declares, for the help of ``tasks`` and ``reproduce``."""
+    lines = [f"  {key} {option.flag}: {option.help}" for key in REGISTRY for option in get(key).options]
+    return "options of one experiment (after its id):\n" + "\n".join(lines) + "\n" if lines else ""
 
 
 def build_parser():
@@ -91,14 +96,15 @@ def build_parser():
     chk.add_argument("--timeout", type=float, default=60.0, help="seconds per exercise (default 60)")
     sub.add_parser("list", help="list the published experiments X1... with their measured run times")
     tasks = sub.add_parser("tasks", help="print an experiment's task keys, one JSON line each (for schedulers)")
+    tasks.experiment_options = True
     tasks.add_argument("id", help="experiment id (X1, X2, ...) or 'all'")
     tasks.add_argument("--quick", action="store_true", help="the tasks of the quick version")
     tasks.add_argument("--seed", type=_seed, default=0, help="random seed >= 0 (default 0)")
-    _add_data_arguments(tasks)
     rep = sub.add_parser("reproduce", help="regenerate an experiment's figure and numbers",
                          description="Full-mode outputs go to ./figures; --quick outputs go to ./figures/quick and "
                                      "never replace a full-mode sidecar (unless --force).  Finished tasks are "
                                      "cached in OUT/.cache, shared by shards (docs/cluster.md).")
+    rep.experiment_options = True
     rep.add_argument("id", help="experiment id (X1, X2, ...) or 'all'")
     rep.add_argument("--quick", action="store_true", help="small version (seconds to a minute)")
     rep.add_argument("--seed", type=_seed, default=0, help="random seed >= 0 (default 0)")
@@ -110,30 +116,62 @@ def build_parser():
     rep.add_argument("--no-compute", action="store_true",
                      help="only plot from the cache; fail listing the tasks that are missing")
     rep.add_argument("--force", action="store_true", help="let a quick run replace a full-mode sidecar")
-    _add_data_arguments(rep)
     return parser
 
 
-def _data_config(parser, args, ids):
-    """``--data/--path/--width`` as X2's config override (None when not given)."""
-    if args.data in (None, "synthetic") and args.path is None and args.width is None:
-        return None                                             # synthetic data is the default
-    if ids != ["X2"]:
-        parser.error("--data, --path and --width apply to X2 only "
-                     "(dmf-edu reproduce X2 --data movielens --path u.data)")
-    if (args.data or "synthetic") == "synthetic":
-        parser.error("--path and --width need --data movielens")
-    if not args.path:
-        parser.error("--data movielens needs --path to your MovieLens-100K u.data "
-                     "(https://grouplens.org/datasets/movielens/100k/)")
-    if args.width is not None and args.width < 1:
-        parser.error("--width must be >= 1")
-    return dict(data="movielens", path=args.path, **({} if args.width is None else dict(width=args.width)))
+def _experiment_options(parser, experiments, extra):
+    """The experiment's own options (``extra``: the arguments the common parser did not know)
+    as its config overrides (None when none given)."""
+    if not extra:
+        return None
+    if len(experiments) != 1 or not experiments[0].options:
+        declared = {o.flag: key for key in REGISTRY for o in get(key).options}
+        flags = [a.split("=")[0] for a in extra if a.startswith("--")]
+        owners = sorted({declared[f] for f in flags if f in declared})
+        if owners:
+            parser.error(f"{', '.join(f for f in flags if f in declared)} apply to {', '.join(owners)} only "
+                         f"(e.g. dmf-edu reproduce {owners[0]} {' '.join(extra)})")
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    experiment = experiments[0]
+    sub = _Parser(prog=f"{parser.prog} {experiment.id}", add_help=False)
+    for option in experiment.options:
+        sub.add_argument(option.flag, type=option.type, choices=option.choices, default=None, help=option.help)
+    values = vars(sub.parse_args(extra))
+    try:
+        return experiment.options_config(values)
+    except ValueError as exc:
+        parser.error(str(exc))
+
+
+def _flags(extra):
+    return "".join(f" {a}" for a in extra)
+
+
+def _list():
+    """``dmf-edu list``: titles, and the wall times the sidecars in figures/ recorded."""
+    full_dir = default_out(False)
+    if not os.path.isdir(full_dir):                       # not run from a checkout: the package's own
+        full_dir = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "figures")
+    quick_dir = os.path.join(full_dir, "quick")
+    print(f"{'id':<4} {'full':>9} {'quick':>9}  title   (wall time recorded in {full_dir}/ID.json and "
+          f"{quick_dir}/ID.json, 2 cores; a re-plot from the cache records only the plot)")
+    for key, title in list_experiments():
+        full, quick = (_duration(recorded_wall_time(key, folder)) for folder in (full_dir, quick_dir))
+        print(f"{key:<4} {full:>9} {quick:>9}  {title}")
+    return 0
+
+
+def _duration(seconds):
+    if seconds is None:
+        return "unknown"
+    return f"{seconds / 60:.1f} min" if seconds >= 60 else f"{seconds:.0f} s"
 
 
 def main(argv=None):
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra and args.command not in ("tasks", "reproduce"):
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     if args.command == "demo":
         try:
             demo_main(out=args.out, seed=args.seed, quick=args.quick, jobs=args.jobs)
@@ -151,48 +189,44 @@ def main(argv=None):
             parser.error("--timeout must be > 0")
         return check_main(args.file, json_output=args.json, timeout=args.timeout)
     if args.command == "list":
-        print(f"{'id':<4} {'full':>20} {'quick':>6}  title   (run times measured on 2 cores, --jobs 2)")
-        for key, title in list_experiments():
-            full, quick = RUN_TIMES.get(key, ("?", "?"))
-            print(f"{key:<4} {full:>20} {quick:>6}  {title}")
-        return 0
+        return _list()
     if args.command in ("tasks", "reproduce"):
-        return _experiments_main(parser, args)
+        return _experiments_main(parser, args, extra)
     parser.print_help()
     return 0 if argv is None and len(sys.argv) <= 1 else 2
 
 
-def _experiments_main(parser, args):
-    """``dmf-edu tasks`` and ``dmf-edu reproduce``: one-line errors, never a traceback."""
+def _experiments_main(parser, args, extra):
+    """``dmf-edu tasks`` and ``dmf-edu reproduce``: one registry lookup, one-line errors, never a traceback."""
     try:
-        ids = list(REGISTRY) if args.id.lower() == "all" else [get(args.id).ID]
+        experiments = [get(key) for key in REGISTRY] if args.id.lower() == "all" else [get(args.id)]
         shard = parse_shard("slurm") if getattr(args, "shard", None) == "slurm" else getattr(args, "shard", None)
     except ValueError as exc:
         parser.error(str(exc))
-    config = _data_config(parser, args, ids)
+    config = _experiment_options(parser, experiments, extra)
     if args.command == "tasks":
         try:
-            for key in ids:
-                tasks = task_list(key, quick=args.quick, seed=args.seed, config=config)
+            for experiment in experiments:
+                tasks = task_list(experiment, quick=args.quick, seed=args.seed, config=config)
                 for i, task in enumerate(tasks, 1):
-                    print(json.dumps(dict(id=key, key=task["key"], index=i, count=len(tasks),
+                    print(json.dumps(dict(id=experiment.id, key=task["key"], index=i, count=len(tasks),
                                           shard=f"{i}/{len(tasks)}")))
         except (ValueError, FileNotFoundError) as exc:
             parser.exit(2, f"dmf-edu tasks: error: {exc}\n")
         return 0
-    flags = "" if config is None else f" --data movielens --path {args.path}" + (
-        "" if args.width is None else f" --width {args.width}")
     try:
-        for key in ids:
-            results = reproduce(key, out=args.out, quick=args.quick, seed=args.seed, jobs=args.jobs, shard=shard,
-                                compute=not args.no_compute, force=args.force, config=config)
+        for experiment in experiments:
+            results = reproduce(experiment, out=args.out, quick=args.quick, seed=args.seed, jobs=args.jobs,
+                                shard=shard, compute=not args.no_compute, force=args.force, config=config)
             if shard is not None:
-                print(f"{key}: shard {shard[0]}/{shard[1]} done ({len(results['rows'])} rows cached); "
-                      f"then `dmf-edu reproduce {key}{' --quick' if args.quick else ''}{flags}` plots from the cache")
+                print(f"{experiment.id}: shard {shard[0]}/{shard[1]} done ({len(results['rows'])} rows cached); "
+                      f"then `dmf-edu reproduce {experiment.id}{' --quick' if args.quick else ''}{_flags(extra)}` "
+                      "plots from the cache")
                 continue
-            out, name = args.out or ("figures/quick" if args.quick else "figures"), output_name(key, config)
-            print(f"{key}: wrote {out}/{name}.png and {out}/{name}.json")
-            print(headline_table(key, results))
+            out = args.out or default_out(args.quick)
+            name = experiment.name(config)
+            print(f"{experiment.id}: wrote {out}/{name}.png and {out}/{name}.json")
+            print(headline_table(experiment, results))
     except (ValueError, TypeError, FileExistsError, FileNotFoundError) as exc:
         parser.exit(2, f"dmf-edu reproduce: error: {exc}\n")
     except (TaskError, MissingTasksError, DivergenceError) as exc:

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from dmf_edu.cli import main
-from dmf_edu.experiments import REGISTRY, RUN_TIMES
+from dmf_edu.experiments import REGISTRY
 from dmf_edu.experiments.runner import parse_shard
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -117,13 +117,31 @@ def test_reproduce_ends_with_a_headline_table(tmp_path, capsys):
     assert shown == pytest.approx(exact, rel=5e-3)                 # the table shows the sidecar's numbers
 
 
-def test_list_shows_measured_full_and_quick_times(capsys):
+def test_list_shows_the_wall_times_the_sidecars_recorded(capsys, tmp_path, monkeypatch):
+    """Full and quick times come from figures/ID.json and figures/quick/ID.json; old names of the
+    quantity are read too, and a missing sidecar or time is "unknown", never a guess."""
+    (tmp_path / "figures" / "quick").mkdir(parents=True)
+    (tmp_path / "figures" / "X1.json").write_text(json.dumps(dict(wall_time=394.7)))
+    (tmp_path / "figures" / "X2.json").write_text(json.dumps(dict(seconds=20.4)))      # an older sidecar
+    (tmp_path / "figures" / "X3.json").write_text(json.dumps(dict(rows=[])))           # no time stored
+    (tmp_path / "figures" / "quick" / "X1.json").write_text(json.dumps(dict(wall_time=22.0)))
+    monkeypatch.chdir(tmp_path)
     code, out, err = run_cli(["list"], capsys)
     assert code == 0 and "2 cores" in out
-    for key in REGISTRY:
+    lines = {line.split()[0]: line for line in out.splitlines()[1:]}
+    assert set(lines) == set(REGISTRY)
+    assert lines["X1"].split()[1:4] == ["6.6", "min", "22"]
+    assert lines["X2"].split()[1:5] == ["20", "s", "unknown", "singular"]
+    assert lines["X3"].split()[1:3] == ["unknown", "unknown"]
+    assert all(line.split()[1:3] == ["unknown", "unknown"] for key, line in lines.items() if key not in ("X1", "X2", "X3"))
+
+
+def test_list_reads_the_committed_sidecars(capsys):
+    code, out, err = run_cli(["list"], capsys)
+    committed = {p.stem for p in (ROOT / "figures").glob("X*.json")}
+    for key in committed & set(REGISTRY):
         line = next(line for line in out.splitlines() if line.startswith(key + " "))
-        full, quick = RUN_TIMES[key]
-        assert full in line and quick in line
+        assert line.split()[1] != "unknown"
 
 
 def test_tasks_prints_one_json_line_per_task(capsys):

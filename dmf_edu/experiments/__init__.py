@@ -1,17 +1,11 @@
-"""Experiment registry: one module per published experiment (THEORY.md §8).
-
-Each module exposes ``ID``, ``TITLE``, ``FULL`` and ``QUICK`` (configurations),
-``tasks(config, seed, quick) -> [task]`` (independent, JSON-able, each with a unique
-``"key"``), ``run_task(task) -> rows``, ``collect(rows, config) -> results`` (a dict with at
-least ``"rows"`` and ``"params"``), ``headline(results) -> (columns, rows)`` (the short table
-printed after a run), ``plot(results, path)``, and ``run(config=None, quick=False, seed=0,
-jobs=1, cache_dir=None, progress=True, executor=None)``.  A module whose configuration depends
-on the overrides (X2 on MovieLens) also exposes ``configure(quick, config) -> config``.
+"""Experiment registry: one :class:`~dmf_edu.experiments.protocol.Experiment` per published experiment
+(THEORY.md §8), defined as ``EXPERIMENT`` in its module and registered here once.
 
 :func:`reproduce` runs one, writes ``<out>/<name>.png`` and ``<out>/<name>.json`` and caches
 finished tasks under ``<out>/.cache/<name>[-quick]/seed=<seed>/``, where ``<name>`` is
-:func:`output_name`: the id, or e.g. ``X2-movielens`` for a run on other data.  Quick runs write to
-``figures/quick`` by default, and never replace a full-mode sidecar (unless ``force=True``).
+``experiment.name(config)``: the id, or e.g. ``X2-movielens`` for a run on other data.  Quick
+runs write to ``figures/quick`` by default, and never replace a full-mode sidecar (unless
+``force=True``).  The functions here take an :class:`Experiment` (or its id, looked up once).
 """
 
 from __future__ import annotations
@@ -23,7 +17,8 @@ import time
 
 from .._io import library_versions, write_json
 from .._validate import check_int, check_seed
-from .recovery import format_table, make_config, run_experiment
+from .protocol import Experiment
+from .tables import field, format_table
 
 REGISTRY = {
     "X1": "dmf_edu.experiments.x1_completion",
@@ -37,55 +32,42 @@ REGISTRY = {
     "X9": "dmf_edu.experiments.x9_real_data",
 }
 
-# Wall times measured on the project's 2-core machine with --jobs 2 while other work shared the
-# cores (load ~12 during the quick runs), so inflated; full: the committed figures' runs
-# (figures/README.md), quick: `dmf-edu reproduce ID --quick --jobs 2`.
-RUN_TIMES = {
-    "X1": ("6.6 min", "22 s"),
-    "X2": ("22 s", "16 s"),
-    "X3": ("42.6 min", "4 s"),
-    "X4": ("1 s", "1 s"),
-    "X5": ("13.8 min", "33 s"),
-    "X6": ("4 s", "7 s"),
-    "X7": ("3 s", "11 s"),
-    "X8": ("54 s", "26 s"),
-    "X9": ("20.4 min", "10 s"),                 # full: load ~10 (figures/README.md)
-}
-
 FULL_OUT, QUICK_OUT = "figures", os.path.join("figures", "quick")
 
 
 def get(experiment_id):
-    """The module of an experiment id (case-insensitive)."""
+    """The :class:`Experiment` of an id (case-insensitive)."""
     key = str(experiment_id).upper()
     if key not in REGISTRY:
         raise ValueError(f"unknown experiment {experiment_id!r}; choose one of {', '.join(REGISTRY)} (see `dmf-edu list`)")
-    return importlib.import_module(REGISTRY[key])
+    return importlib.import_module(REGISTRY[key]).EXPERIMENT
+
+
+def _experiment(experiment):
+    return experiment if isinstance(experiment, Experiment) else get(experiment)
 
 
 def list_experiments():
     """``[(id, title), ...]`` in registry order."""
-    return [(key, get(key).TITLE) for key in REGISTRY]
+    return [(key, get(key).title) for key in REGISTRY]
 
 
-def task_list(experiment_id, quick=False, seed=0, config=None):
+def task_list(experiment, quick=False, seed=0, config=None):
     """The independent tasks of one experiment (dicts with a unique ``"key"``)."""
-    module = get(experiment_id)
-    seed = check_seed(seed)
-    return module.tasks(make_config(module, quick, config), seed, quick)
+    experiment = _experiment(experiment)
+    return experiment.tasks(experiment.config(quick, config), check_seed(seed))
 
 
-def output_name(experiment_id, config=None):
+def output_name(experiment, config=None):
     """File stem of an experiment's outputs: ``X2``, or ``X2-movielens`` for another ``config["data"]``
     (so a run on the user's data never writes over the committed figure, nor shares its cache)."""
-    data = (config or {}).get("data", "synthetic")
-    return get(experiment_id).ID + ("" if data == "synthetic" else f"-{data}")
+    return _experiment(experiment).name(config)
 
 
-def cache_dir(experiment_id, out=None, quick=False, seed=0, config=None):
+def cache_dir(experiment, out=None, quick=False, seed=0, config=None):
     """Where :func:`reproduce` caches the finished tasks of one experiment (``config``: its overrides)."""
     out = default_out(quick) if out is None else out
-    name = output_name(experiment_id, config)
+    name = output_name(experiment, config)
     return os.path.join(os.fspath(out), ".cache", name + ("-quick" if quick else ""), f"seed={seed}")
 
 
@@ -108,17 +90,18 @@ def check_not_full(sidecar, force=False):
                               f"choose another --out (quick runs default to {QUICK_OUT}) or pass --force")
 
 
-def reproduce(experiment_id, out=None, quick=False, seed=0, jobs=1, progress=True, executor=None, shard=None,
+def reproduce(experiment, out=None, quick=False, seed=0, jobs=1, progress=True, executor=None, shard=None,
               compute=True, force=False, config=None):
     """Run one experiment and write its figure and JSON sidecar; return the results.
 
     Parameters
     ----------
+    experiment : Experiment or id
     out : path, optional
         Output folder; default ``figures`` (full) or ``figures/quick`` (quick).  A quick run
-        refuses to replace a full-mode ``<name>.json`` there unless ``force=True``
-        (``<name>``: :func:`output_name`).
+        refuses to replace a full-mode ``<name>.json`` there unless ``force=True``.
     seed : int >= 0
+        The seed of every random draw (:func:`dmf_edu._seeds.task_rng`).
     jobs : int >= 1
         Worker processes when no ``executor`` is given.
     executor : concurrent.futures.Executor, optional
@@ -133,21 +116,21 @@ def reproduce(experiment_id, out=None, quick=False, seed=0, jobs=1, progress=Tru
         Overrides of the experiment's configuration (recorded in the sidecar), e.g. X2's
         ``data="movielens", path=...`` (outputs then named ``X2-movielens``).
     """
-    module = get(experiment_id)
+    experiment = _experiment(experiment)
     seed = check_seed(seed)
     jobs = check_int(jobs, "jobs", minimum=1)
     out = os.fspath(default_out(quick) if out is None else out)
-    name = output_name(module.ID, config)
+    name = experiment.name(config)
     png, sidecar = os.path.join(out, f"{name}.png"), os.path.join(out, f"{name}.json")
     if quick and shard is None:
         check_not_full(sidecar, force)
     t0 = time.perf_counter()
-    results = run_experiment(module, config, quick, seed, jobs=jobs, progress=progress, executor=executor,
-                             shard=shard, compute=compute, cache_dir=cache_dir(module.ID, out, quick, seed, config))
+    results = experiment.run(config, quick, seed, jobs=jobs, progress=progress, executor=executor, shard=shard,
+                             compute=compute, cache_dir=cache_dir(experiment, out, quick, seed, config))
     if shard is not None:
         return results
-    module.plot(results, png)
-    side = dict(experiment=module.ID, title=module.TITLE, quick=quick, seed=seed,
+    experiment.plot(results, png)
+    side = dict(experiment=experiment.id, title=experiment.title, quick=quick, seed=seed,
                 optimizer=results.get("optimizer"), params=results["params"],
                 versions=library_versions(), wall_time=time.perf_counter() - t0)
     side.update({k: v for k, v in results.items() if k not in side})
@@ -155,6 +138,19 @@ def reproduce(experiment_id, out=None, quick=False, seed=0, jobs=1, progress=Tru
     return results
 
 
-def headline_table(experiment_id, results):
+def headline_table(experiment, results):
     """The short text table of an experiment's headline numbers."""
-    return format_table(*get(experiment_id).headline(results))
+    return format_table(*_experiment(experiment).headline(results))
+
+
+def recorded_wall_time(experiment, folder):
+    """``wall_time`` (seconds) stored in ``folder/ID.json``, or None (no sidecar, none stored).
+
+    Sidecars written before one name per quantity may call it ``time`` or ``seconds``."""
+    path = os.path.join(os.fspath(folder), f"{_experiment(experiment).id}.json")
+    try:
+        with open(path) as fh:
+            value = field(json.load(fh), "wall_time")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None

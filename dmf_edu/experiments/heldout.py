@@ -26,7 +26,7 @@ def track(problem, depth, rng, config, validation=None, test=None, n_singular=1,
     Returns a dict of curves at the recorded steps — ``step``, ``train`` (train MSE),
     ``validation`` and ``test`` (held-out MSE, when given), ``singular_values`` (top
     ``n_singular`` of ``W``) — and ``W`` (final), ``W_best`` and ``best_step`` (lowest
-    validation error; ``None`` without validation), ``steps``, ``converged``, ``seconds``.
+    validation error; ``None`` without validation), ``steps``, ``success`` (reached ``loss_tol``), ``wall_time``.
     """
     weights = init_weights(problem.shape, depth, config["init_scale"], width=width, rng=rng)
     test_curve = []
@@ -41,7 +41,7 @@ def track(problem, depth, rng, config, validation=None, test=None, n_singular=1,
     h = run.history
     out = dict(step=h["step"].astype(int).tolist(), train=h["train_error"].tolist(),
                singular_values=h["singular_values"].tolist(), W=run.W, W_best=None, best_step=None,
-               steps=int(run.steps), converged=bool(run.converged), seconds=float(run.wall_time))
+               steps=int(run.steps), success=bool(run.converged), wall_time=float(run.wall_time))
     if test is not None:
         out["test"] = test_curve
     if validation is not None:

@@ -81,7 +81,7 @@ def execute_task(fn, task, cache_dir=None):
         rows = fn(task)
     except Exception as exc:                                         # noqa: BLE001 - reported, not hidden
         raise TaskError(f"task {task['key']} failed: {type(exc).__name__}: {exc}") from None
-    record = dict(task=task, package_version=_version(), seconds=time.perf_counter() - start, rows=rows)
+    record = dict(task=task, package_version=_version(), wall_time=time.perf_counter() - start, rows=rows)
     if cache_dir:
         write_json(_cache_path(cache_dir, task["key"]), record)
     return record

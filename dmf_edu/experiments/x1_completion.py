@@ -10,31 +10,90 @@ enough observations every method succeeds.
 
 from __future__ import annotations
 
-import sys
-
 import numpy as np
 
 from .. import _io
 from .._validate import check_int, check_seed
+from .._seeds import task_rng
 from ..baselines.nuclear_norm import nuclear_norm_minimization
 from ..baselines.schatten import schatten_minimization
 from ..factorization import init_weights
-from ..metrics import effective_rank, reconstruction_error
-from ..problems import sample_completion
+from ..metrics import effective_rank, reconstruction_error, relative_error
+from ..problems import MatrixSensing, gaussian_sensing, sample_completion
 from ..targets import random_low_rank
-from ..training.loop import gradient_descent
-from .recovery import (E19, E19_SHORT, child_rng, max_count, recovery_problem, result_row, run_experiment, train_runs)
+from .e19 import E19, E19_SHORT, train_runs
+from .protocol import Experiment
+from .tables import field
 
 ID = "X1"
 TITLE = "completion 100x100 rank 5: error vs observations, depths 1-4 vs nuclear norm"
 
+# record_every: None, or a history (top singular values of W) every that many steps (the demo's)
 FULL = dict(problem="completion", m=100, n=100, rank=5, n_obs=[1000, 1500, 2000, 2500, 3000, 4000, 5000],
             depths=[1, 2, 3, 4], trials=3, init_scale=1e-3, nuclear=True, eps=1e-3,
             sweep_n_obs=2000, sweep_depth=2, sweep_scales=[1e-3, 1e-4, 1e-5, 1e-6],
-            lr=1e-3, loss_tol=1e-6, max_steps=300_000, lockstep=False)
+            lr=1e-3, loss_tol=1e-6, max_steps=300_000, lockstep=False, record_every=None)
 QUICK = dict(FULL, m=30, n=30, rank=2, n_obs=[150, 300], depths=[1, 2, 3], trials=1,
              sweep_n_obs=300, sweep_scales=[1e-3, 1e-5], max_steps=40_000)
 
+
+# --------------------------------------------------------------------------- the data (X1, X2, X3, demo)
+
+def ground_truth(config, seed, trial):
+    """The rank-``config["rank"]`` truth of trial ``trial`` (shared by every count, X1 and X3)."""
+    m, n, rank = config["m"], config["n"], config["rank"]
+    return random_low_rank(m, n, rank, rng=task_rng(seed, "truth", m, n, rank, trial))
+
+
+def completion_problem(config, seed, trial, n_obs):
+    """Ground truth of trial ``trial`` and ``n_obs`` observations of it (mean loss)."""
+    M = ground_truth(config, seed, trial)
+    rng = task_rng(seed, "observed entries", config["m"], config["n"], config["rank"], trial, n_obs)
+    return sample_completion(M, n_obs, rng=rng, reduction="mean")
+
+
+def sensing_problem(config, seed, trial, n_measurements):
+    """The same ground truth as :func:`completion_problem`, seen through Gaussian measurements
+    ``A_k`` with i.i.d. ``N(0, 1/n^2)`` entries (THEORY.md §7).  With ``config["nested"]`` the
+    ``k`` measurements are the first ``k`` of one draw of :func:`max_count` per trial."""
+    M = ground_truth(config, seed, trial)
+    K = max_count(config) if config.get("nested") else n_measurements
+    precision = config.get("precision", "double")
+    rng = task_rng(seed, "measurements", config["m"], config["n"], config["rank"], trial, K)
+    problem = gaussian_sensing(M, K, rng=rng, reduction="mean", precision=precision)
+    if K == n_measurements:
+        return problem
+    return MatrixSensing(problem.A[:n_measurements], problem.y[:n_measurements], reduction="mean", truth=M,
+                         precision=precision)
+
+
+def max_count(config):
+    """The largest measurement count of a sweep (main grid and init-scale sweep)."""
+    return max(list(config["n_obs"]) + [config["sweep_n_obs"]])
+
+
+def recovery_problem(config, seed, trial, k):
+    """Completion (``k`` observed entries) or sensing (``k`` measurements), per ``config["problem"]``."""
+    make = sensing_problem if config.get("problem") == "sensing" else completion_problem
+    return make(config, seed, trial, k)
+
+
+def initial_factors(config, seed, trial, n_obs, depth, init_scale):
+    """The Gaussian init of one run, named by the run's own parameters."""
+    m, n = config["m"], config["n"]
+    rng = task_rng(seed, "init", m, n, config["rank"], trial, n_obs, depth, init_scale)
+    return init_weights((m, n), depth, init_scale, rng=rng)
+
+
+def result_row(W, truth, **fields):
+    """A tidy row: the given fields plus reconstruction_error (MSE over entries), rel_error, effective_rank."""
+    row = dict(fields)
+    row.update(reconstruction_error=float(reconstruction_error(W, truth)), rel_error=float(relative_error(W, truth)),
+               effective_rank=float(effective_rank(W)))
+    return row
+
+
+# --------------------------------------------------------------------------- the experiment
 
 def _runs(config):
     """``(n_obs, depth, init_scale)`` of every factorization run of one trial."""
@@ -43,7 +102,7 @@ def _runs(config):
     return list(dict.fromkeys(runs))                       # the sweep point may be in the main grid
 
 
-def tasks(config, seed, quick=False):
+def tasks(config, seed):
     """One task per run, or with ``config["lockstep"]`` one per (trial, n_obs) holding every run
     that shares those measurements (trained together: :mod:`dmf_edu.training.lockstep`), or with
     ``config["nested"]`` too one per trial holding every run (the counts are nested prefixes of
@@ -82,21 +141,19 @@ def run_task(task):
         res = nuclear_norm_minimization(problem, eps=config["eps"])
         return [result_row(res.X, problem.truth, method="nuclear", depth=None, init_scale=None,
                            status=str(getattr(res, "status", "")), **common)]
-    inits = []
-    for k, depth, scale in task["runs"]:
-        rng = child_rng(task["seed"], task["trial"], 2, k, depth, round(-np.log10(scale) * 100))
-        inits.append(init_weights(problem.shape, depth, scale, rng=rng))
+    inits = [initial_factors(config, task["seed"], task["trial"], k, depth, scale) for k, depth, scale in task["runs"]]
     counts = [k for k, _, _ in task["runs"]] if config.get("nested") else None
-    runs, seconds = train_runs(problem, inits, config, counts=counts)
-    return [result_row(run.W, problem.truth, method=f"depth-{depth}", depth=depth, init_scale=scale,
-                       steps=int(run.steps), converged=bool(run.converged), seconds=seconds,
+    every = config.get("record_every")
+    record = dict(record_every=every, n_singular=10) if every else {}
+    runs, wall_time = train_runs(problem, inits, config, counts=counts, **record)
+    rows = [result_row(run.W, problem.truth, method=f"depth-{depth}", depth=depth, init_scale=scale,
+                       steps=int(run.steps), success=bool(run.converged), wall_time=wall_time,
                        lockstep=len(runs), **dict(common, n_obs=k))
             for (k, depth, scale), run in zip(task["runs"], runs)]
-
-
-def run(config=None, quick=False, seed=0, jobs=1, cache_dir=None, progress=True, executor=None):
-    return run_experiment(sys.modules[__name__], config, quick, seed, jobs=jobs, cache_dir=cache_dir,
-                          progress=progress, executor=executor)
+    if every:
+        for row, run in zip(rows, runs):
+            row["trace"] = dict(step=run.history["step"].tolist(), singular_values=run.history["singular_values"].tolist())
+    return rows
 
 
 def collect(rows, config, experiment=ID):
@@ -117,7 +174,7 @@ def headline(results):
 def summarize(rows, config):
     """Median error per (method, n_obs) at the main init scale, and the depth-2 init sweep."""
     def median(method, k, scale=config["init_scale"]):
-        vals = [r["error"] for r in rows if r["method"] == method and r["n_obs"] == k
+        vals = [field(r, "reconstruction_error") for r in rows if r["method"] == method and r["n_obs"] == k
                 and (r["init_scale"] in (None, scale))]
         return float(np.median(vals)) if vals else None
 
@@ -170,6 +227,9 @@ def schatten_vs_depth(size=100, rank=5, n_obs=2000, depths=(2, 3), init_scale=1e
                       max_steps=100_000, train_tol=1e-6, nuclear_eps=1e-3, seed=0, quick=False):
     r"""X1 regime: deep factorization vs nuclear norm vs Schatten-``2/N`` minimization.
 
+    The factorization runs and the nuclear norm are X1's tasks (one trial, one count, no init
+    sweep), so their data and init are those of X1 with the same settings.
+
     Parameters
     ----------
     size, rank, n_obs : ints
@@ -190,7 +250,7 @@ def schatten_vs_depth(size=100, rank=5, n_obs=2000, depths=(2, 3), init_scale=1e
     dict
         ``rows``: list of dicts with ``method`` ("gd", "schatten", "nuclear"), ``depth`` (None for
         nuclear), ``p`` (``2/N`` for Schatten, 1 for nuclear), ``reconstruction_error`` (MSE over
-        entries), ``effective_rank``, ``status``/``converged``; plus the settings.
+        entries), ``effective_rank``, ``status`` (and ``success``, ``steps`` for gd); plus the settings.
 
     Notes
     -----
@@ -200,25 +260,28 @@ def schatten_vs_depth(size=100, rank=5, n_obs=2000, depths=(2, 3), init_scale=1e
     """
     if quick:
         size, rank, n_obs, max_steps = 30, 2, 300, min(max_steps, 40_000)
-    ss = np.random.SeedSequence(check_seed(seed)).spawn(3)
-    M = random_low_rank(size, size, rank, rng=np.random.default_rng(ss[0]))
-    problem = sample_completion(M, n_obs, rng=np.random.default_rng(ss[1]), reduction="mean")
+    depths = [check_int(N, "depths", minimum=2) for N in depths]
+    config = dict(FULL, m=size, n=size, rank=rank, n_obs=[n_obs], depths=depths, trials=1, init_scale=init_scale,
+                  eps=nuclear_eps, sweep_n_obs=n_obs, sweep_depth=depths[0], sweep_scales=[], lr=lr,
+                  loss_tol=train_tol, max_steps=max_steps)
+    seed = check_seed(seed)
     rows = []
-    nn = nuclear_norm_minimization(problem, eps=nuclear_eps)
-    rows.append(dict(method="nuclear", depth=None, p=1.0, reconstruction_error=float(reconstruction_error(nn.X, M)),
-                     effective_rank=float(effective_rank(nn.X)), status=nn.status))
+    for task in tasks(config, seed):
+        for r in run_task(task):
+            status = r["status"] if r["method"] == "nuclear" else ("converged" if r["success"] else "max_steps")
+            extra = dict(success=r["success"], steps=r["steps"]) if r["method"] != "nuclear" else {}
+            rows.append(dict(method="gd" if r["depth"] else "nuclear", depth=r["depth"], p=None if r["depth"] else 1.0,
+                             reconstruction_error=r["reconstruction_error"], effective_rank=r["effective_rank"],
+                             status=status, **extra))
+    problem = completion_problem(config, seed, 0, n_obs)
     for N in depths:
-        N = check_int(N, "depths", minimum=2)
         sp = schatten_minimization(problem, 2.0 / N)
         rows.append(dict(method="schatten", depth=N, p=2.0 / N,
-                         reconstruction_error=float(reconstruction_error(sp.X, M)),
+                         reconstruction_error=float(reconstruction_error(sp.X, problem.truth)),
                          effective_rank=float(effective_rank(sp.X)), status=sp.status))
-        w0 = init_weights((size, size), N, init_scale, rng=np.random.default_rng(ss[2]))
-        run = gradient_descent(problem, w0, lr=lr, max_steps=max_steps, loss_tol=train_tol,
-                               optimizer="adaptive", record_steps=())
-        rows.append(dict(method="gd", depth=N, p=None,
-                         reconstruction_error=float(reconstruction_error(run.W, M)),
-                         effective_rank=float(effective_rank(run.W)),
-                         status="converged" if run.converged else "max_steps", steps=int(run.steps)))
     return dict(rows=rows, size=size, rank=rank, n_obs=n_obs, init_scale=init_scale, lr=lr,
                 optimizer="adaptive (E19)", seed=seed)
+
+
+EXPERIMENT = Experiment(ID, TITLE, FULL, QUICK, tasks=tasks, run_task=run_task, collect=collect, plot=plot,
+                        headline=headline)

@@ -10,14 +10,17 @@ E6 and E10).
 from __future__ import annotations
 
 import os
-import sys
 
 import numpy as np
 
 from .. import _io
+from .._seeds import task_rng
 from ..datasets import load_movielens, read_movielens
-from .recovery import E19, E19_SHORT, child_rng, completion_problem, override, run_experiment, train
+from .e19 import E19, E19_SHORT, train_runs
 from .heldout import track
+from .protocol import Experiment, Option, override
+from .tables import field
+from .x1_completion import completion_problem, initial_factors
 
 ID = "X2"
 TITLE = "singular values of W vs iteration, depths 1-3 (incremental learning)"
@@ -37,11 +40,12 @@ MOVIELENS_QUICK = dict(MOVIELENS, width=20, max_steps=1500, every=100)
 
 
 def run_synthetic_task(task):
-    config = task["config"]
-    problem = completion_problem(config, task["seed"], 0, config["n_obs"])
-    depth = task["depth"]
-    run, seconds = train(problem, depth, config["init_scale"], child_rng(task["seed"], 0, 2, depth), config,
-                         record_every=config["record_every"], n_singular=config["n_singular"])
+    """One depth on the X1 data (trial 0, the same draws as X1's run with these settings)."""
+    config, depth, seed = task["config"], task["depth"], task["seed"]
+    problem = completion_problem(config, seed, 0, config["n_obs"])
+    init = initial_factors(config, seed, 0, config["n_obs"], depth, config["init_scale"])
+    (run,), wall_time = train_runs(problem, [init], config, record_every=config["record_every"],
+                                   n_singular=config["n_singular"])
     h = run.history
     s_truth = np.linalg.svd(problem.truth, compute_uv=False)[:config["rank"]]
     final = h["singular_values"][-1]
@@ -49,10 +53,10 @@ def run_synthetic_task(task):
     switch = [int(h["step"][np.argmax(h["singular_values"][:, i] >= 0.5 * final[i])]) for i in range(len(final))]
     rows = [dict(depth=depth, step=int(step), index=i + 1, singular_value=float(v))
             for step, sv in zip(h["step"], h["singular_values"]) for i, v in enumerate(sv)]
-    summary = dict(depth=depth, steps=int(run.steps), converged=bool(run.converged), seconds=seconds,
+    summary = dict(depth=depth, steps=int(run.steps), success=bool(run.converged), wall_time=wall_time,
                    n_switched_on=int(on.sum()), switch_on_steps=[s for s, o in zip(switch, on) if o],
                    final_singular_values=final.tolist(), truth_singular_values=s_truth.tolist(),
-                   error=float(h["reconstruction_error"][-1]))
+                   reconstruction_error=float(h["reconstruction_error"][-1]))
     return [dict(row, summary=summary if row["step"] == 0 and row["index"] == 1 else None) for row in rows]
 
 
@@ -66,10 +70,12 @@ def run_task(task):
 def run_movielens_task(task):
     """One depth on the user's MovieLens file: singular values and held-out MSE every ``every`` steps."""
     config, depth = task["config"], task["depth"]
-    train, test = load_movielens(config["path"], test=config["test"], rng=child_rng(task["seed"], 5))
-    res = track(train, depth, child_rng(task["seed"], 0, 2, depth), config, test=test,
+    train, test = load_movielens(config["path"], test=config["test"],
+                                 rng=task_rng(task["seed"], "movielens split", config["test"]))
+    rng = task_rng(task["seed"], "movielens init", depth, config["width"], config["init_scale"])
+    res = track(train, depth, rng, config, test=test,
                 n_singular=config["n_singular"], width=config["width"])
-    summary = dict(depth=depth, steps=res["steps"], converged=res["converged"], seconds=res["seconds"],
+    summary = dict(depth=depth, steps=res["steps"], success=res["success"], wall_time=res["wall_time"],
                    shape=list(train.shape), n_train=train.n_observations, n_test=test.n_observations,
                    final_singular_values=res["singular_values"][-1], test_mse=res["test"][-1],
                    train_mse=res["train"][-1], best_test_mse=min(res["test"]),
@@ -99,7 +105,7 @@ def configure(quick=False, config=None):
     return config
 
 
-def tasks(config, seed, quick=False):
+def tasks(config, seed):
     prefix = f"movielens_width-{config['width']}_" if config.get("data") == "movielens" else ""
     return [dict(key=f"{prefix}depth-{d}", depth=d, seed=seed, config=config, cost=d) for d in config["depths"]]
 
@@ -115,13 +121,8 @@ def headline(results):
         return (["depth", "test MSE", "best test MSE", "train MSE", "steps"],
                 [[s["depth"], s["test_mse"], s["best_test_mse"], s["train_mse"], s["steps"]]
                  for s in results["summary"]])
-    return (["depth", "switched on", "error", "steps"],
-            [[s["depth"], s["n_switched_on"], s["error"], s["steps"]] for s in results["summary"]])
-
-
-def run(config=None, quick=False, seed=0, jobs=1, cache_dir=None, progress=True, executor=None):
-    return run_experiment(sys.modules[__name__], config, quick, seed, jobs=jobs, cache_dir=cache_dir,
-                          progress=progress, executor=executor)
+    return (["depth", "switched on", "reconstruction error", "steps"],
+            [[s["depth"], s["n_switched_on"], field(s, "reconstruction_error"), s["steps"]] for s in results["summary"]])
 
 
 def plot(results, path):
@@ -166,3 +167,35 @@ def _plot_heldout(ax, summaries):
     ax.set_ylabel("held-out rating MSE (test split)")
     ax.set_title("held-out error", fontsize=10)
     ax.legend(fontsize=8)
+
+
+OPTIONS = (Option("--data", "'movielens' runs on your MovieLens-100K u.data (needs --path)",
+                  choices=("synthetic", "movielens")),
+           Option("--path", "--data movielens: path to your ml-100k/u.data"),
+           Option("--width", "--data movielens: hidden width of the factors (default 100)", type=int))
+
+
+def options_config(values):
+    """``--data/--path/--width`` as config overrides (None: the synthetic default)."""
+    data, path, width = values.get("data"), values.get("path"), values.get("width")
+    if data in (None, "synthetic") and path is None and width is None:
+        return None
+    if (data or "synthetic") == "synthetic":
+        raise ValueError("--path and --width need --data movielens")
+    if not path:
+        raise ValueError("--data movielens needs --path to your MovieLens-100K u.data "
+                         "(https://grouplens.org/datasets/movielens/100k/)")
+    if width is not None and width < 1:
+        raise ValueError(f"--width must be >= 1 (the hidden width of the factors), got {width}")
+    return dict(data="movielens", path=path, **({} if width is None else dict(width=width)))
+
+
+def output_name(config):
+    """``X2``, or ``X2-movielens`` on the user's data (never writes over the committed figure)."""
+    data = config.get("data", "synthetic")
+    return ID + ("" if data == "synthetic" else f"-{data}")
+
+
+EXPERIMENT = Experiment(ID, TITLE, FULL, QUICK, tasks=tasks, run_task=run_task, collect=collect, plot=plot,
+                        headline=headline, configure=configure, options=OPTIONS, options_config=options_config,
+                        output_name=output_name)

@@ -16,11 +16,8 @@ are those it would have on its own prefix problem; the nuclear norm sees the sam
 
 from __future__ import annotations
 
-import sys
-
 from . import x1_completion as _x1
-from .recovery import run_experiment
-from .x1_completion import plot, run_task, tasks  # noqa: F401  (this experiment's too)
+from .protocol import Experiment
 
 ID = "X3"
 TITLE = "sensing 100x100 rank 5, Gaussian measurements: error vs measurements, depths vs nuclear norm"
@@ -35,9 +32,5 @@ def collect(rows, config):
     return _x1.collect(rows, config, experiment=ID)
 
 
-headline = _x1.headline
-
-
-def run(config=None, quick=False, seed=0, jobs=1, cache_dir=None, progress=True, executor=None):
-    return run_experiment(sys.modules[__name__], config, quick, seed, jobs=jobs, cache_dir=cache_dir,
-                          progress=progress, executor=executor)
+EXPERIMENT = Experiment(ID, TITLE, FULL, QUICK, tasks=_x1.tasks, run_task=_x1.run_task, collect=collect,
+                        plot=_x1.plot, headline=_x1.headline)

@@ -10,18 +10,18 @@ and when discrete GD breaks the sign of ``det`` (depth 2, large steps).
 
 from __future__ import annotations
 
-import sys
-
 import numpy as np
 
 from .. import _io
 from .._io import jsonable
-from .._validate import as_rng, check_int, check_seed
+from .._seeds import task_rng
+from .._validate import check_int, check_seed
 from ..baselines.schatten import schatten_minimization, schatten_profile, x5_problem
 from ..factorization import end_to_end, init_weights
 from ..metrics import effective_rank, schatten_norm
 from ..training.loop import DivergenceError, gradient_descent
-from .recovery import run_experiment, thin
+from .protocol import Experiment
+from .tables import thin
 
 ID = "X5"
 TITLE = "E12 2x2 completion: |W11| and all norms grow as loss -> 0; Schatten minimizers stay at 0"
@@ -29,31 +29,29 @@ TITLE = "E12 2x2 completion: |W11| and all norms grow as loss -> 0; Schatten min
 # Plain GD is stable only while lr < 2 / a_N(W11, W11) = 2 / (N |W11|^{2-2/N}) (E4): reaching
 # loss 1e-4 (|W11| ~ 71) needs lr below ~8e-4 at depth 4, while lr 1e-2 already oscillates
 # past loss ~1e-3 (|W11| ~ 22), which is where the quick mode stops.
-FULL = dict(depths=[3, 4], lr=5e-4, init_scale=1e-2, loss_tol=1e-4, seeds=3, epsilon=0.1)
-QUICK = dict(FULL, lr=1e-2, loss_tol=1e-3, seeds=1)
+FULL = dict(depths=[3, 4], lr=5e-4, init_scale=1e-2, loss_tol=1e-4, seeds=3, epsilon=0.1,
+            sign_lrs=[1e-3, 1e-2, 0.1, 0.3])
+QUICK = dict(FULL, lr=1e-2, loss_tol=1e-3, seeds=1, sign_lrs=[0.1, 0.3])
 
 
 # --------------------------------------------------------------------------- the computation
 
-def _run_in_chunks(problem, weights, lr, max_steps, loss_tol, chunk, optimizer="gd", watch=None):
-    """Gradient descent in chunks of ``chunk`` steps; ``watch(W)`` is called on the end-to-end
-    matrix (shape ``(..., m, n)``) after every chunk.  Returns ``(run, steps, diverged)``."""
-    run, done, diverged = None, 0, False
-    marks = []
-    while done < max_steps:
-        done = min(done + chunk, max_steps)
-        try:
-            run = gradient_descent(problem, weights if run is None else None, resume=run, lr=lr,
-                                   max_steps=done, loss_tol=loss_tol, optimizer=optimizer,
-                                   record_steps=())
-        except DivergenceError as err:
-            run, diverged = err.run, True
-        marks.append(done)
+def _watched_descent(problem, weights, lr, max_steps, loss_tol, every, watch=None):
+    """Plain GD; ``watch(step, W)`` sees the end-to-end matrix (shape ``(..., m, n)``) at step 0,
+    every ``every`` steps and at the last step (:func:`gradient_descent`'s ``callback``).  A
+    divergence ends the run there (its last matrix is watched too).  Returns ``(run, diverged)``."""
+    def callback(view):
+        watch(view.step, np.array(view.W))
+
+    try:
+        run = gradient_descent(problem, weights, lr=lr, max_steps=max_steps, loss_tol=loss_tol,
+                               record_every=every, n_singular=1, callback=None if watch is None else callback)
+        return run, False
+    except DivergenceError as err:
         if watch is not None:
-            watch(run.W)
-        if diverged or np.all(run.converged):
-            break
-    return run, np.asarray(marks), diverged
+            watch(int(np.max(err.run.steps)), err.run.W)
+        return err.run, True
+
 
 def _det_positive_init(N, scale, rng, trials):
     """Random balanced factors of a 2 x 2 product with ``det W(0) > 0``, shape ``(trials, 2, 2)`` each
@@ -118,21 +116,20 @@ def x5_razin_cohen(depths=(3, 4), lr=0.01, init_scale=1e-2, loss_tol=1e-4, seeds
     chunk = check_int(chunk, "chunk", minimum=1)
     if quick:
         loss_tol, seeds, sign_lrs = max(loss_tol, 1e-3), 1, tuple(sign_lrs)[-2:]
-    rngs = [np.random.default_rng(s) for s in np.random.SeedSequence(check_seed(seed)).spawn(2)]
+    seed = check_seed(seed)
     problem = x5_problem()
     out = dict(trajectories={}, sign_pitfall=[])
     for N in depths:
-        w0 = _det_positive_init(N, init_scale, rngs[0], seeds)
+        w0 = _det_positive_init(N, init_scale, task_rng(seed, "X5 init", N, init_scale, seeds), seeds)
         out["trajectories"][N] = _norm_growth(problem, w0, lr, max_steps, loss_tol, chunk)
     start3 = np.array([[3.0, 1.0], [1.0, 0.0]])
     out["schatten_minimizers"] = {p: float(schatten_minimization(problem, p).X[0, 0]) for p in schatten_ps}
     out["schatten_minimizers_from_w11_3"] = {
         p: float(schatten_minimization(problem, p, X0=start3).X[0, 0]) for p in schatten_ps}
-    out["perturbed"] = _perturbed(depths, epsilon, schatten_ps, init_scale, rngs[1], seeds, lr, max_steps,
-                                  loss_tol, chunk)
+    out["perturbed"] = _perturbed(depths, epsilon, schatten_ps, init_scale, seed, seeds, lr, max_steps, loss_tol)
     for N in (2, 3, 4):
-        for step in sign_lrs:
-            w0 = _det_positive_init(N, init_scale, as_rng(seed, "seed"), seeds)
+        for step in sign_lrs:          # every step from the same inits
+            w0 = _det_positive_init(N, init_scale, task_rng(seed, "X5 sign-pitfall init", N, init_scale, seeds), seeds)
             out["sign_pitfall"].append(_sign_pitfall(problem, w0, N, step))
     return out
 
@@ -140,25 +137,25 @@ def x5_razin_cohen(depths=(3, 4), lr=0.01, init_scale=1e-2, loss_tol=1e-4, seeds
 def _norm_growth(problem, w0, lr, max_steps, loss_tol, chunk):
     """E12's main run: GD from ``w0`` (``det > 0``) to ``loss_tol``, the loss, ``|W_11|``,
     ``|W_11| sqrt(2 loss)``, ``det``, effective rank and Schatten norms every ``chunk`` steps."""
-    rows = []
+    rows, marks = [], []
 
-    def watch(W):
+    def watch(step, W):
         loss = problem.loss(W)
+        marks.append(step)
         rows.append(dict(loss=loss, abs_w11=np.abs(W[..., 0, 0]), det=np.linalg.det(W),
                          effective_rank=effective_rank(W),
                          **{f"S{p}": schatten_norm(W, p) for p in (0.5, 1.0, 2.0, np.inf)}))
 
-    watch(end_to_end(w0))
-    run, marks, diverged = _run_in_chunks(problem, w0, lr, max_steps, loss_tol, chunk, watch=watch)
+    run, diverged = _watched_descent(problem, w0, lr, max_steps, loss_tol, chunk, watch=watch)
     tr = {k: np.array([r[k] for r in rows]) for k in rows[0]}
-    return dict(step=np.r_[0, marks], loss=tr["loss"], abs_w11=tr["abs_w11"], det=tr["det"],
+    return dict(step=np.array(marks), loss=tr["loss"], abs_w11=tr["abs_w11"], det=tr["det"],
                 w11_times_sqrt_2loss=tr["abs_w11"] * np.sqrt(2.0 * tr["loss"]),
                 effective_rank=tr["effective_rank"], min_det=tr["det"].min(axis=0),
                 schatten={p: tr[f"S{p}"] for p in (0.5, 1.0, 2.0, np.inf)},
                 converged=run.converged, diverged=diverged, lr=lr)
 
 
-def _perturbed(depths, epsilon, schatten_ps, init_scale, rng, seeds, lr, max_steps, loss_tol, chunk):
+def _perturbed(depths, epsilon, schatten_ps, init_scale, seed, seeds, lr, max_steps, loss_tol):
     """The E12 variant with ``W_22 = epsilon``: GD's final ``W_11`` per depth against the rank-one
     value ``1/epsilon``, IRLS and the grid minimizer of :func:`schatten_profile` per ``p``."""
     pert = x5_problem(epsilon)
@@ -168,8 +165,10 @@ def _perturbed(depths, epsilon, schatten_ps, init_scale, rng, seeds, lr, max_ste
                      profile_argmin={p: float(grid[np.argmin(schatten_profile(grid, p, epsilon))])
                                      for p in schatten_ps})
     for N in depths:
-        w0 = _det_positive_init(N, init_scale, rng, seeds)
-        run, _, _ = _run_in_chunks(pert, w0, lr, max_steps, min(loss_tol ** 2, 1e-7), chunk * 20)
+        # the main runs' inits (one key): from some other inits GD ends on the branch W11 -> -inf
+        # (quick settings, lr 1e-2: 3 of 8 (seed, depth) pairs tried ended there)
+        w0 = _det_positive_init(N, init_scale, task_rng(seed, "X5 init", N, init_scale, seeds), seeds)
+        run, _ = _watched_descent(pert, w0, lr, max_steps, min(loss_tol ** 2, 1e-7), max_steps)
         perturbed["gd_w11"][N] = run.W[..., 0, 0]
     return perturbed
 
@@ -177,13 +176,13 @@ def _perturbed(depths, epsilon, schatten_ps, init_scale, rng, seeds, lr, max_ste
 def _sign_pitfall(problem, w0, N, step):
     """The sign pitfall: with a large step GD can cross ``det = 0`` (which the flow never does,
     E12); the share of seeds whose ``det`` reached ``<= 0`` and the first inspected step."""
-    first = []
+    first, marks = [], []
 
-    def watch(W):
+    def watch(at, W):
+        marks.append(at)
         first.append(np.linalg.det(W) <= 0)
 
-    _, marks, diverged = _run_in_chunks(problem, w0, step, int(200 / step), 1e-2,
-                                        max(1, int(1.0 / step)), watch=watch)
+    _, diverged = _watched_descent(problem, w0, step, int(200 / step), 1e-2, max(1, int(1.0 / step)), watch=watch)
     flips = np.array(first)                       # (inspections, seeds)
     hit = flips.any(axis=0)
     return dict(depth=N, lr=step, fraction_flipped=float(hit.mean()), diverged=diverged,
@@ -194,7 +193,7 @@ def _sign_pitfall(problem, w0, N, step):
 def run_task(task):
     c = task["config"]
     out = x5_razin_cohen(depths=c["depths"], lr=c["lr"], init_scale=c["init_scale"], loss_tol=c["loss_tol"],
-                         seeds=c["seeds"], epsilon=c["epsilon"], seed=task["seed"], quick=task["quick"])
+                         seeds=c["seeds"], epsilon=c["epsilon"], sign_lrs=c["sign_lrs"], seed=task["seed"])
     rows = []
     for N, tr in out["trajectories"].items():
         for t, step in enumerate(tr["step"]):
@@ -211,8 +210,8 @@ def run_task(task):
     return jsonable([dict(rows=rows, extra=extra)])
 
 
-def tasks(config, seed, quick=False):
-    return [dict(key="all", config=config, seed=seed, quick=quick)]
+def tasks(config, seed):
+    return [dict(key="all", config=config, seed=seed)]
 
 
 def collect(rows, config):
@@ -227,11 +226,6 @@ def headline(results):
         last = [r for r in results["rows"] if r["depth"] == N and r["seed_index"] == 0][-1]
         out.append([f"depth {N}", last["loss"], last["abs_w11"], last["w11_times_sqrt_2loss"], last["effective_rank"]])
     return ["seed 0, last step", "loss", "|W11|", "|W11|sqrt(2 loss)", "eff. rank"], out
-
-
-def run(config=None, quick=False, seed=0, jobs=1, cache_dir=None, progress=True, executor=None):
-    return run_experiment(sys.modules[__name__], config, quick, seed, jobs=jobs, cache_dir=cache_dir,
-                          progress=progress, executor=executor)
 
 
 def plot(results, path):
@@ -260,3 +254,7 @@ def plot(results, path):
                  fontsize=9)
     fig.tight_layout()
     _io.save_figure(fig, path)
+
+
+EXPERIMENT = Experiment(ID, TITLE, FULL, QUICK, tasks=tasks, run_task=run_task, collect=collect, plot=plot,
+                        headline=headline)

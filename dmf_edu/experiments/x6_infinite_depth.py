@@ -9,26 +9,25 @@ and fibre entropy (E16) are recorded along the trajectories.
 
 from __future__ import annotations
 
-import sys
-
 import numpy as np
 
 from .. import _io
 from .._io import jsonable
-from .._validate import as_rng, check_int, check_positive
+from .._seeds import task_rng
+from .._validate import check_int, check_positive
 from ..dynamics import end_to_end_flow
 from ..dynamics.geometry import fibre_entropy, volume_density
 from ..linalg import resolve_depth
 from ..metrics import effective_rank_from_singular_values
 from ..problems import MatrixCompletion
 from ..targets import random_low_rank
-from .recovery import run_experiment
+from .protocol import Experiment
 
 ID = "X6"
 TITLE = "finite vs infinite depth flows on small completions: convergence to N = inf, rank, volume"
 
-FULL = dict(depths=["2", "3", "4", "8", "32", "inf"], init_scale=1e-2)
-QUICK = dict(FULL, depths=["2", "4", "inf"])
+FULL = dict(depths=["2", "3", "4", "8", "32", "inf"], init_scale=1e-2, quick=False)
+QUICK = dict(FULL, depths=["2", "4", "inf"], quick=True)       # quick: the 2 x 2 problems, looser tolerances
 
 
 # --------------------------------------------------------------------------- the computation
@@ -40,7 +39,7 @@ def x6_problems(seed=0):
     * ``"e12"``: the E12 problem, ``W_12 = W_21 = 1``, ``W_22 = 0``, ``W_11`` free;
     * ``"lowrank5"``: a random rank-1 5 x 5 matrix with 12 observed entries (``truth`` set).
     """
-    rng = as_rng(seed, "seed")
+    rng = task_rng(seed, "X6 lowrank5")
     M = random_low_rank(5, 5, 1, rng=rng)
     flat = np.sort(rng.choice(25, size=12, replace=False))
     rows, cols = np.divmod(flat, 5)
@@ -107,13 +106,13 @@ def x6_depth_limit(depths=(2, 3, 4, 8, 32, np.inf), *, problems=None, init_scale
     t_end = check_positive(t_end, "t_end")
     n_records = check_int(n_records, "n_records", minimum=2)
     times = np.concatenate([[0.0], np.geomspace(1e-3, t_end, n_records - 1)])
-    rng = as_rng(seed, "seed")
     out = {}
     for name, problem in problems.items():
         m, n = problem.shape
         tol = loss_tol.get(name, 1e-8) if isinstance(loss_tol, dict) else \
             (X6_LOSS_TOL.get(name, 1e-8) if loss_tol is None else loss_tol)
-        W0 = init_scale * (np.eye(m, n) + 0.1 * rng.standard_normal((m, n)) / np.sqrt(max(m, n)))
+        E = task_rng(seed, "X6 init", name, m, n).standard_normal((m, n))
+        W0 = init_scale * (np.eye(m, n) + 0.1 * E / np.sqrt(max(m, n)))
         out[name] = _flows_to_equal_loss(problem, W0, depths, tol, times, t_end, method, rtol, atol)
     return out
 
@@ -157,7 +156,7 @@ def _depth(x):
 def run_task(task):
     c = task["config"]
     out = x6_depth_limit(depths=[_depth(x) for x in c["depths"]], init_scale=c["init_scale"],
-                         quick=task["quick"], seed=task["seed"])
+                         quick=c["quick"], seed=task["seed"])
     rows = []
     for name, res in out.items():
         for i, N in enumerate(res["depths"]):
@@ -171,8 +170,8 @@ def run_task(task):
     return jsonable(rows)
 
 
-def tasks(config, seed, quick=False):
-    return [dict(key="all", config=config, quick=quick, seed=seed)]
+def tasks(config, seed):
+    return [dict(key="all", config=config, seed=seed)]
 
 
 def collect(rows, config):
@@ -185,11 +184,6 @@ def headline(results):
     dist = {(r["problem"], r["depth"]): r["distance_to_inf"] for r in rows}
     problems = list(dict.fromkeys(r["problem"] for r in rows))
     return (["distance to N=inf; N"] + depths, [[p] + [dist.get((p, d)) for d in depths] for p in problems])
-
-
-def run(config=None, quick=False, seed=0, jobs=1, cache_dir=None, progress=True, executor=None):
-    return run_experiment(sys.modules[__name__], config, quick, seed, jobs=jobs, cache_dir=cache_dir,
-                          progress=progress, executor=executor)
 
 
 def plot(results, path):
@@ -223,3 +217,7 @@ def plot(results, path):
     fig.suptitle("X6: end-to-end flows (E3/E5), depths compared at equal loss", fontsize=10)
     fig.tight_layout()
     _io.save_figure(fig, path)
+
+
+EXPERIMENT = Experiment(ID, TITLE, FULL, QUICK, tasks=tasks, run_task=run_task, collect=collect, plot=plot,
+                        headline=headline)

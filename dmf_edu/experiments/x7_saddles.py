@@ -11,13 +11,12 @@ the init against ``-(N-1) s_1 alpha^{N-2}``.
 
 from __future__ import annotations
 
-import sys
-
 import numpy as np
 
 from .. import _io
 from .._io import jsonable
-from .._validate import check_int, check_positive, check_seed
+from .._seeds import task_rng
+from .._validate import check_int, check_positive
 from ..dynamics import escape_time, escape_time_asymptotic
 from ..factorization import init_weights
 from ..landscape.hessian import classify_point, hessian_extremes
@@ -25,7 +24,7 @@ from ..landscape.stages import detect_stages
 from ..problems import full_observation
 from ..targets import separated_target
 from ..training.loop import gradient_descent
-from .recovery import run_experiment
+from .protocol import Experiment
 
 ID = "X7"
 TITLE = "rank R = 1..5 targets, depths 2-4: saddle-escape stages == R; Hessian signatures (E17)"
@@ -44,7 +43,8 @@ def gd_with_snapshots(problem, weights, *, lr, max_steps, every, growth=0.0, sto
     """Plain GD that also keeps the factors at every recorded step.
 
     Runs :func:`dmf_edu.gradient_descent` in chunks (``resume``), which gives the same iterates
-    as one call.  A chunk is ``max(every, growth * steps so far)`` steps (``growth > 0`` spaces
+    as one call.  (Not a ``callback``: the callback sees the end-to-end ``W`` only, and the
+    Hessians at the plateaus need the factors.)  A chunk is ``max(every, growth * steps so far)`` steps (``growth > 0`` spaces
     the records geometrically, matching plateaus that lengthen over the run).  Stops at
     ``max_steps`` or when ``stop(run)`` is true.  Returns ``(run, snapshots)``, ``snapshots`` a
     dict ``step -> [W_1, ..., W_N]`` whose keys are the history's ``step`` values.
@@ -113,13 +113,12 @@ def x7_run(rank, depth, *, size=6, ratio=2.0, init_scale=None, lr_factor=0.5, ma
     plateau is small, of order ``s alpha^{N-2}`` (E10: the same factor sets the escape rate).
     """
     depth = check_int(depth, "depth", minimum=2)
-    ss = np.random.SeedSequence(check_seed(seed)).spawn(2)
-    M, s = separated_target(size, rank, ratio, rng=np.random.default_rng(ss[0]))
+    M, s = separated_target(size, rank, ratio, rng=task_rng(seed, "X7 target", size, rank, ratio))
     problem = full_observation(M)
     scale = X7_INIT.get(depth, 1e-3) if init_scale is None else check_positive(init_scale, "init_scale")
     N = depth
     lr, max_steps, every, per = _x7_schedule(s, scale, N, lr_factor, max_steps, records_per_escape)
-    weights = init_weights(M.shape, N, scale, kind="balanced", rng=np.random.default_rng(ss[1]))
+    weights = init_weights(M.shape, N, scale, kind="balanced", rng=task_rng(seed, "X7 init", size, rank, ratio, N, scale))
     run, snaps = gd_with_snapshots(problem, weights, lr=lr, max_steps=max_steps, every=every,
                                    growth=1.0 / per, stop=_learned(rank, s))
     history = {k: v for k, v in run.history.items()}
@@ -170,10 +169,9 @@ def x7_stages(ranks=(1, 2, 3, 4, 5), depths=(2, 3, 4), *, quick=False, seed=0, *
     if quick:
         ranks, depths = (1, 2), (2, 3)
         kwargs.setdefault("size", 4)
-    seeds = np.random.SeedSequence(check_seed(seed)).spawn(len(ranks) * len(depths))
     rows = []
-    for i, (R, N) in enumerate((R, N) for N in depths for R in ranks):
-        row = x7_run(R, N, seed=int(seeds[i].generate_state(1)[0]), **kwargs)
+    for R, N in ((R, N) for N in depths for R in ranks):
+        row = x7_run(R, N, seed=seed, **kwargs)        # each run's draws are named by its own (R, N)
         if not keep:
             row.pop("history")
         rows.append(row)
@@ -206,7 +204,8 @@ def x7_escape_times(alphas=(0.3, 0.2, 0.1), depths=(2, 3, 4), *, size=4, rank=2,
     """
     if quick:
         alphas, depths = tuple(alphas)[:2], tuple(depths)[:2]
-    M, s = separated_target(size, rank, ratio, rng=seed, symmetric=True)
+    M, s = separated_target(size, rank, ratio, rng=task_rng(seed, "X7 escape target", size, rank, ratio),
+                            symmetric=True)
     problem = full_observation(M)
     rows = []
     for N in depths:
@@ -247,7 +246,7 @@ def run_task(task):
     return jsonable([dict(part="escape", **r) for r in rows])
 
 
-def tasks(config, seed, quick=False):
+def tasks(config, seed):
     out = [dict(key=f"stages_R={R}_N={N}", part="stages", rank=R, depth=N, seed=seed, config=config)
            for N in config["depths"] for R in config["ranks"]]
     out.append(dict(key="escape", part="escape", seed=seed, config=config))
@@ -263,11 +262,6 @@ def headline(results):
     ranks = results["params"]["ranks"]
     return (["stages; rank R"] + ranks, [[f"depth {N}"] + [stages.get((N, R)) for R in ranks]
                                          for N in results["params"]["depths"]])
-
-
-def run(config=None, quick=False, seed=0, jobs=1, cache_dir=None, progress=True, executor=None):
-    return run_experiment(sys.modules[__name__], config, quick, seed, jobs=jobs, cache_dir=cache_dir,
-                          progress=progress, executor=executor)
 
 
 def plot(results, path):
@@ -309,3 +303,7 @@ def plot(results, path):
     fig.suptitle("X7: saddle-escape stages of deep factorizations (plain GD, balanced small init)", fontsize=10)
     fig.tight_layout()
     _io.save_figure(fig, path)
+
+
+EXPERIMENT = Experiment(ID, TITLE, FULL, QUICK, tasks=tasks, run_task=run_task, collect=collect, plot=plot,
+                        headline=headline)

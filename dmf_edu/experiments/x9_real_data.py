@@ -23,17 +23,18 @@ Reported per method: held-out (test) MSE, effective rank and steps, median over 
 
 from __future__ import annotations
 
-import sys
-
 import numpy as np
 
 from .. import _io
 from ..baselines.nuclear_norm import nuclear_norm_minimization
 from ..datasets import load_mri, load_photograph, observe
 from ..metrics import effective_rank
+from .._seeds import task_rng
 from ..problems import MatrixCompletion
-from .recovery import E19, E19_SHORT, child_rng, run_experiment, thin
+from .e19 import E19, E19_SHORT
 from .heldout import heldout_mse, track
+from .protocol import Experiment
+from .tables import thin
 
 ID = "X9"
 TITLE = "real matrices (photograph, MRI): held-out error, depths 1-4 with/without early stopping vs nuclear norm"
@@ -58,14 +59,15 @@ def real_data(config, image, fraction, seed, trial):
     ``M`` standardized ``(m, n)``; ``observed`` the sampled pixels (a completion problem with
     ``truth=M``), split into ``train`` and ``validation``; ``test`` holds every other pixel."""
     M = _loader(image)(downsample=config["downsample"][image], standardize=True)
-    tag = (config["images"].index(image), int(round(1000 * fraction)))
-    observed = observe(M, fraction, rng=child_rng(seed, trial, 0, *tag))
-    train, validation = observed.split(config["validation"], rng=child_rng(seed, trial, 1, *tag))
+    case = (image, config["downsample"][image], fraction, trial)
+    observed = observe(M, fraction, rng=task_rng(seed, "X9 observed pixels", *case))
+    train, validation = observed.split(config["validation"],
+                                       rng=task_rng(seed, "X9 validation split", *case, config["validation"]))
     test = MatrixCompletion.from_mask(M, ~observed.observed_mask(), reduction="mean")
     return M, observed, train, validation, test
 
 
-def tasks(config, seed, quick=False):
+def tasks(config, seed):
     """Per seed, image and fraction: one task per depth and one for the convex baselines."""
     out = []
     for trial in range(config["seeds"]):
@@ -114,13 +116,13 @@ def run_task(task):
             rows[0]["observed"] = (observed.rows * M.shape[1] + observed.cols).tolist()
         return rows
     depth = task["depth"]
-    tag = (config["images"].index(task["image"]), int(round(1000 * task["fraction"])), depth)
-    res = track(train, depth, child_rng(task["seed"], task["trial"], 2, *tag), config,
-                validation=validation, test=test)
+    case = (task["image"], config["downsample"][task["image"]], task["fraction"], task["trial"])
+    rng = task_rng(task["seed"], "X9 init", *case, depth, config["init_scale"])
+    res = track(train, depth, rng, config, validation=validation, test=test)
     stopped = _row(task, f"depth-{depth}", res["W_best"], parts, depth=depth, early_stopping=True,
-                   steps=res["best_step"], seconds=res["seconds"])
+                   steps=res["best_step"], wall_time=res["wall_time"])
     final = _row(task, f"depth-{depth}", res["W"], parts, depth=depth, early_stopping=False,
-                 steps=res["steps"], converged=res["converged"], seconds=res["seconds"])
+                 steps=res["steps"], success=res["success"], wall_time=res["wall_time"])
     curve = [dict(step=s, test=_short(t), validation=_short(v), train=_short(r)) for s, t, v, r in
              zip(res["step"], res["test"], res["validation"], res["train"])]
     final["curve"] = thin(curve, lambda _: 0, config["curve_points"])
@@ -139,7 +141,7 @@ def _convex_rows(task, M, train, validation, test):
     for method, eps in (("nuclear", 0.0), ("nuclear-val", best_eps)):
         res = solves[eps]
         rows.append(_row(task, method, res.X, parts, eps=eps, steps=int(res.iterations), status=res.status,
-                         seconds=float(res.time)))
+                         wall_time=float(res.time)))
         if fig:
             rows[-1]["picture"] = _picture(res.X)
     rows[-1]["eps_validation"] = {f"{e:g}": heldout_mse(solves[e].X, validation) for e in task["config"]["eps_grid"]}
@@ -192,11 +194,6 @@ def headline(results):
     value = {(t["method"], t["image"], t["fraction"]): t["test_mse"] for t in table}
     return (["median test MSE"] + [f"{image} {fraction:.0%}" for image, fraction in cases],
             [[m] + [value.get((m, *case)) for case in cases] for m in methods])
-
-
-def run(config=None, quick=False, seed=0, jobs=1, cache_dir=None, progress=True, executor=None):
-    return run_experiment(sys.modules[__name__], config, quick, seed, jobs=jobs, cache_dir=cache_dir,
-                          progress=progress, executor=executor)
 
 
 # --------------------------------------------------------------------------- figure
@@ -270,3 +267,7 @@ def _plot_curves(ax, rows, summary, config, image):
     ax.set_title(f"{image}: test error along the runs (seed 0);\n* = lowest validation error (early stop)",
                  fontsize=9)
     ax.legend(fontsize=7)
+
+
+EXPERIMENT = Experiment(ID, TITLE, FULL, QUICK, tasks=tasks, run_task=run_task, collect=collect, plot=plot,
+                        headline=headline)
