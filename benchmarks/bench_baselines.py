@@ -100,9 +100,9 @@ def compare(label, prob, eps, truth=None):
     plain, t_plain = solve(prob, eps, anderson=0, max_iter=50000)
     kkt = d.nuclear_norm_kkt(prob, fast.X, fast.dual, eps=eps)
     extra = f", MSE to truth {float(d.reconstruction_error(fast.X, truth)):.3e}" if truth is not None else ""
-    print(f"  {label}: {fast.iterations} iterations, {t_fast:.2f} s, {fast.status} "
-          f"(plain ADMM: {plain.iterations} it, {t_plain:.2f} s, {plain.status}): "
-          f"{plain.iterations / fast.iterations:.1f}x fewer iterations, {t_plain / t_fast:.1f}x faster; "
+    print(f"  {label}: {fast.nit} iterations, {t_fast:.2f} s, {fast.status} "
+          f"(plain ADMM: {plain.nit} it, {t_plain:.2f} s, {plain.status}): "
+          f"{plain.nit / fast.nit:.1f}x fewer iterations, {t_plain / t_fast:.1f}x faster; "
           f"rel gap {fast.relative_gap:.1e}, violation {fast.violation:.1e}, max KKT residual "
           f"{max(kkt.values()):.1e}, rank {int(np.sum(np.linalg.svd(fast.X, compute_uv=False) > 1e-6))}{extra}")
     return fast, t_fast
@@ -172,11 +172,11 @@ if not args.no_x1:
     warm = d.nuclear_norm_minimization(prob, eps=2e-3, warm_start=res)
     dt_warm = time.perf_counter() - t
     cold, dt_cold = solve(prob, 2e-3)
-    print(f"  eps 1e-3 -> 2e-3 re-solve: warm {dt_warm:.2f} s ({warm.iterations} it) vs cold {dt_cold:.2f} s "
-          f"({cold.iterations} it): ratio {dt_cold / dt_warm:.1f}x")
+    print(f"  eps 1e-3 -> 2e-3 re-solve: warm {dt_warm:.2f} s ({warm.nit} it) vs cold {dt_cold:.2f} s "
+          f"({cold.nit} it): ratio {dt_cold / dt_warm:.1f}x")
     t = time.perf_counter()
     sp = d.schatten_minimization(prob, 0.5)
-    print(f"  IRLS Schatten-1/2 on the same data: {time.perf_counter() - t:.2f} s, {sp.iterations} iterations, "
+    print(f"  IRLS Schatten-1/2 on the same data: {time.perf_counter() - t:.2f} s, {sp.nit} iterations, "
           f"status {sp.status}, reconstruction error {float(d.reconstruction_error(sp.X, M)):.3e}")
     print(f"  speed-up over the reference conic solver: {REFERENCE_SECONDS[0] / dt:.0f}x to "
           f"{REFERENCE_SECONDS[1] / dt:.0f}x (target >= 50x)")

@@ -11,7 +11,7 @@ import tempfile
 import numpy as np
 import scipy
 
-import dmf_edu      # the package itself: its __version__ is read at call time (set after its imports)
+from ._version import __version__
 
 
 def library_versions():
@@ -24,7 +24,7 @@ def library_versions():
             out[name] = importlib.metadata.version(name)
         except importlib.metadata.PackageNotFoundError:  # pragma: no cover - both are install requirements
             out[name] = None
-    out["dmf_edu"] = dmf_edu.__version__
+    out["dmf_edu"] = __version__
     return out
 
 

@@ -1,4 +1,6 @@
-"""Command line: ``dmf-edu demo | prove | lesson | check | list | tasks | reproduce`` (also ``python -m dmf_edu``).
+"""Command line: ``dmf-edu demo | prove | lesson | check | course | list | tasks | reproduce`` (also
+``python -m dmf_edu``).  Each subcommand whose options belong to a room declares them there
+(``add_arguments``) and runs through its ``main(args)``: the grader, the student release, the prover.
 
 Bad arguments give one line on stderr and exit code 2; a failing task gives one line and exit
 code 1; never a traceback.
@@ -11,7 +13,7 @@ import json
 import os
 import sys
 
-from .course.grader import check_main
+from .course import grader, release
 from .course.runner import lesson_main
 from .experiments.demo import main as demo_main
 from .experiments import (REGISTRY, default_out, get, headline_table, list_experiments, recorded_wall_time,
@@ -65,7 +67,9 @@ def _experiment_options_help():
     return "options of one experiment (after its id):\n" + "\n".join(lines) + "\n" if lines else ""
 
 
-def build_parser():
+def build_parser(argv=()):
+    """The parser; the options of ``prove`` come from the prover, imported (with sympy) only when
+    ``argv`` asks for ``prove``."""
     parser = _Parser(
         prog="dmf-edu",
         description="Implicit regularization in deep matrix factorization: demo, proofs, experiments.")
@@ -75,25 +79,22 @@ def build_parser():
     demo.add_argument("--seed", type=_seed, default=0, help="random seed >= 0 (default 0)")
     demo.add_argument("--quick", action="store_true", help="a 30x30 version that runs in seconds")
     demo.add_argument("--jobs", type=_jobs, default=2, help="worker processes (default 2)")
-    prove = sub.add_parser("prove", help="run the sympy proof pages and print an audit table")
-    prove.add_argument("labels", nargs="*", metavar="LABEL",
-                       help="pages to run, e.g. E7 (E5 runs E5 and E5inv); default: all")
-    prove.add_argument("--json", action="store_true", help="print a JSON list of pages instead")
-    prove.add_argument("--quick", action="store_true", help="small sizes (seconds)")
-    prove.add_argument("--seed", type=_seed, default=0,
-                       help="seed of the random rational points (default 0; same seed, same results)")
-    prove.add_argument("--jobs", type=_jobs, default=2,
-                       help="worker processes proving pages in parallel (default 2)")
+    prove = sub.add_parser("prove", help="run the sympy proof pages and print an audit table (--list: coverage)")
+    if list(argv[:1]) == ["prove"]:
+        from .proofs.runner import add_arguments as add_prove_arguments     # sympy: only for `prove`
+        add_prove_arguments(prove)
     les = sub.add_parser("lesson", help="run lesson N of the course (docs/lessons/README.md)")
     les.add_argument("n", type=int, help="lesson number (1-8)")
     les.add_argument("--out", default=None, help="folder for the figures (default: ./dmf-edu-lessons)")
     les.add_argument("--solutions", action="store_true", help="print the worked solutions instead")
     les.add_argument("--notebook", nargs="?", const=True, default=None, metavar="PATH",
                      help="write the lesson as a Jupyter notebook (default ./NN_topic.ipynb) instead")
-    chk = sub.add_parser("check", help="grade a student's FILE.py: every exercise function it defines")
-    chk.add_argument("file", help="Python file defining functions named after the exercises")
-    chk.add_argument("--json", action="store_true", help="print a JSON list of results instead of a table")
-    chk.add_argument("--timeout", type=float, default=60.0, help="seconds per exercise (default 60)")
+    grader.add_arguments(sub.add_parser("check", help="grade submissions (.py, .ipynb, folders): every "
+                                                      "exercise function they define"))
+    course = sub.add_parser("course", help="course tools for instructors: `course release OUT`")
+    course_sub = course.add_subparsers(dest="course_command", metavar="ACTION")
+    release.add_arguments(course_sub.add_parser("release", help="write the lesson notebooks with exercise stubs "
+                                                               "and check cells"))
     sub.add_parser("list", help="list the published experiments X1... with their measured run times")
     tasks = sub.add_parser("tasks", help="print an experiment's task keys, one JSON line each (for schedulers)")
     tasks.experiment_options = True
@@ -168,7 +169,7 @@ def _duration(seconds):
 
 
 def main(argv=None):
-    parser = build_parser()
+    parser = build_parser(sys.argv[1:] if argv is None else argv)
     args, extra = parser.parse_known_args(argv)
     if extra and args.command not in ("tasks", "reproduce"):
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
@@ -179,15 +180,17 @@ def main(argv=None):
             parser.exit(1, f"dmf-edu demo: {exc}\n")
         return 0
     if args.command == "prove":
-        from .proofs.runner import prove_main  # sympy (through dmf_edu.proofs.symbolic): only for `prove`
+        from .proofs.runner import main as prove_main     # sympy: only for `prove`
 
-        return prove_main(args.labels, json_output=args.json, quick=args.quick, seed=args.seed, jobs=args.jobs)
+        return prove_main(args)
     if args.command == "lesson":
         return lesson_main(args.n, out=args.out, solutions=args.solutions, notebook=args.notebook)
     if args.command == "check":
-        if args.timeout <= 0:
-            parser.error("--timeout must be > 0")
-        return check_main(args.file, json_output=args.json, timeout=args.timeout)
+        return grader.main(args)
+    if args.command == "course":
+        if args.course_command != "release":
+            parser.error("course needs an action: dmf-edu course release OUT [--no-solutions]")
+        return release.main(args)
     if args.command == "list":
         return _list()
     if args.command in ("tasks", "reproduce"):

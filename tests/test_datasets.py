@@ -182,13 +182,14 @@ def test_x2_movielens_quick_heldout_error_and_outputs(tmp_path):
     """X2 on a MovieLens-format file: depth 1 never moves the held-out entries (E1: its gradient
     lives on the training ratings), so its test MSE stays the mean squared rating; depths 2-3
     learn the low-rank ratings and predict the held-out ones far better."""
+    from dmf_edu._seeds import task_rng
     from dmf_edu.experiments import reproduce
 
     f = low_rank_ratings(tmp_path)
     res = reproduce("X2", out=tmp_path / "out", quick=True, progress=False,
                     config=dict(data="movielens", path=str(f), lr=0.03))
     summ = {s["depth"]: s for s in res["summary"]}
-    test = load_movielens(f, test=0.2, rng=np.random.default_rng([0, 5]))[1]
+    test = load_movielens(f, test=0.2, rng=task_rng(0, "movielens split", 0.2))[1]   # X2's own draw
     assert summ[1]["n_test"] == test.n_observations and summ[1]["shape"] == [40, 60]
     assert np.isclose(summ[1]["test_mse"], np.mean(test.values ** 2), rtol=1e-3)
     assert max(summ[2]["test_mse"], summ[3]["test_mse"]) < 0.2 * summ[1]["test_mse"]

@@ -94,7 +94,7 @@ def test_runner_cache_records_version_and_task_and_recomputes_stale(tmp_path, mo
     assert not list(tmp_path.glob("*.tmp"))                                # written atomically, nothing left
     assert [r["y"] for r in run_tasks("T", tasks, refuse_task, cache_dir=tmp_path, progress=False)] == [0, 1, 4]
     (tmp_path / "x=0.json").write_text('{"task": {"key": "x=0"')           # a torn file from elsewhere
-    monkeypatch.setattr(dmf_edu, "__version__", "999.0")                   # a newer package
+    monkeypatch.setattr(dmf_edu._version, "__version__", "999.0")                   # a newer package
     calls = []
     rows = run_tasks("T", tasks, lambda t: calls.append(t["key"]) or square_task(t), cache_dir=tmp_path,
                      progress=False)
@@ -245,7 +245,7 @@ def test_lockstep_runs_equal_separate_runs(problem, monkeypatch):
     together = train_together(P, inits, **kw)
     for w, run in zip(inits, together):
         alone = gradient_descent(P, w, record_steps=[], **kw)
-        assert int(run.steps) == int(alone.steps) and bool(run.converged) == bool(alone.converged)
+        assert int(run.nit) == int(alone.nit) and bool(run.success) == bool(alone.success)
         np.testing.assert_allclose(run.W, alone.W, rtol=1e-9, atol=1e-12)
 
 
@@ -275,7 +275,7 @@ def test_lockstep_nested_counts_equal_each_runs_prefix_problem(reduction, monkey
     together = train_together(P, inits, counts=[57, 120, 300], **kw)
     for w, k, run in zip(inits, (57, 120, 300), together):
         alone = gradient_descent(prefix[k], w, record_steps=[], **kw)
-        assert int(run.steps) == int(alone.steps) and bool(run.converged) == bool(alone.converged)
+        assert int(run.nit) == int(alone.nit) and bool(run.success) == bool(alone.success)
         np.testing.assert_allclose(run.W, alone.W, rtol=1e-9, atol=1e-12)
     for bad in ([57, 120], [0, 1, 2], [57, 120, 301], [1.5, 2, 3]):
         with pytest.raises(ValueError, match="counts must be 3 integers in 1..300"):

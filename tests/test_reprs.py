@@ -59,8 +59,9 @@ def test_page_result_and_proof_reprs():
     proof = Proof(page, rng=0)
     proof.close("T1", BIG, BIG)
     _short(repr(proof), "E99", "1/2")
-    res = PageResult(label="E99", title="t", claim="s", method="sympy", status="failed", sizes="3x3",
-                     seconds=1.5, seed=0, quick=True, detail=f"entry {SENTINEL} " * 100, failure="disproved",
+    res = PageResult(label="E99", title="t", claim="s", method="sympy", success=False, status="failed",
+                     message=f"entry {SENTINEL} " * 100, wall_time=1.5, sizes="3x3", seed=0, quick=True,
+                     failure="disproved",
                      steps=[{"step": "S1"}] * 50, planted=[{"ok": True}, {"ok": False}])
     text = repr(res)
     assert len(text) < 400 and "failed" in text and "1/2 rejected" in text and "steps=50" in text

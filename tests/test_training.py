@@ -183,7 +183,7 @@ def test_cli_demo_quick(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "depth-3" in out and "saved" in out
     side = json.loads((tmp_path / "demo.json").read_text())
-    errs = {r["method"]: r["error"] for r in side["rows"]}
+    errs = {r["method"]: r["reconstruction_error"] for r in side["rows"]}
     assert errs["depth-3"] < errs["depth-2"] < errs["depth-1"]        # X1 ordering
     assert side["versions"]["numpy"] and side["seed"] == 0 and "E19" in side["params"]["optimizer"]
     png = (tmp_path / "demo.png").read_bytes()

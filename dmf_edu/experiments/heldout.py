@@ -41,7 +41,7 @@ def track(problem, depth, rng, config, validation=None, test=None, n_singular=1,
     h = run.history
     out = dict(step=h["step"].astype(int).tolist(), train=h["train_error"].tolist(),
                singular_values=h["singular_values"].tolist(), W=run.W, W_best=None, best_step=None,
-               steps=int(run.steps), success=bool(run.converged), wall_time=float(run.wall_time))
+               steps=int(run.nit), success=bool(run.success), wall_time=float(run.wall_time))
     if test is not None:
         out["test"] = test_curve
     if validation is not None:

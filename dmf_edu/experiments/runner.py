@@ -26,7 +26,7 @@ import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 
-import dmf_edu
+from .. import _version
 
 from .._io import write_json
 
@@ -43,8 +43,8 @@ class MissingTasksError(RuntimeError):
         self.keys = keys
 
 
-def _version():
-    return dmf_edu.__version__              # read at call time
+def _package_version():
+    return _version.__version__          # read at call time
 
 
 def _cache_path(cache_dir, key):
@@ -65,7 +65,7 @@ def read_cached(cache_dir, task):
             record = json.load(fh)
     except (OSError, ValueError):
         return None
-    if not isinstance(record, dict) or record.get("package_version") != _version() \
+    if not isinstance(record, dict) or record.get("package_version") != _package_version() \
             or record.get("task") != _normalized(task):
         return None
     return record["rows"]
@@ -81,7 +81,7 @@ def execute_task(fn, task, cache_dir=None):
         rows = fn(task)
     except Exception as exc:                                         # noqa: BLE001 - reported, not hidden
         raise TaskError(f"task {task['key']} failed: {type(exc).__name__}: {exc}") from None
-    record = dict(task=task, package_version=_version(), wall_time=time.perf_counter() - start, rows=rows)
+    record = dict(task=task, package_version=_package_version(), wall_time=time.perf_counter() - start, rows=rows)
     if cache_dir:
         write_json(_cache_path(cache_dir, task["key"]), record)
     return record

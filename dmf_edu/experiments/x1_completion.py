@@ -147,7 +147,7 @@ def run_task(task):
     record = dict(record_every=every, n_singular=10) if every else {}
     runs, wall_time = train_runs(problem, inits, config, counts=counts, **record)
     rows = [result_row(run.W, problem.truth, method=f"depth-{depth}", depth=depth, init_scale=scale,
-                       steps=int(run.steps), success=bool(run.converged), wall_time=wall_time,
+                       steps=int(run.nit), success=bool(run.success), wall_time=wall_time,
                        lockstep=len(runs), **dict(common, n_obs=k))
             for (k, depth, scale), run in zip(task["runs"], runs)]
     if every:

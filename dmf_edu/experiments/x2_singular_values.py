@@ -53,7 +53,7 @@ def run_synthetic_task(task):
     switch = [int(h["step"][np.argmax(h["singular_values"][:, i] >= 0.5 * final[i])]) for i in range(len(final))]
     rows = [dict(depth=depth, step=int(step), index=i + 1, singular_value=float(v))
             for step, sv in zip(h["step"], h["singular_values"]) for i, v in enumerate(sv)]
-    summary = dict(depth=depth, steps=int(run.steps), success=bool(run.converged), wall_time=wall_time,
+    summary = dict(depth=depth, steps=int(run.nit), success=bool(run.success), wall_time=wall_time,
                    n_switched_on=int(on.sum()), switch_on_steps=[s for s, o in zip(switch, on) if o],
                    final_singular_values=final.tolist(), truth_singular_values=s_truth.tolist(),
                    reconstruction_error=float(h["reconstruction_error"][-1]))

@@ -78,7 +78,7 @@ def x4_commuting_sensing(eigenvalues=(1.0, 1.0, 0.0, 0.0), measurements=X4_MEASU
         unconstrained minimum nuclear norm (``min ||x||_1``) from both solvers, and
         ``min_nuclear_is_psd``; ``solver_status``; and per depth ``runs[N]`` with ``alphas``,
         ``distance`` (relative Frobenius distance of the final ``W`` to ``diag(min_trace)``),
-        ``loss``, ``converged``, ``steps``, ``lr`` and ``W`` (len(alphas), d, d).
+        ``loss``, ``success``, ``steps``, ``lr`` and ``W`` (len(alphas), d, d).
 
     Notes
     -----
@@ -146,7 +146,7 @@ def _descent_from_diagonal(problem, N, alphas, u, step, max_steps, loss_tol, tar
     run = gradient_descent(problem, weights, lr=step, max_steps=max_steps, loss_tol=loss_tol,
                            record_steps=())
     W = run.W
-    return dict(alphas=alphas, W=W, lr=step, steps=run.steps, converged=run.converged,
+    return dict(alphas=alphas, W=W, lr=step, steps=run.nit, success=run.success,
                 loss=problem.loss(W),
                 distance=np.linalg.norm(W - target, axis=(-2, -1)) / np.linalg.norm(target))
 
@@ -162,7 +162,7 @@ def run_task(task):
             W = r["W"][i]
             rows.append(dict(depth=int(N), alpha=float(alpha), distance_to_min_nuclear=float(r["distance"][i]),
                              distance_to_truth=float(np.linalg.norm(W - truth) / np.linalg.norm(truth)),
-                             loss=float(r["loss"][i]), success=bool(r["converged"][i]),
+                             loss=float(r["loss"][i]), success=bool(r["success"][i]),
                              steps=int(r["steps"][i]), lr=float(r["lr"]), W_diagonal=np.diag(W).tolist()))
     info = dict(min_nuclear_admm=out["min_trace"], min_nuclear_linprog=out["linprog_psd"],
                 min_nuclear_free_admm=out["min_nuclear"], min_nuclear_free_linprog=out["linprog_free"],

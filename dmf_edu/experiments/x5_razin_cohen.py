@@ -49,7 +49,7 @@ def _watched_descent(problem, weights, lr, max_steps, loss_tol, every, watch=Non
         return run, False
     except DivergenceError as err:
         if watch is not None:
-            watch(int(np.max(err.run.steps)), err.run.W)
+            watch(int(np.max(err.run.nit)), err.run.W)
         return err.run, True
 
 
@@ -95,7 +95,7 @@ def x5_razin_cohen(depths=(3, 4), lr=0.01, init_scale=1e-2, loss_tol=1e-4, seeds
         ``trajectories[N]``: per inspection (rows) and seed (columns): ``step`` (T,), ``loss``,
         ``abs_w11``, ``w11_times_sqrt_2loss`` (``|W_11| sqrt(2 loss)``, E12: tends to 1), ``det``,
         ``effective_rank``, ``schatten`` (dict p -> (T, seeds), p in 0.5, 1, 2, inf), ``min_det``
-        (seeds,), ``converged``.  ``schatten_minimizers``: ``{p: W_11}`` from
+        (seeds,), ``success``.  ``schatten_minimizers``: ``{p: W_11}`` from
         :func:`~dmf_edu.schatten_minimization` started at the least-norm solution and
         ``{p: W_11}`` started at ``W_11 = 3`` (``from_w11_3``).  ``perturbed``: for
         ``epsilon``: GD final ``W_11`` per depth (stopped at loss ``min(loss_tol^2, 1e-7)``), the
@@ -152,7 +152,7 @@ def _norm_growth(problem, w0, lr, max_steps, loss_tol, chunk):
                 w11_times_sqrt_2loss=tr["abs_w11"] * np.sqrt(2.0 * tr["loss"]),
                 effective_rank=tr["effective_rank"], min_det=tr["det"].min(axis=0),
                 schatten={p: tr[f"S{p}"] for p in (0.5, 1.0, 2.0, np.inf)},
-                converged=run.converged, diverged=diverged, lr=lr)
+                success=run.success, diverged=diverged, lr=lr)
 
 
 def _perturbed(depths, epsilon, schatten_ps, init_scale, seed, seeds, lr, max_steps, loss_tol):

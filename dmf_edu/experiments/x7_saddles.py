@@ -127,7 +127,7 @@ def x7_run(rank, depth, *, size=6, ratio=2.0, init_scale=None, lr_factor=0.5, ma
                     for k in stages.plateau_steps]).reshape(-1, 2)       # E17: curvature at each plateau
     tol = 10.0 * scale * s[0] if tol is None else check_positive(tol, "tol")
     end = classify_point(problem, run.weights, grad_tol=tol, hess_tol=tol, method=hessian_method, rng=0)
-    return dict(rank=rank, depth=N, init_scale=scale, lr=lr, steps=int(np.max(run.steps)),
+    return dict(rank=rank, depth=N, init_scale=scale, lr=lr, steps=int(np.max(run.nit)),
                 n_stages=stages.n_stages, escape_steps=stages.escape_steps,
                 plateau_steps=stages.plateau_steps, plateau_lambda_min=lam[:, 0],
                 plateau_lambda_max=lam[:, 1], plateau_loss=stages.plateau_loss,

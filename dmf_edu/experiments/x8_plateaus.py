@@ -46,8 +46,8 @@ def _escape_task(task):
                            record_steps=[])
     return [dict(part="escape", depth=N, alpha=float(a), t_gd=float(k * lr), t_closed=float(te),
                  t_asymptotic=float(ta), success=bool(c))
-            for a, k, te, ta, c in zip(alphas, run.steps, t_exact,
-                                       escape_time_asymptotic(s, alphas, N), run.converged)]
+            for a, k, te, ta, c in zip(alphas, run.nit, t_exact,
+                                       escape_time_asymptotic(s, alphas, N), run.success)]
 
 
 def _diagonal_task(task):

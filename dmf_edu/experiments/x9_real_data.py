@@ -140,8 +140,8 @@ def _convex_rows(task, M, train, validation, test):
     best_eps = min(task["config"]["eps_grid"], key=lambda e: heldout_mse(solves[e].X, validation))
     for method, eps in (("nuclear", 0.0), ("nuclear-val", best_eps)):
         res = solves[eps]
-        rows.append(_row(task, method, res.X, parts, eps=eps, steps=int(res.iterations), status=res.status,
-                         wall_time=float(res.time)))
+        rows.append(_row(task, method, res.X, parts, eps=eps, steps=int(res.nit), status=res.status,
+                         wall_time=float(res.wall_time)))
         if fig:
             rows[-1]["picture"] = _picture(res.X)
     rows[-1]["eps_validation"] = {f"{e:g}": heldout_mse(solves[e].X, validation) for e in task["config"]["eps_grid"]}
