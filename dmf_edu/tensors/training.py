@@ -75,15 +75,7 @@ class CPModel(Model):
             raise ValueError(f"factors give a {'x'.join(map(str, dims))} tensor but the problem is "
                              f"{'x'.join(map(str, problem.shape))}: pass one factor A_n of shape (..., d_n, R) "
                              f"per mode, (d_1, ..., d_N) = {tuple(problem.shape)}")
-        shapes = [A.shape[:-2] for A in factors]
-        try:
-            lead = np.broadcast_shapes(*shapes, problem.batch_shape)
-            if validation is not None and np.broadcast_shapes(lead, validation.batch_shape) != lead:
-                raise ValueError
-        except ValueError:
-            raise ValueError(f"the factors' trial axes {shapes} do not broadcast with the problem's "
-                             f"{problem.batch_shape} (and the validation problem's)") from None
-        return factors, lead
+        return factors, cls.trial_axes(factors, problem, validation, "factors")
 
     @classmethod
     def check_truth(cls, problem, truth):

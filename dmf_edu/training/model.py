@@ -67,6 +67,20 @@ class Model:
         return problem.truth if truth is None else np.asarray(truth, dtype=float)
 
     @classmethod
+    def trial_axes(cls, params, problem, validation=None, name="params"):
+        """The trial axes ``lead``: the parameters' leading axes broadcast with the problem's own
+        (``problem.batch_shape``), which the validation problem's must fit in; ``ValueError`` naming ``name``."""
+        shapes = [p.shape[:-2] for p in params]
+        try:
+            lead = np.broadcast_shapes(*shapes, problem.batch_shape)
+            if validation is not None and np.broadcast_shapes(lead, validation.batch_shape) != lead:
+                raise ValueError
+        except ValueError:
+            raise ValueError(f"the {name}' trial axes {shapes} do not broadcast with the problem's "
+                             f"{problem.batch_shape} (and the validation problem's)") from None
+        return lead
+
+    @classmethod
     def fingerprint(cls, problem, params, settings):
         """What a resumed run must share with the call resuming it (see :func:`run_fingerprint`)."""
         return run_fingerprint(problem, params, settings)
@@ -154,14 +168,7 @@ class MatrixModel(Model):
                 f"weights give an end-to-end matrix W_N ... W_1 of shape {m}x{n} but the problem is "
                 f"{problem.shape[0]}x{problem.shape[1]}: the first factor needs {problem.shape[1]} columns "
                 f"and the last {problem.shape[0]} rows")
-        try:
-            lead = np.broadcast_shapes(*(w.shape[:-2] for w in weights), problem.batch_shape)
-            if validation is not None and np.broadcast_shapes(lead, validation.batch_shape) != lead:
-                raise ValueError
-        except ValueError:
-            raise ValueError(f"the weights' trial axes {[w.shape[:-2] for w in weights]} do not broadcast "
-                             f"with the problem's {problem.batch_shape} (and the validation problem's)") from None
-        return weights, lead
+        return weights, cls.trial_axes(weights, problem, validation, "weights")
 
     def forward(self):
         """The end-to-end matrix ``W`` (a reused buffer); keeps the prefixes for :meth:`backward`."""
