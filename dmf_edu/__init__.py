@@ -22,7 +22,7 @@ from .metrics import (effective_rank, heldout_error, nuclear_norm, reconstructio
 from .problems import MatrixCompletion, MatrixSensing, commuting_sensing, gaussian_sensing, sample_completion
 from .targets import random_low_rank
 from .training import DivergenceError, Run, Stepper, gradient_descent, record_schedule
-from . import baselines, dynamics, landscape
+from . import baselines, dynamics, landscape, tensors
 from .baselines import *  # noqa: F401,F403  (each package lists its public names in __all__)
 from .dynamics import *  # noqa: F401,F403
 from .landscape import *  # noqa: F401,F403

@@ -139,6 +139,7 @@ def prove(proof, quick=False, formula=cp_gradient_formula, sparse_formula=comple
             same(proof, "S1", f, e, f"dims {dims}, R = {R}, mode {n + 1}, loss <G, W>", point)
         numeric = library([at_point(A, point) for A in factors],
                           np.array([float(point[G[i]]) for i in sorted(G)]).reshape(dims))
+        proof.count("T1", numeric, len(factors), f"cp_gradients, dims {dims}, R = {R}")
         for n, e in enumerate(exact):
             proof.close("T1", numeric[n], at_point(e, point), rtol=1e-12,
                         what=f"cp_gradients, dims {dims}, R = {R}, mode {n + 1}")
@@ -151,6 +152,7 @@ def prove(proof, quick=False, formula=cp_gradient_formula, sparse_formula=comple
             problem = TensorCompletion(dims, index, [float(point[v]) for v in y], reduction=reduction)
             value, grads = sparse(problem, [at_point(A, point) for A in factors])
             proof.close("T2", value, at_point(loss, point), rtol=1e-12, what=f"loss, dims {dims}, {reduction}")
+            proof.count("T2", grads, len(factors), f"loss_and_factor_gradients, dims {dims}, R = {R}")
             for n, e in enumerate(exact):
                 proof.close("T2", grads[n], at_point(e, point), rtol=1e-12,
                             what=f"loss_and_factor_gradients, dims {dims}, R = {R}, {reduction}, mode {n + 1}")

@@ -81,7 +81,9 @@ def prove(proof, quick=False, formula=cp_gradient_formula, eta_power=2, residual
                     what=f"component_balancedness, dims {dims}, R = {R}")
         Gp = np.array([float(point[G[i]]) for i in sorted(G)]).reshape(dims)
         inner = [at_point(component_inner(G, factors, r), point) for r in range(R)]
-        for n, g in enumerate(library(fs, Gp)):
+        grads_lib = library(fs, Gp)
+        proof.count("T2", grads_lib, N, f"cp_gradients, dims {dims}, R = {R}")
+        for n, g in enumerate(grads_lib):
             proof.close("T2", np.sum(fs[n] * g, axis=0), np.array(inner), rtol=1e-12,
                         what=f"<w_r, g_r> from cp_gradients, dims {dims}, mode {n + 1}")
         index = observed(dims, 4, proof.rng)
@@ -92,6 +94,7 @@ def prove(proof, quick=False, formula=cp_gradient_formula, eta_power=2, residual
                      for fs_n, e in zip(fs, completion_gradient_formula(factors, index, y, c))]
             want = [sum(factors[0][i, r].xreplace(point) * exact[0][i, r] for i in range(dims[0])) for r in range(R)]
             _, grads_lib = sparse(TensorCompletion(dims, index, [float(v) for v in y], reduction=reduction), fs)
+            proof.count("T2", grads_lib, N, f"loss_and_factor_gradients, {reduction}, dims {dims}, R = {R}")
             for n, g in enumerate(grads_lib):
                 proof.close("T2", np.sum(fs[n] * g, axis=0), np.array([float(v) for v in want]), rtol=1e-12,
                             what=f"<w_r, g_r> from loss_and_factor_gradients, {reduction}, dims {dims}, mode {n + 1}",

@@ -8,7 +8,9 @@ independent trials).  Order 2 is the depth-2 matrix case ``W = A_1 A_2^T``.
   measured tensor rank and component balancedness (E21);
 * :mod:`.completion` — :class:`TensorCompletion`: loss on a dense tensor, and loss with factor
   gradients straight from the factors in ``O(K R N)``;
-* :mod:`.baselines` — GD on the entries, nuclear norm of the most square unfolding.
+* :mod:`.baselines` — GD on the entries, nuclear norm of the most square unfolding;
+* :mod:`.training` — :func:`gradient_descent` on the factors (the one training loop of
+  :mod:`dmf_edu.training`, with :class:`CPModel`; returns a :class:`CPRun`).
 """
 
 from .cp import *  # noqa: F401,F403
@@ -18,4 +20,7 @@ from .completion import __all__ as _completion
 from .baselines import *  # noqa: F401,F403
 from .baselines import __all__ as _baselines
 
-__all__ = [*_cp, *_completion, *_baselines]
+from .training import *  # noqa: F401,F403
+from .training import __all__ as _training
+
+__all__ = [*_cp, *_completion, *_baselines, *_training]

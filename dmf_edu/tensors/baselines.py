@@ -17,7 +17,7 @@ import numpy as np
 from .._validate import as_rng, check_int, check_positive
 from ..baselines import nuclear_norm_minimization
 from ..problems import MatrixCompletion
-from .completion import TensorCompletion, _check_tensor
+from .completion import TensorCompletion, check_tensor
 
 __all__ = ["entrywise_gd", "most_square_split", "unfolding_nuclear_norm"]
 
@@ -60,13 +60,13 @@ def entrywise_gd(problem, scale, lr, max_steps, rng=None, init=None):
         scale = check_positive(scale, "scale")
         W = as_rng(rng).standard_normal(problem.shape) * (scale / np.sqrt(np.prod(problem.shape[1:])))
     else:
-        W = np.array(_check_tensor(init, problem.shape, "init"), dtype=np.float64)
+        W = np.array(check_tensor(init, problem.shape, "init"), dtype=np.float64)
         if W.shape != problem.shape:
             raise ValueError(f"init has shape {W.shape}; pass one tensor of shape {problem.shape}")
-    seen, inverse = np.unique(problem._flat, return_inverse=True)       # repeated indices share an entry
+    seen, inverse = np.unique(problem.flat_index, return_inverse=True)       # repeated indices share an entry
     flat = W.reshape(-1)
     w = flat[seen]
-    c_loss, c_grad = problem._factor()
+    c_loss, c_grad = problem.coefficients()
     losses = np.empty(max_steps + 1)
     for step in range(max_steps + 1):
         r = w[inverse] - problem.values
@@ -123,7 +123,7 @@ def unfolding_nuclear_norm(problem, eps=0.0, split=None, **options):
         The solver's certified result (``X`` is the unfolded matrix; ``gap``, ``status``, ...).
     """
     problem = _check_problem(problem)
-    if np.unique(problem._flat).size != problem.n_observations:
+    if np.unique(problem.flat_index).size != problem.n_observations:
         raise ValueError("problem lists a multi-index more than once; the nuclear-norm baseline needs distinct "
                          "observations: merge the repeats (e.g. average their values) first")
     shape = problem.shape

@@ -21,7 +21,7 @@ from .._validate import as_float_array, as_rng, check_test_count
 from ..problems import REDUCTIONS
 from .cp import check_factors, cp_to_tensor
 
-__all__ = ["TensorCompletion", "heldout_error"]
+__all__ = ["TensorCompletion", "heldout_error", "check_tensor"]
 
 
 def _check_index(index, shape):
@@ -46,7 +46,8 @@ def _check_index(index, shape):
     return np.ascontiguousarray(idx.T.astype(np.intp))          # (N, K): one contiguous row per mode
 
 
-def _check_tensor(W, shape, name="W"):
+def check_tensor(W, shape, name="W"):
+    """``W`` as a float64 array of shape ``(..., *shape)``; one-line ``ValueError`` naming ``name``."""
     arr = as_float_array(W, name, min_ndim=len(shape))
     if arr.shape[arr.ndim - len(shape):] != tuple(shape):
         raise ValueError(f"{name} has shape {arr.shape} but the problem's tensor is "
@@ -104,8 +105,8 @@ class TensorCompletion:
             raise ValueError(f"values has {self.values.shape[-1]} entries on its last axis but index lists {K} "
                              "observations; pass one value per row of index")
         self.n_observations = K
-        self.truth = None if truth is None else _check_tensor(truth, dims, "truth")
-        self._flat = np.ravel_multi_index(tuple(self._modes), dims)      # positions in W.ravel()
+        self.truth = None if truth is None else check_tensor(truth, dims, "truth")
+        self.flat_index = np.ravel_multi_index(tuple(self._modes), dims)   # positions in W.ravel()
         ones, ks = np.ones(K), np.arange(K)
         self._selectors = [sp.csr_matrix((ones, (m, ks)), shape=(d, K)) for m, d in zip(self._modes, dims)]
 
@@ -158,29 +159,34 @@ class TensorCompletion:
 
     # ------------------------------------------------------------------ the loss on a dense tensor
 
-    def _factor(self):
-        """``(c_loss, c_grad)``: ``loss = c_loss sum rho^2``, ``G = c_grad sum rho_k e_{i^k}``."""
+    @property
+    def batch_shape(self):
+        """The problem's own trial axes (the leading axes of ``values``)."""
+        return self.values.shape[:-1]
+
+    def coefficients(self):
+        """``(c_loss, c_grad)``: ``loss = c_loss sum rho^2``, ``G = c_grad sum rho_k e_{i^k}`` (§0, §10)."""
         K = self.n_observations
         return (0.5, 1.0) if self.reduction == "sum" else (1.0 / K, 2.0 / K)
 
     def residuals(self, W):
         """``rho = W[index] - values``, shape ``(..., K)``, from a dense tensor ``(..., d_1, ..., d_N)``."""
-        W = _check_tensor(W, self.shape)
+        W = check_tensor(W, self.shape)
         flat = W.reshape(W.shape[:W.ndim - self.order] + (-1,))
-        return np.take(flat, self._flat, axis=-1) - self.values
+        return np.take(flat, self.flat_index, axis=-1) - self.values
 
     def loss(self, W):
         """``ell(W)`` at a dense tensor, shape ``(...)``."""
         r = self.residuals(W)
-        return self._factor()[0] * np.einsum("...k,...k->...", r, r)
+        return self.coefficients()[0] * np.einsum("...k,...k->...", r, r)
 
     def loss_and_gradient(self, W):
         """``(loss (...), G (..., d_1, ..., d_N))`` at a dense tensor; repeated indices add up in ``G``."""
         r = self.residuals(W)
-        c_loss, c_grad = self._factor()
+        c_loss, c_grad = self.coefficients()
         loss = c_loss * np.einsum("...k,...k->...", r, r)
         lead, size = r.shape[:-1], int(np.prod(self.shape))
-        rows = np.arange(int(np.prod(lead, dtype=int)))[:, None] * size + self._flat
+        rows = np.arange(int(np.prod(lead, dtype=int)))[:, None] * size + self.flat_index
         G = np.bincount(rows.ravel(), weights=(c_grad * r).ravel(), minlength=rows.shape[0] * size)
         return loss, G.reshape(lead + self.shape)
 
@@ -237,17 +243,18 @@ class TensorCompletion:
             ``[dphi/dA_1, ..., dphi/dA_N]``, each ``(..., d_n, R)`` (broadcast leading shape); equal
             to :func:`~dmf_edu.tensors.cp_gradients` ``(factors, self.gradient(cp_to_tensor(factors)))``.
         """
-        return self._loss_and_factor_gradients(self._check(factors))
+        return self.loss_and_factor_gradients_unchecked(self._check(factors))
 
-    def _loss_and_factor_gradients(self, factors):
-        """Unchecked :meth:`loss_and_factor_gradients` (float64 factors of the right shapes)."""
+    def loss_and_factor_gradients_unchecked(self, factors):
+        """:meth:`loss_and_factor_gradients` without the argument checks (float64 factors of the
+        problem's shapes; the training loop's hot path, E20)."""
         rows = self._rows(factors)
         N = len(rows)
         prefix = [None, rows[0]]                      # prefix[n] = B_0 * ... * B_{n-1}
         for n in range(1, N - 1):
             prefix.append(prefix[-1] * rows[n])
         r = np.einsum("...kr,...kr->...k", prefix[N - 1], rows[N - 1]) - self.values
-        c_loss, c_grad = self._factor()
+        c_loss, c_grad = self.coefficients()
         loss = c_loss * np.einsum("...k,...k->...", r, r)
         weight = (c_grad * r)[..., None]
         grads = [None] * N
@@ -296,11 +303,11 @@ class TensorCompletion:
         Not a held-out error: for that, split the problem and use :func:`heldout_error` on the test part.
         """
         r = self._model_residuals(W)
-        c_loss = self._factor()[0]
+        c_loss = self.coefficients()[0]
         out = {"loss": c_loss * np.einsum("...k,...k->...", r, r), "train_error": np.mean(r * r, axis=-1)}
-        truth = self.truth if truth is None else _check_tensor(truth, self.shape, "truth")
+        truth = self.truth if truth is None else check_tensor(truth, self.shape, "truth")
         if truth is not None:
-            dense = cp_to_tensor(W) if isinstance(W, (list, tuple)) else _check_tensor(W, self.shape)
+            dense = cp_to_tensor(W) if isinstance(W, (list, tuple)) else check_tensor(W, self.shape)
             axes = tuple(range(-self.order, 0))
             den = np.sum(truth * truth, axis=axes)
             if np.any(den == 0):

@@ -13,7 +13,8 @@ from .._validate import check_int
 from ..factorization import balancedness, product_singular_values
 from ..metrics import effective_rank_from_singular_values, reconstruction_error, relative_error
 
-__all__ = ["Recorder", "record_schedule", "RECORD_BUDGET"]   # record_predicate: for dmf_edu.training
+__all__ = ["Recorder", "record_schedule", "RECORD_BUDGET", "matrix_items", "matrix_cost_ratio"]
+# record_predicate: for dmf_edu.training
 
 RECORD_BUDGET = 0.04      # share of the estimated run time the default record schedule may take
 
@@ -26,14 +27,13 @@ class Recorder:
         self.rows = {k: list(v) for k, v in (previous or {}).items()}
 
     def record(self, step, loss, W, weights, elapsed, validation_error=None, prefixes=None):
-        s = np.linalg.svd(W, compute_uv=False) if prefixes is None else product_singular_values(weights, prefixes)
-        row = dict(step=step, loss=np.array(loss), train_error=self.problem.train_error(W),
-                   singular_values=s[..., :self.n_singular],
-                   effective_rank=effective_rank_from_singular_values(s),
-                   balancedness=balancedness(weights), time=elapsed)
-        if self.truth is not None:
-            row["reconstruction_error"] = reconstruction_error(W, self.truth)
-            row["relative_error"] = relative_error(W, self.truth)
+        """Record a matrix factorization's row (:func:`matrix_items`)."""
+        self.add(step, loss, matrix_items(self.problem, self.truth, self.n_singular, W, weights, prefixes),
+                 elapsed, validation_error)
+
+    def add(self, step, loss, items, elapsed, validation_error=None):
+        """Record one row: ``step``, ``loss``, a model's ``items`` (a dict), ``time``, ``validation_error``."""
+        row = dict(step=step, loss=np.array(loss), **items, time=elapsed)
         if self.validated:
             row["validation_error"] = validation_error
         for k, v in row.items():
@@ -41,6 +41,18 @@ class Recorder:
 
     def history(self):
         return {k: np.asarray(v) for k, v in self.rows.items()}
+
+
+def matrix_items(problem, truth, n_singular, W, weights, prefixes=None):
+    """A matrix factorization's history entries: train error, top singular values, effective rank,
+    balancedness (E2) and, with a ground truth, the reconstruction and relative errors."""
+    s = np.linalg.svd(W, compute_uv=False) if prefixes is None else product_singular_values(weights, prefixes)
+    row = dict(train_error=problem.train_error(W), singular_values=s[..., :n_singular],
+               effective_rank=effective_rank_from_singular_values(s), balancedness=balancedness(weights))
+    if truth is not None:
+        row["reconstruction_error"] = reconstruction_error(W, truth)
+        row["relative_error"] = relative_error(W, truth)
+    return row
 
 
 def record_schedule(max_steps, cost_ratio=1.0, budget=RECORD_BUDGET, cap=200):
@@ -62,13 +74,12 @@ def record_schedule(max_steps, cost_ratio=1.0, budget=RECORD_BUDGET, cap=200):
     return np.unique(np.round(points).astype(np.int64))
 
 
-def _cost_ratio(stepper, problem, validation, truth):
+def matrix_cost_ratio(ws, lead, problem, validation, truth):
     """Estimated (record cost) / (step cost): flops (an SVD counted as 25 m n min(m, n)) plus a
     fixed Python cost for each (about 10 us for a step, 150 us for a record, as flops at ~50
     GFLOP/s).  Calibrated on one core from 8x8 to 200x200 (benchmarks/bench_core.py section 4):
     within a factor 1.5 of the measured ratio, or above it."""
-    ws = stepper.weights
-    trials = max(1, int(np.prod(stepper.lead)))
+    trials = max(1, int(np.prod(lead)))
     dims = [ws[0].shape[-1]] + [w.shape[-2] for w in ws]
     m, n = dims[-1], dims[0]
 
@@ -85,12 +96,13 @@ def _cost_ratio(stepper, problem, validation, truth):
     return record / step
 
 
-def record_predicate(record_every, record_steps, max_steps, stepper, problem, validation, truth):
-    """A predicate ``should_record(step)``; step 0 is always recorded with ``record_every``/``record_steps``."""
+def record_predicate(record_every, record_steps, max_steps, cost_ratio):
+    """A predicate ``should_record(step)``; step 0 is always recorded with ``record_every``/``record_steps``.
+    ``cost_ratio()``: the model's record/step cost ratio, for the default :func:`record_schedule`."""
     if record_steps is not None:
         wanted = {int(k) for k in record_steps} | {0}
         return wanted.__contains__
     if record_every is not None:
         every = check_int(record_every, "record_every", minimum=1)
         return lambda k: k % every == 0
-    return set(record_schedule(max_steps, _cost_ratio(stepper, problem, validation, truth)).tolist()).__contains__
+    return set(record_schedule(max_steps, cost_ratio()).tolist()).__contains__

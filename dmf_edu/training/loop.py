@@ -1,17 +1,18 @@
-r"""Gradient descent on a deep factorization: plain GD and the reference code's adaptive step (E19).
+r"""Gradient descent on a factorization: plain GD and the reference code's adaptive step (E19).
 
-Read :func:`gradient_descent` first: a short loop, whose state and steps are the methods of
-:class:`_Loop` (argument checks and setup or resume come first, in :func:`_start`).  Each concern
-it touches is a small helper: :class:`Stepper` (one run's factors and optimizer: forward, then
-backward and update), :class:`~dmf_edu.training.history.Recorder` (the history and its schedule, in
-:mod:`dmf_edu.training.history`), :class:`_BestKeeper` (validation, ``keep_best``, ``patience``),
-:class:`~dmf_edu.training.run.Checkpoint` (save and resume, in :mod:`dmf_edu.training.run` with the
-:class:`Run` it saves) and :func:`_progress_printer`.
+Read :func:`train` first: a short loop over a :class:`~dmf_edu.training.model.Model` (a deep matrix
+factorization for :func:`gradient_descent`, a CP factorization for :func:`dmf_edu.tensors.gradient_descent`),
+whose state and steps are the methods of :class:`_Loop` (argument checks and setup or resume come
+first, in :func:`_start`).  Each concern it touches is a small helper: :class:`Stepper` (the optimizer,
+generic over the model's parameter list), :class:`~dmf_edu.training.history.Recorder` (the history
+and its schedule, in :mod:`dmf_edu.training.history`), :class:`_BestKeeper` (validation,
+``keep_best``, ``patience``), :class:`~dmf_edu.training.run.Checkpoint` (save and resume, in
+:mod:`dmf_edu.training.run` with the :class:`Run` it saves) and :func:`_progress_printer`.
 
-The hot loop per step: one forward pass of prefix products (``N - 1`` products; the last is
-``W``), the problem's loss and gradient ``G`` at ``W``, one backward pass (``2N - 2`` products,
-E1) and an in-place update, all into preallocated buffers.  The history (SVD, balancedness,
-errors, validation) is only evaluated at the recorded steps.
+The hot loop per step of a matrix model: one forward pass of prefix products (``N - 1`` products;
+the last is ``W``), the problem's loss and gradient ``G`` at ``W``, one backward pass (``2N - 2``
+products, E1) and an in-place update, all into preallocated buffers.  The history (SVD,
+balancedness, errors, validation) is only evaluated at the recorded steps.
 """
 
 from __future__ import annotations
@@ -22,12 +23,10 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from .._validate import check_int, check_positive, check_weights
-from ..factorization import backward, gd_update, prefix_products
-from ..metrics import heldout_error
-from ..problems import Problem
+from .._validate import check_int, check_positive
 from .history import Recorder, record_predicate
-from .run import Checkpoint, Run, problem_digest, run_fingerprint
+from .model import MatrixModel, Model
+from .run import Checkpoint
 
 OPTIMIZERS = ("gd", "adaptive")
 
@@ -41,12 +40,15 @@ class DivergenceError(RuntimeError):
 
 
 class Stepper:
-    r"""One run's factors and optimizer state, stepped in two halves around the problem's call::
+    r"""One run's parameters and optimizer state, stepped in two halves around the problem's call::
 
-        W = stepper.forward()          # W = W_N ... W_1, shape (..., m, n)
+        W = stepper.forward()          # W = W_N ... W_1, shape (..., m, n)  (matrix models)
         loss, G = problem.loss_and_gradient(W)
         stepper.apply(G, active)       # backward (E1) and the update, in place
 
+    The optimizer (plain GD or E19, masking of frozen trials) is generic over the parameter list
+    of a :class:`~dmf_edu.training.model.Model`: ``apply`` asks the model for its gradients
+    (:meth:`~dmf_edu.training.model.Model.backward`) and updates ``model.params`` in place.
     :func:`gradient_descent` is this loop plus its bookkeeping.  Splitting the step lets a driver
     share one pass over a problem's measurements between several runs (of different depths or
     initializations): forward every run, stack the ``W``'s, make ONE batched call
@@ -55,9 +57,10 @@ class Stepper:
 
     Parameters
     ----------
-    weights : list of arrays
+    weights : list of arrays, or a Model
         Initial ``[W_1, ..., W_N]``, ``W_j`` of shape ``(..., d_j, d_{j-1})``; copied (as float64,
-        broadcast to ``lead``).
+        broadcast to ``lead``) into a :class:`~dmf_edu.training.model.MatrixModel`.  Or any model
+        (e.g. a CP factorization), used as it is.
     lr, optimizer, beta, eps : as for :func:`gradient_descent`.
     lead : tuple, optional
         Trial axes (default: the weights' broadcast leading axes).
@@ -68,47 +71,38 @@ class Stepper:
     -----
     ``forward`` returns a buffer that the next ``forward`` overwrites (copy it to keep it).
     ``apply(G, active=None)``: ``active`` (bool, shape ``lead``) masks trials that must not move.
-    Plain GD on one trial fuses each gradient product into its update (``gd_update``); batched
-    plain GD scales ``G`` by ``lr`` first, so the products give the update directly; E19 needs
-    the gradients' norms first.  ``apply`` may overwrite ``G``.
+    Plain GD on one trial lets the model fuse each gradient product into its update (matrices:
+    ``gd_update``); batched plain GD scales ``G`` by ``lr`` first (masked trials by 0), so the
+    model's products give the update directly; E19 needs the gradients' norms first.  ``apply``
+    may overwrite ``G``.
     """
 
     def __init__(self, weights, *, lr, optimizer="gd", beta=0.99, eps=1e-4, lead=None, t=0, s=None):
         self.lr, self.optimizer, self.beta, self.eps = _check_optimizer(lr, optimizer, beta, eps)
-        weights = check_weights(weights)
-        self.lead = np.broadcast_shapes(*(w.shape[:-2] for w in weights)) if lead is None else tuple(lead)
-        self.weights = [np.array(np.broadcast_to(w, self.lead + w.shape[-2:]), dtype=np.float64)
-                        for w in weights]
+        self.model = weights if isinstance(weights, Model) else MatrixModel(weights, lead)
+        self.lead, self.weights = self.model.lead, self.model.params
         self.t = int(t)
         self.s = np.zeros(self.lead) if s is None else np.broadcast_to(np.asarray(s, float), self.lead).copy()
-        ws, n = self.weights, self.weights[0].shape[-1]
-        self._prefix = [np.empty(self.lead + (w.shape[-2], n)) for w in ws[1:]]
-        self._grads = [np.empty_like(w) for w in ws]
-        self._chain = [None] + [np.empty(self.lead + (w.shape[-2], n)) for w in ws[1:-1]]
-        self._G = np.empty(self.lead + (ws[-1].shape[-2], n))
-        self._fused = self.optimizer == "gd" and not self.lead and len(ws) >= 2      # see gd_update
-        self._scratch = ([None, np.empty_like(ws[1])] + [np.empty((n, w.shape[-1])) for w in ws[2:]]
-                         if self._fused else None)
-        self.prefixes = None
+        self._fused = self.optimizer == "gd" and self.model.fusable
 
     def forward(self):
         """The end-to-end matrix ``W`` (a reused buffer); keeps the prefixes for :meth:`apply`."""
-        self.prefixes = prefix_products(self.weights, out=self._prefix)
-        return self.prefixes[-1]
+        return self.model.forward()
+
+    @property
+    def prefixes(self):
+        """The forward prefix products of a matrix model (``None`` before :meth:`forward`)."""
+        return self.model.prefixes
 
     def apply(self, G, active=None):
-        """Backward pass (E1) at the last :meth:`forward` and one optimizer update, in place."""
-        if self._fused and (isinstance(G, np.ndarray) or len(self.weights) >= 3):
-            return gd_update(self.weights, self.prefixes, G, self.lr, self._scratch)
+        """The model's gradients at the last forward pass (matrices: E1) and one optimizer update, in place."""
+        if self._fused and self.model.fused_gd_step(G, self.lr):
+            return None
         masked = active is not None and self.lead
         if self.optimizer == "gd":
-            eta = np.where(active, self.lr, 0.0)[..., None, None] if masked else self.lr
-            if hasattr(G, "tocsr"):
-                G = G * eta
-            else:
-                G = np.multiply(G, eta, out=self._G if np.shape(G) == self._G.shape else None)
-        grads = backward(self.weights, self.prefixes, G, (self._grads, self._chain))
-        if self.optimizer == "adaptive":         # E19: one global step per trial
+            grads = self.model.backward(G, np.where(active, self.lr, 0.0)[..., None, None] if masked else self.lr)
+        else:                                    # E19: one global step per trial
+            grads = self.model.backward(G)
             sq = sum(np.einsum("...ij,...ij->...", g, g) for g in grads)
             self.t += 1
             s = self.beta * self.s + (1.0 - self.beta) * sq
@@ -120,6 +114,7 @@ class Stepper:
                 g *= eta
         for w, g in zip(self.weights, grads):
             np.subtract(w, g, out=w)
+        return None
 
 
 def _check_optimizer(lr, optimizer, beta, eps):
@@ -200,17 +195,41 @@ def gradient_descent(problem, weights, *, lr, max_steps, optimizer="gd", loss_to
     -------
     Run
     """
-    loop = _start(problem, weights, locals())       # check the arguments; set up a fresh or resumed run
+    return train(MatrixModel, problem, weights, locals(), options=dict(n_singular=n_singular))
+
+
+def train(model_type, problem, params, args, options=None):
+    r"""The training loop of every model (:mod:`dmf_edu.training.model`): :func:`gradient_descent`
+    for a deep matrix factorization, :func:`dmf_edu.tensors.gradient_descent` for a CP one.
+
+    Parameters
+    ----------
+    model_type : subclass of :class:`~dmf_edu.training.model.Model`
+    problem : a problem the model trains on (``model_type.check_problem``)
+    params : list of arrays
+        The initial parameters (copied), leading axes independent trials.
+    args : dict
+        The keyword arguments of :func:`gradient_descent` (``lr``, ``max_steps``, ``optimizer``, ...),
+        all of them (a public ``gradient_descent`` passes its ``locals()``).
+    options : dict, optional
+        The model's own settings (``MatrixModel``: ``n_singular``), passed to its constructor.
+
+    Returns
+    -------
+    Run
+        Of the class ``model_type.run_type``.
+    """
+    loop = _start(model_type, problem, params, args, options or {})   # check; set up a fresh or resumed run
+    model, stepper = loop.model, loop.stepper
     while True:
-        W = loop.stepper.forward()
-        loss, G = problem.loss_and_gradient_unchecked(W)
+        loss, G = model.loss_and_gradient(problem)
         final = loop.check_loss(loss)               # divergence (raises), loss_tol, max_steps
         if loop.record_due(final):
-            final = loop.record(loss, W) or final   # history; validation, keep_best, patience; callback
+            final = loop.record(loss) or final      # history; validation, keep_best, patience; callback
         loop.report(loss, final)
         if final:
             return loop.finish()                    # the stop reason, the last checkpoint
-        loop.stepper.apply(G, loop.trials.active)
+        stepper.apply(G, loop.trials.active)
         loop.advance()                              # the next step; a checkpoint every checkpoint_every
 
 
@@ -277,55 +296,43 @@ class StoppingRule:
         return None
 
 
-def _start(problem, weights, args):
+def _start(model_type, problem, params, args, options):
     """Check the arguments (``args``: the call's), then set up the loop, fresh or resumed."""
     a = SimpleNamespace(**args)
-    settings = _check_arguments(problem, a)
-    checkpoint, resume, weights, lead = _resume(problem, weights, a, settings)
-    return _Loop(problem, weights, a, settings, checkpoint, resume, lead)
+    settings = _check_arguments(model_type, problem, a)
+    checkpoint, resume, params, lead = _resume(model_type, problem, params, a, settings)
+    model = model_type(params, lead, **options)
+    return _Loop(model, problem, a, settings, checkpoint, resume)
 
 
-def _check_arguments(problem, a):
+def _check_arguments(model_type, problem, a):
     """The checked settings of one call (``a``: its arguments), in the order of the signature."""
-    if not isinstance(problem, Problem):
-        raise TypeError(f"problem must be a MatrixCompletion or MatrixSensing, got {type(problem).__name__}")
+    model_type.check_problem(problem)
     lr, optimizer, beta, eps = _check_optimizer(a.lr, a.optimizer, a.beta, a.eps)
     max_steps = check_int(a.max_steps, "max_steps", minimum=0)
     loss_tol = None if a.loss_tol is None else check_positive(a.loss_tol, "loss_tol", allow_zero=True)
     divergence_factor = check_positive(a.divergence_factor, "divergence_factor")
-    n_singular = check_int(a.n_singular, "n_singular", minimum=1)
-    validation, patience = _check_validation(problem, a.validation, a.keep_best, a.patience)
+    if getattr(a, "n_singular", None) is not None:
+        check_int(a.n_singular, "n_singular", minimum=1)
+    validation, patience = _check_validation(model_type, problem, a.validation, a.keep_best, a.patience)
     return SimpleNamespace(lr=lr, optimizer=optimizer, beta=beta, eps=eps, max_steps=max_steps, loss_tol=loss_tol,
-                           divergence_factor=divergence_factor, n_singular=n_singular, validation=validation,
-                           patience=patience)
+                           divergence_factor=divergence_factor, validation=validation, patience=patience)
 
 
-def _resume(problem, weights, a, s):
-    """The checkpoint, the run to resume (or None), the starting weights and the trial axes."""
+def _resume(model_type, problem, params, a, s):
+    """The checkpoint, the run to resume (or None), the starting parameters and the trial axes."""
     fingerprint = None                     # hashing the data costs time: only to checkpoint or resume
     if a.checkpoint is not None or a.resume is not None:
-        fingerprint = run_fingerprint(problem, weights, dict(
+        fingerprint = model_type.fingerprint(problem, params, dict(
             lr=s.lr, optimizer=s.optimizer, beta=s.beta, eps=s.eps, loss_tol=s.loss_tol,
-            keep_best=bool(a.keep_best), patience=s.patience, validation=problem_digest(s.validation)))
+            keep_best=bool(a.keep_best), patience=s.patience,
+            validation=None if s.validation is None else model_type.digest(s.validation)))
     ck = Checkpoint(a.checkpoint, a.checkpoint_every, fingerprint)
     resume = ck.resume_from(a.resume, s.optimizer)
     if resume is not None:
-        weights = resume.last_weights or resume.weights
-    weights = check_weights(weights)
-    m, n = weights[-1].shape[-2], weights[0].shape[-1]
-    if (m, n) != tuple(problem.shape):
-        raise ValueError(
-            f"weights give an end-to-end matrix W_N ... W_1 of shape {m}x{n} but the problem is "
-            f"{problem.shape[0]}x{problem.shape[1]}: the first factor needs {problem.shape[1]} columns "
-            f"and the last {problem.shape[0]} rows")
-    try:
-        lead = np.broadcast_shapes(*(w.shape[:-2] for w in weights), problem.batch_shape)
-        if s.validation is not None and np.broadcast_shapes(lead, s.validation.batch_shape) != lead:
-            raise ValueError
-    except ValueError:
-        raise ValueError(f"the weights' trial axes {[w.shape[:-2] for w in weights]} do not broadcast "
-                         f"with the problem's {problem.batch_shape} (and the validation problem's)") from None
-    return ck, resume, weights, lead
+        params = resume.last_weights or resume.weights
+    params, lead = model_type.check(problem, params, s.validation)
+    return ck, resume, params, lead
 
 
 class _Loop:
@@ -333,20 +340,21 @@ class _Loop:
     checkpoint, trials), the step, the divergence limit and the stop reason; one method per
     part of an iteration."""
 
-    def __init__(self, problem, weights, a, settings, checkpoint, resume, lead):
+    def __init__(self, model, problem, a, settings, checkpoint, resume):
         s = self.settings = settings
         state = {} if resume is None else resume.state
-        self.stepper = Stepper(weights, lr=s.lr, optimizer=s.optimizer, beta=s.beta, eps=s.eps, lead=lead,
+        self.model, self.problem, lead = model, problem, model.lead
+        self.stepper = Stepper(model, lr=s.lr, optimizer=s.optimizer, beta=s.beta, eps=s.eps,
                                t=state.get("t", 0), s=state.get("s"))
-        truth = problem.truth if a.truth is None else np.asarray(a.truth, dtype=float)
+        self.truth = truth = model.check_truth(problem, a.truth)
         history = {} if resume is None else resume.history
         self.checkpoint, self.progress, self.callback = checkpoint, _reporter(a.progress), a.callback
         self.validation, self.keep_best = s.validation, bool(a.keep_best)
-        self.recorder = Recorder(problem, truth, s.n_singular, history, validated=s.validation is not None)
+        self.recorder = Recorder(problem, truth, None, history, validated=s.validation is not None)
         self.keeper = None if s.validation is None else _BestKeeper(
             lead, a.keep_best, s.patience, state.get("best"), resume.weights if resume is not None else None)
-        self.should_record = record_predicate(a.record_every, a.record_steps, s.max_steps, self.stepper, problem,
-                                              s.validation, truth)
+        self.should_record = record_predicate(a.record_every, a.record_steps, s.max_steps,
+                                              lambda: model.cost_ratio(problem, s.validation, truth))
         self.step, elapsed0, loss0, self.reason = 0, 0.0, None, None
         self.last_recorded = int(history["step"][-1]) if len(history.get("step", [])) else -1
         steps, converged = np.zeros(lead, dtype=np.int64), np.zeros(lead, dtype=bool)
@@ -372,15 +380,16 @@ class _Loop:
     def record_due(self, final):
         return self.last_recorded != self.step and (final or self.should_record(self.step))
 
-    def record(self, loss, W):
+    def record(self, loss):
         """Record the history; validation, ``keep_best``, ``patience``; the callback.  True to stop."""
-        step, weights = self.step, self.stepper.weights
-        error = None if self.validation is None else heldout_error(W, self.validation)
-        self.recorder.record(step, loss, W, weights, time.perf_counter() - self.clock, error, self.stepper.prefixes)
+        step, model = self.step, self.model
+        error = None if self.validation is None else model.validation_error(self.validation)
+        items = model.history_items(self.problem, self.truth)
+        self.recorder.add(step, loss, items, time.perf_counter() - self.clock, error)
         self.last_recorded = step
         if self.keeper:
-            self.trials.stop(self.keeper.update(step, error, weights, self.trials.active), step)
-        if self.callback is not None and self.callback(_view(step, loss, W)) is True:
+            self.trials.stop(self.keeper.update(step, error, model.params, self.trials.active), step)
+        if self.callback is not None and self.callback(_view(step, loss, model.output())) is True:
             self.reason = "callback"
         return self.reason is not None or not self.trials.any
 
@@ -406,7 +415,7 @@ class _Loop:
     def result(self):
         """The run so far (what a checkpoint saves and a :class:`DivergenceError` carries)."""
         stepper, keeper, last = self.stepper, self.keeper, [w.copy() for w in self.stepper.weights]
-        return Run(weights=keeper.best_weights(last) if self.keep_best else last, history=self.recorder.history(),
+        return self.model.run_type(weights=keeper.best_weights(last) if self.keep_best else last, history=self.recorder.history(),
                    nit=self.trials.steps_at(self.step), success=self.trials.converged.copy(),
                    optimizer=self.settings.optimizer, lr=stepper.lr,
                    state={"t": stepper.t, "s": stepper.s.copy(), "loss0": self.stopping.loss0,
@@ -415,18 +424,17 @@ class _Loop:
                    status=self.reason or "max_steps")
 
 
-def _check_validation(problem, validation, keep_best, patience):
+def _check_validation(model_type, problem, validation, keep_best, patience):
     if validation is None:
         if keep_best or patience is not None:
             raise ValueError("keep_best and patience need a validation problem: pass validation=test, "
                              "e.g. train, test = problem.split(0.1)")
         return None, None
-    if not isinstance(validation, Problem):
-        raise TypeError(f"validation must be a MatrixCompletion or MatrixSensing (e.g. from problem.split), "
-                        f"got {type(validation).__name__}")
+    model_type.check_problem(validation, "validation")
     if tuple(validation.shape) != tuple(problem.shape):
-        raise ValueError(f"validation is {validation.shape[0]}x{validation.shape[1]} but the problem is "
-                         f"{problem.shape[0]}x{problem.shape[1]}: pass held-out entries of the same matrix, "
+        raise ValueError(f"validation is {'x'.join(map(str, validation.shape))} but the problem is "
+                         f"{'x'.join(map(str, problem.shape))}: pass held-out entries of the same "
+                         f"{'matrix' if len(problem.shape) == 2 else 'tensor'}, "
                          "e.g. train, validation = problem.split(0.1)")
     if patience is not None:
         try:

@@ -8,6 +8,7 @@ import hashlib
 import json
 import os
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
 
@@ -50,7 +51,16 @@ class Run:
         The same in one sentence (default: made from ``status`` and ``success``).
     wall_time : float
         Seconds (counting those of a resumed run).
+
+    Notes
+    -----
+    ``model`` (a class attribute) names the kind of factorization: ``"matrix"`` here; a subclass
+    for another model (``dmf_edu.tensors.CPRun``, ``"cp"``) sets its own, registers itself, and
+    :meth:`load` returns that subclass for a file it saved.
     """
+
+    model: ClassVar[str] = "matrix"
+    _kinds: ClassVar[dict] = {}
 
     weights: list
     history: dict
@@ -63,6 +73,10 @@ class Run:
     last_weights: list | None = None
     status: str = "max_steps"
     message: str = ""
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        cls._kinds[cls.model] = cls
 
     def __post_init__(self):
         if not self.message:
@@ -116,7 +130,7 @@ class Run:
         meta = dict(optimizer=self.optimizer, lr=self.lr, t=int(self.state.get("t", 0)),
                     wall_time=self.wall_time, depth=len(self.weights), status=self.status, message=self.message,
                     fingerprint=self.state.get("fingerprint"), keep_last=self.last_weights is not None,
-                    patience=best.get("patience"))
+                    patience=best.get("patience"), model=self.model)
         tmp = path + ".tmp.npz"
         np.savez(tmp, meta=np.asarray(json.dumps(meta)), **arrays)
         os.replace(tmp, path)
@@ -133,7 +147,9 @@ class Run:
                      "loss0": data["state_loss0"] if "state_loss0" in data.files else None}
             if best:
                 state["best"] = dict(best, patience=meta.get("patience") or np.inf)
-            return cls(weights=[data[f"weight_{j}"] for j in depth],
+            kind = meta.get("model", "matrix")
+            kind = cls if kind == cls.model else cls._kinds.get(kind, cls)
+            return kind(weights=[data[f"weight_{j}"] for j in depth],
                        history={k[8:]: data[k] for k in data.files if k.startswith("history_")},
                        nit=data["nit" if "nit" in data.files else "steps"],
                        success=data["success" if "success" in data.files else "converged"],
@@ -198,23 +214,23 @@ class Checkpoint:
             run.save(self.path)
 
 
-def problem_digest(problem):
-    """A hash of a problem's data (positions, values, measurements), or None."""
+def problem_digest(problem, names=("rows", "cols", "data", "measurement_matrix")):
+    """A hash of a problem's data (its arrays ``names``: positions, values, measurements), or None."""
     if problem is None:
         return None
     digest = hashlib.sha1()
-    for name in ("rows", "cols", "data", "measurement_matrix"):
+    for name in names:
         arr = getattr(problem, name, None)
         if arr is not None:
             digest.update(np.ascontiguousarray(arr).tobytes())
     return digest.hexdigest()
 
 
-def run_fingerprint(problem, weights, settings):
-    """What a resumed run must share with the call that resumes it: the problem's data (hashed),
-    the factor shapes (when given) and the settings."""
+def run_fingerprint(problem, weights, settings, digest=problem_digest):
+    """What a resumed run must share with the call that resumes it: the problem's data (hashed by
+    ``digest``), the factor shapes (when given) and the settings."""
     out = dict(problem=type(problem).__name__, shape=list(problem.shape), reduction=problem.reduction,
-               data=problem_digest(problem), **settings)
+               data=digest(problem), **settings)
     if weights is not None:
         out["weight_shapes"] = [list(np.shape(w)) for w in weights]
     return out
