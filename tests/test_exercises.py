@@ -12,6 +12,14 @@ from dmf_edu.course.exercises import _gauss_newton_part, _no_transpose_variant  
 from dmf_edu.baselines.schatten import schatten_profile
 from dmf_edu.landscape.hessian import hessian_vector_product
 from dmf_edu.linalg import depth_multiplier, psd_power
+from dmf_edu import tensors
+
+def _exact_sigma_velocity(factors, G):
+    """d sigma_r/dt from the library's E20: sum_n sigma_r <w_r^(n), -g_r^(n)> / ||w_r^(n)||^2 (any factors)."""
+    grads = tensors.cp_gradients(factors, G)
+    sigma = tensors.component_norms(factors)
+    return -sigma * sum(np.sum(A * g, axis=0) / np.sum(A * A, axis=0) for A, g in zip(factors, grads))
+
 
 LIBRARY = {"layer_gradients": d.layer_gradients, "end_to_end_operator": d.end_to_end_operator,
            "singular_value_velocity": d.singular_value_velocity, "effective_rank": d.effective_rank,
@@ -23,6 +31,8 @@ LIBRARY = {"layer_gradients": d.layer_gradients, "end_to_end_operator": d.end_to
            "decayed_balancedness": lambda D0, lam, t: np.exp(-2 * lam * t) * D0,
            "log_mean_limit": lambda x, y: np.where((x > 0) & (y > 0), d.log_mean(
                np.maximum(x, 1e-300) ** 2, np.maximum(y, 1e-300) ** 2), 0.0),
+           "cp_gradient": tensors.cp_gradients,
+           "component_norm_velocity": lambda f, G: _exact_sigma_velocity(f, G),
            "origin_hessian_eigenvalues": lambda G, k: np.sort(np.concatenate(
                [np.repeat(np.linalg.svd(G, compute_uv=False), k), -np.repeat(np.linalg.svd(G, compute_uv=False), k),
                 np.zeros(k * (sum(G.shape) - 2 * min(G.shape)))]))}
@@ -345,3 +355,56 @@ def test_completion_schatten_reference_equals_svd_of_the_completion(rng, p):
         s = np.linalg.svd(np.array([[w[i, j], 1.0], [1.0, 0.0]]), compute_uv=False)
         want = s[0] if p == np.inf else np.sum(s ** p) ** (1.0 / p)
         assert got[i, j] == pytest.approx(want, rel=1e-12)
+
+
+# --------------------------------------------------------------------------- E20, E22 (lesson 9)
+
+def _reversed_khatri_rao(factors, G):
+    """Kolda-Bader order of the other factors with a row-major unfolding."""
+    return [tensors.unfold(G, n) @ tensors.khatri_rao((factors[:n] + factors[n + 1:])[::-1])
+            for n in range(len(factors))]
+
+
+def test_cp_gradient_planted_bugs_get_their_hints():
+    grads = tensors.cp_gradients
+    _failing("cp_gradient", _reversed_khatri_rao, "dims 3x4x5", "reverse order of your unfolding")
+    mean = lambda f, G: [g * A.shape[0] / G.size for g, A in zip(grads(f, G), f)]     # noqa: E731
+    _failing("cp_gradient", mean, "a mean over the other indices where E20 has a sum")
+    drop_last = lambda f, G: grads(f, G)[:-1] if len(f) >= 4 else grads(f, G)          # noqa: E731
+    _failing("cp_gradient", drop_last, "order 4", "returned 3 arrays", "the last mode is dropped")
+    _failing("cp_gradient", lambda f, G: grads(f, G)[::-1], "reverse order")
+    _failing("cp_gradient", lambda f, G: [g.T for g in grads(f, G)], "transposed shape")
+    _failing("cp_gradient", lambda f, G: [-g for g in grads(f, G)], "sign flipped")
+
+
+def test_cp_gradient_reversed_order_is_invisible_only_to_symmetric_cases():
+    """The reversed Khatri-Rao order is right at order 2 and on a symmetric cube: hence distinct dimensions."""
+    rng = np.random.default_rng(0)
+    A = rng.standard_normal((4, 2))
+    G = rng.standard_normal((4, 4, 4))
+    G = sum(np.transpose(G, p) for p in ((0, 1, 2), (0, 2, 1), (1, 0, 2), (1, 2, 0), (2, 0, 1), (2, 1, 0)))
+    for got, want in zip(_reversed_khatri_rao([A, A, A], G), tensors.cp_gradients([A, A, A], G)):
+        assert np.allclose(got, want)
+    two = [rng.standard_normal((4, 2)), rng.standard_normal((3, 2))]
+    G2 = rng.standard_normal((4, 3))
+    assert all(np.allclose(a, b) for a, b in zip(_reversed_khatri_rao(two, G2), tensors.cp_gradients(two, G2)))
+
+
+def test_component_norm_velocity_planted_bugs_get_their_hints():
+    ref = REGISTRY["component_norm_velocity"].reference
+    _failing("component_norm_velocity", lambda f, G: ref(f, G) / len(f), "order 2", "a factor N is missing")
+    two_for_n = lambda f, G: ref(f, G) * 2 / len(f)                                 # noqa: E731  right at N = 2
+    _failing("component_norm_velocity", two_for_n, "order 3", "not the 2 of the matrix case")
+
+    def depth_two_formula(f, G):
+        sigma = tensors.component_norms(f)
+        return ref(f, G) * 2 / len(f) * sigma ** (1 - (2 - 2 / len(f)))
+    _failing("component_norm_velocity", depth_two_formula, "order 3", "the depth-2 matrix formula")
+
+    def sigma_to_one_minus_one_over_n(f, G):
+        sigma, N = tensors.component_norms(f), len(f)
+        return ref(f, G) * sigma ** ((1 - 1 / N) - (2 - 2 / N))
+    _failing("component_norm_velocity", sigma_to_one_minus_one_over_n, "order 2", "the power is sigma_r^(2 - 2/N)")
+    _failing("component_norm_velocity", lambda f, G: ref(f, G) * tensors.component_norms(f), "unnormalised")
+    _failing("component_norm_velocity", lambda f, G: -ref(f, G), "sign flipped")
+    _failing("component_norm_velocity", lambda f, G: ref(f, G)[:-1], "shape")

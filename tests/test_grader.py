@@ -254,3 +254,25 @@ def test_bad_arguments_exit_2(tmp_path, capsys):
     assert _main(tmp_path, "--jobs", "0") == 2
     assert "--jobs >= 1" in capsys.readouterr().err
     assert _main(tmp_path, "--exercises", tmp_path / "nope.py") == 2
+
+
+def test_lesson_9_answers_are_graded_and_the_library_cp_gradients_is_flagged(tmp_path):
+    path = _file(tmp_path, "tensors9.py", """
+        import numpy as np
+        from dmf_edu import tensors
+
+        def cp_gradient(factors, G):                            # a wrapper around the package's E20
+            return tensors.cp_gradients(factors, G)
+
+        def component_norm_velocity(factors, G):                # E22, written out
+            N = len(factors)
+            norms = np.prod([np.linalg.norm(A, axis=0) for A in factors], axis=0)
+            units = [A / np.linalg.norm(A, axis=0) for A in factors]
+            proj = np.array([np.einsum(G, list(range(N)), *sum(([u[:, r], [n]] for n, u in enumerate(units)), []))
+                             for r in range(norms.size)])
+            return -N * norms ** (2 - 2 / N) * proj
+        """)
+    rows = _by_name(grader.grade(path, timeout=QUICK))
+    assert rows["cp_gradient"]["status"] == "flagged", rows["cp_gradient"]
+    assert "dmf_edu.tensors.cp.cp_gradients" in rows["cp_gradient"]["message"]
+    assert rows["component_norm_velocity"]["status"] == "passed", rows["component_norm_velocity"]

@@ -30,8 +30,8 @@ def _exercise_numbers(lesson):
     return EXERCISE.findall(lesson.path.read_text(encoding="utf-8").split("## Exercises", 1)[1])
 
 
-def test_the_course_has_eight_numbered_lessons_in_the_package():
-    assert 7 <= len(LESSONS) <= 8
+def test_the_course_has_nine_numbered_lessons_in_the_package():
+    assert len(LESSONS) == 9
     assert [ls.number for ls in LESSONS] == list(range(1, len(LESSONS) + 1))
     for ls in LESSONS:
         assert ls.path.parent == lessons.lesson_dir()
@@ -210,7 +210,7 @@ def test_runner_prints_text_marks_wrong_snippets_and_saves_figures_into_out(tmp_
     assert out.index("Part one") < out.index("snippet 1/2") < out.index("snippet 2/2") < out.index("Closing")
     assert (tmp_path / "figs" / "planted.png").is_file()
     assert f"figure: {tmp_path / 'figs' / 'planted.png'}" in out
-    assert lesson_main(9) == 2 and "no lesson 9" in capsys.readouterr().err
+    assert lesson_main(9) == 2 and "no lesson 9" in capsys.readouterr().err     # (the planted course has one lesson)
 
 
 def test_a_real_lesson_through_the_command_line(tmp_path):

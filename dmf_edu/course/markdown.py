@@ -25,7 +25,7 @@ _SYMBOLS = {
     "alpha": "α", "beta": "β", "eta": "η", "tau": "τ", "epsilon": "ε", "varepsilon": "ε", "mu": "μ",
     "ell": "ℓ", "nabla": "∇", "partial": "∂", "sum": "Σ", "prod": "∏", "int": "∫", "infty": "∞",
     "in": "∈", "times": "×", "odot": "⊙", "propto": "∝", "cdots": "⋯", "dots": "…", "ldots": "…",
-    "cdot": "·", "langle": "⟨", "rangle": "⟩", "longrightarrow": "⟶", "to": "→", "rightarrow": "→",
+    "cdot": "·", "otimes": "⊗", "bigotimes": "⊗", "langle": "⟨", "rangle": "⟩", "longrightarrow": "⟶", "to": "→", "rightarrow": "→",
     "le": "≤", "leq": "≤", "ge": "≥", "geq": "≥", "approx": "≈", "ne": "≠", "neq": "≠", "pm": "±",
     "|": "‖", "top": "ᵀ",
     "qquad": "    ", "quad": "  ", ",": " ", ";": " ", "!": "", " ": " ", "{": "{", "}": "}",

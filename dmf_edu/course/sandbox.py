@@ -63,6 +63,7 @@ PACKAGE_ANSWERS = {
     "origin_hessian_eigenvalues": [("dmf_edu.landscape", "hessian_matrix"),
                                    ("dmf_edu.landscape", "hessian_extremes")],
     "heldout_error": [("dmf_edu.metrics", "heldout_error")],
+    "cp_gradient": [("dmf_edu.tensors", "cp_gradients")],
 }
 
 
