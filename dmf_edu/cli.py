@@ -84,7 +84,7 @@ def build_parser(argv=()):
         from .proofs.runner import add_arguments as add_prove_arguments     # sympy: only for `prove`
         add_prove_arguments(prove)
     les = sub.add_parser("lesson", help="run lesson N of the course (docs/lessons/README.md)")
-    les.add_argument("n", type=int, help="lesson number (1-8)")
+    les.add_argument("n", type=int, help="lesson number (1-9)")
     les.add_argument("--out", default=None, help="folder for the figures (default: ./dmf-edu-lessons)")
     les.add_argument("--solutions", action="store_true", help="print the worked solutions instead")
     les.add_argument("--notebook", nargs="?", const=True, default=None, metavar="PATH",
