@@ -1,6 +1,7 @@
 """X10 (THEORY.md §10): tensor completion in quick mode through ``reproduce``, and its data."""
 
 import json
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -12,22 +13,14 @@ from dmf_edu.tensors import component_norms
 
 @pytest.fixture(scope="module")
 def quick(tmp_path_factory):
+    """Quick X10 through ``reproduce``; the saved figure is read back from the (wrapped) writer."""
     import dmf_edu._io as io
 
-    figures = []
-    real_save = io.save_figure
-
-    def capture(fig, path):
-        figures.append([(ax.get_xlabel(), ax.get_ylabel(), ax.get_title()) for ax in fig.axes])
-        real_save(fig, path)
-
     out = tmp_path_factory.mktemp("x10")
-    io.save_figure = capture
-    try:
+    with mock.patch.object(io, "save_figure", wraps=io.save_figure) as saver:
         res = reproduce("X10", out=out, quick=True, progress=False)
-    finally:
-        io.save_figure = real_save
-    return out, res, figures[0]
+    fig = saver.call_args.args[0]                     # closed, but it keeps its axes
+    return out, res, [(ax.get_xlabel(), ax.get_ylabel(), ax.get_title()) for ax in fig.axes]
 
 
 def _median(res, order, method):
