@@ -30,6 +30,7 @@ REGISTRY = {
     "X7": "dmf_edu.experiments.x7_saddles",
     "X8": "dmf_edu.experiments.x8_plateaus",
     "X9": "dmf_edu.experiments.x9_real_data",
+    "X10": "dmf_edu.experiments.x10_tensors",
 }
 
 FULL_OUT, QUICK_OUT = "figures", os.path.join("figures", "quick")
