@@ -347,6 +347,8 @@ def test_entrywise_gd_moves_only_observed_entries(rng):
     assert losses[-1] < 1e-12 * losses[0] and np.all(np.diff(losses) <= 0)
     W2, _ = entrywise_gd(problem, 1e-3, 0.5, 0, rng=0)
     assert np.sqrt(np.mean(W2 ** 2)) < 1e-2
+    W3, _ = entrywise_gd(problem, None, 0.5, 200, init=np.asfortranarray(init))   # any memory layout
+    np.testing.assert_array_equal(W3, W)
 
 
 def test_unfolding_nuclear_norm_recovers_a_rank_one_tensor(rng):

@@ -60,7 +60,7 @@ def entrywise_gd(problem, scale, lr, max_steps, rng=None, init=None):
         scale = check_positive(scale, "scale")
         W = as_rng(rng).standard_normal(problem.shape) * (scale / np.sqrt(np.prod(problem.shape[1:])))
     else:
-        W = np.array(check_tensor(init, problem.shape, "init"), dtype=np.float64)
+        W = np.array(check_tensor(init, problem.shape, "init"), dtype=np.float64, order="C")  # reshape below is a view
         if W.shape != problem.shape:
             raise ValueError(f"init has shape {W.shape}; pass one tensor of shape {problem.shape}")
     seen, inverse = np.unique(problem.flat_index, return_inverse=True)       # repeated indices share an entry
