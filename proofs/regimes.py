@@ -88,6 +88,8 @@ ACCEPTS = {
     "training.loop.gradient_descent": ("N>=4", "batched", "mean", "sum", "completion", "sensing"),
     "landscape.hessian.hessian_vector_product": _SHAPES + ("N=2", "N=3", "sum", "mean", "completion",
                                                            "sensing", "list output"),
+    "baselines.nuclear_norm.nuclear_norm_kkt": _MATRIX + ("completion", "sensing", "sum", "mean"),
+    "baselines.nuclear_norm.nuclear_norm_minimization": ("completion", "sensing", "sum", "mean"),
     "tensors.cp.cp_gradients": _CP + ("list output",),
     "tensors.cp.component_norms": _CP,
     "tensors.cp.component_balancedness": _CP,
