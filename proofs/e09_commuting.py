@@ -53,7 +53,8 @@ from dmf_edu import dynamics
 from dmf_edu.baselines import nuclear_norm as nn
 from dmf_edu.problems import MatrixCompletion, MatrixSensing
 from dmf_edu.proofs.e03_end_to_end_dynamics import end_to_end_operator_formula
-from dmf_edu.proofs.symbolic import Page, Planted, power_simplify, rotation, to_float_array
+from dmf_edu.proofs.symbolic import (Page, Planted, field_matrix, function_field, power_simplify, rotation,
+                                     to_float_array)
 from dmf_edu.proofs.runner import run_page
 
 _limit = functools.lru_cache(maxsize=64)(sp.limit)
@@ -106,16 +107,24 @@ def dual_scale(alpha, N):
 
 # --------------------------------------------------------------------------- the proof
 
+@functools.lru_cache(maxsize=8)
+def diagonal_operator(N, t, s, g):
+    """E3's sum at ``W = Q diag(s^N) Q^T``, ``G = Q diag(g) Q^T``, ``Q = R(t)``, exact in ``QQ(t, s, g)``
+    (memoised: the planted variants reuse it); returns ``(A, Q, K)``."""
+    K = function_field([t, *s, *g])
+    Q, D = field_matrix(rotation(t), K), field_matrix(sp.diag(*[x ** 2 for x in s]), K)
+    return end_to_end_operator_formula(Q, D, Q, D, N, Q * field_matrix(sp.diag(*g), K) * Q.transpose()), Q, K
+
+
 def prove(proof, quick=False, law=mode_law, form=integral_form, scale=dual_scale, infinite=infinite_law, pairing=psd_pairing,
           velocity=dynamics.scalar_velocity, trace_min=nn.nuclear_norm_minimization):
     t = sp.Symbol("t", real=True)
     s, g = sp.symbols("s1 s2", positive=True), sp.symbols("g1 g2", real=True)
-    Q = rotation(t)
-    D = sp.diag(*[x ** 2 for x in s])
     for N in (2, 3, 4) if quick else (2, 3, 4, 5):
-        A = end_to_end_operator_formula(Q, D, Q, D, N, Q * sp.diag(*g) * Q.T)
-        claim = Q * sp.diag(*[-law(x ** N, gi, N) for x, gi in zip(s, g)]) * Q.T
-        proof.zero("S1", (A - claim).applyfunc(sp.cancel), f"2x2 symbolic rotation N={N}: A_(N,W)(G)")
+        A, Q, K = diagonal_operator(N, t, s, g)
+        claim = Q * field_matrix(sp.diag(*[-law(x ** N, gi, N) for x, gi in zip(s, g)]), K) * Q.transpose()
+        proof.zero("S1", A - claim, f"2x2 symbolic rotation N={N}: A_(N,W)(G)")
+    Q = rotation(t)
     x, y, alpha, q = sp.symbols("x y alpha q", positive=True)
     N = 2 + q                                                          # symbolic N > 2
     proof.zero("S2", power_simplify(law(x, x - y, N) - N * x ** (2 - 2 / N) * (y - x)),

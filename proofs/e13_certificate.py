@@ -42,6 +42,8 @@ T2  library: ``baselines.nuclear_norm_minimization`` on 2x3 completion and sensi
     ``dual_objective = b . lam - eps ||lam||_1`` and the certified interval is within ``tol``.
 """
 
+import functools
+
 import numpy as np
 import sympy as sp
 
@@ -134,26 +136,37 @@ def prove(proof, quick=False, adj=adjoint, box=box_term, nuclear=nuclear_from_si
     _tie_solver(proof, solve)
 
 
+@functools.lru_cache(maxsize=4)
+def svd_pieces(m, n):
+    """S3's plant-independent parts at ``m x n`` (memoised): ``sigma``, the residual
+    ``sum_i sigma_i u_i^T S v_i - <X, S>`` (cancelled), Lagrange's residual and ``U^T U - I``, ``V^T V - I``."""
+    a = sp.Symbol("a", real=True)
+    U = rotation(a)
+    V = cayley(sp.symbols(f"c1:{n * (n - 1) // 2 + 1}", real=True), n)[:, :m] if n > 2 else rotation(
+        sp.Symbol("c1", real=True))
+    sig = sp.symbols(f"sigma1:{m + 1}", nonnegative=True)
+    S = symbol_matrix("t", m, n)
+    X = U * sp.diag(*sig) * V.T
+    inner = sum(x * s for x, s in zip(X, S))
+    bilinear = sp.cancel(sum(sig[i] * (U[:, i].T * S * V[:, i])[0] for i in range(m)) - inner)
+    uu, vv = sp.Matrix(sp.symbols(f"u1:{m + 1}", real=True)), sp.Matrix(sp.symbols(f"v1:{n + 1}", real=True))
+    Sv = S * vv
+    lagrange = sum((uu[i] * Sv[j] - uu[j] * Sv[i]) ** 2 for i in range(m) for j in range(i + 1, m))
+    lagrange = sp.expand((Sv.T * Sv)[0] * (uu.T * uu)[0] - (uu.T * Sv)[0] ** 2 - lagrange)
+    return (sig, bilinear, lagrange, (U.T * U - sp.eye(m)).applyfunc(sp.simplify),
+            (V.T * V - sp.eye(m)).applyfunc(sp.simplify))
+
+
 def _trace_duality(proof, nuclear):
     """S3 at 2x2 and 2x3: the SVD identity and Lagrange's identity."""
     for m, n in ((2, 2), (2, 3)):
-        a = sp.Symbol("a", real=True)
-        U = rotation(a)
-        V = cayley(sp.symbols(f"c1:{n * (n - 1) // 2 + 1}", real=True), n)[:, :m] if n > 2 else rotation(
-            sp.Symbol("c1", real=True))
-        sig = sp.symbols(f"sigma1:{m + 1}", nonnegative=True)
-        S = symbol_matrix("t", m, n)
-        X = U * sp.diag(*sig) * V.T
-        inner = sum(x * s for x, s in zip(X, S))           # ||X||_* from sigma (U, V orthonormal columns)
-        proof.zero("S3", nuclear(sig) - inner - sum(sig[i] * (1 - (U[:, i].T * S * V[:, i])[0]) for i in range(m)),
-                   f"{m}x{n}: ||X||_* - <X, S> = sum sigma_i (1 - u_i^T S v_i)", simplifier=sp.simplify)
-        uu, vv = sp.Matrix(sp.symbols(f"u1:{m + 1}", real=True)), sp.Matrix(sp.symbols(f"v1:{n + 1}", real=True))
-        Sv = S * vv
-        lagrange = sum((uu[i] * Sv[j] - uu[j] * Sv[i]) ** 2 for i in range(m) for j in range(i + 1, m))
-        proof.zero("S3", (Sv.T * Sv)[0] * (uu.T * uu)[0] - (uu.T * Sv)[0] ** 2 - lagrange,
-                   f"{m}x{n}: ||Sv||^2 ||u||^2 - (u^T S v)^2 = sum_(i<j) (u_i (Sv)_j - u_j (Sv)_i)^2")
-        proof.zero("S3", (U.T * U - sp.eye(m)).applyfunc(sp.simplify), f"{m}x{n}: U^T U = I")
-        proof.zero("S3", (V.T * V - sp.eye(m)).applyfunc(sp.simplify), f"{m}x{n}: V^T V = I")
+        sig, bilinear, lagrange, UtU, VtV = svd_pieces(m, n)
+        # ||X||_* - <X, S> - sum sigma_i (1 - u_i^T S v_i) = (||X||_* - sum sigma_i) + bilinear
+        proof.zero("S3", nuclear(sig) - sum(sig) + bilinear,
+                   f"{m}x{n}: ||X||_* - <X, S> = sum sigma_i (1 - u_i^T S v_i)")
+        proof.zero("S3", lagrange, f"{m}x{n}: ||Sv||^2 ||u||^2 - (u^T S v)^2 = sum_(i<j) (u_i (Sv)_j - u_j (Sv)_i)^2")
+        proof.zero("S3", UtU, f"{m}x{n}: U^T U = I")
+        proof.zero("S3", VtV, f"{m}x{n}: V^T V = I")
 
 
 # --------------------------------------------------------------------------- tie-ins
