@@ -97,7 +97,8 @@ def tie_residuals(proof, residuals, library, quick):
         else:
             per_trial = [library(floats[0], to_float_array(trials[0][1]))]
         for b, ((weights, G), ws, grads) in enumerate(zip(trials, floats, per_trial)):
-            _tie_rate(proof, dims, weights, G, ws, grads, f"dims {dims}" + (f", batched trial {b}" if len(trials) > 1 else ""))
+            label = f"dims {dims}" + (f", batched trial {b}" if len(trials) > 1 else "")
+            _tie_rate(proof, dims, weights, G, ws, grads, label)
 
 
 def _tie_rate(proof, dims, weights, G, ws, grads, label):

@@ -20,7 +20,8 @@ Scope: exact identities over the field ``QQ(rotation parameters, s, g)``, i.e. f
 rotation, every ``s > 0`` and every ``G``, at the sizes 2x2 (N = 2; full run also N = 3, 4)
 and 3x2 (N = 2, full run).  At 3x3 (N = 2; full run also N = 3), 3x2 N = 3, 2x3 N = 4 (wide; full
 run also 2x3 N = 2 and 2x2 N = 5) the rotations are exact rational rotations at a random point and
-the identity is exact in ``s`` and ``G`` only: a fully symbolic 3x3 costs about a minute, over the time budget.  Full rank (``s > 0``);
+the identity is exact in ``s`` and ``G`` only: a fully symbolic 3x3 costs about a minute, over the time
+budget.  Full rank (``s > 0``);
 the rank-deficient case and unbalanced initialisations are not covered.
 
 Steps

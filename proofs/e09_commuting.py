@@ -116,7 +116,8 @@ def diagonal_operator(N, t, s, g):
     return end_to_end_operator_formula(Q, D, Q, D, N, Q * field_matrix(sp.diag(*g), K) * Q.transpose()), Q, K
 
 
-def prove(proof, quick=False, law=mode_law, form=integral_form, scale=dual_scale, infinite=infinite_law, pairing=psd_pairing,
+def prove(proof, quick=False, law=mode_law, form=integral_form, scale=dual_scale, infinite=infinite_law,
+          pairing=psd_pairing,
           velocity=dynamics.scalar_velocity, trace_min=nn.nuclear_norm_minimization):
     t = sp.Symbol("t", real=True)
     s, g = sp.symbols("s1 s2", positive=True), sp.symbols("g1 g2", real=True)

@@ -238,7 +238,8 @@ def _tie_in(proof, quick, pt, syms, trajectory, primitive, primitive_inf, escape
     states = [s / 3, s * sp.Rational(3, 4)]
     for n in (3, 4, sp.oo) if quick else (3, 4, 5, 7, sp.oo):
         times = np.array([float(sp.N(exact_time(x, s, x0, n, primitive, primitive_inf), 40)) for x in states])
-        proof.close("T2", scalar_trajectory(times, float(s), float(x0), number(n)), states, rtol=1e-10, what=f"scalar_trajectory N={n} at t = T(a*) - T(a0)")
+        proof.close("T2", scalar_trajectory(times, float(s), float(x0), number(n)), states, rtol=1e-10,
+                    what=f"scalar_trajectory N={n} at t = T(a*) - T(a0)")
     for n in (1, 2, 3, 4):
         proof.close("T3", asymptotic(float(s), float(alpha), n), escape(s, alpha, n), rtol=1e-12,
                     what=f"escape_time_asymptotic N={n}")

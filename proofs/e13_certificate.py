@@ -49,7 +49,8 @@ import sympy as sp
 
 from dmf_edu.baselines import nuclear_norm as nn
 from dmf_edu.problems import MatrixCompletion, MatrixSensing
-from dmf_edu.proofs.symbolic import (Page, Planted, cayley, exact_singular_values, rotation, symbol_matrix, to_float_array)
+from dmf_edu.proofs.symbolic import (Page, Planted, cayley, exact_singular_values, rotation, symbol_matrix,
+                                     to_float_array)
 from dmf_edu.proofs.runner import run_page
 
 PAGE = Page(
@@ -222,7 +223,8 @@ def _tie_kkt(proof, kkt):
         label = f"nuclear_norm_kkt {shape[0]}x{shape[1]} {kind} eps={eps}" + (" rank 1" if rank else "")
         for key, value in exact.items():
             proof.close("T1", got[key], value, rtol=1e-10, scale=1.0, what=f"{label}: {key}")
-    proof.sizes("T1 " + "; ".join(f"{s[0]}x{s[1]} {k} eps={e}" + (" rank 1" if r else "") for s, k, _, e, r in KKT_CASES))
+    proof.sizes("T1 " + "; ".join(f"{s[0]}x{s[1]} {k} eps={e}" + (" rank 1" if r else "")
+                                  for s, k, _, e, r in KKT_CASES))
 
 
 SOLVER_CASES = [("completion", "sum", 0), ("sensing", "mean", sp.Rational(1, 10))]

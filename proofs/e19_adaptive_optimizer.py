@@ -51,8 +51,8 @@ from dmf_edu.training.run import problem_digest
 from dmf_edu.problems import MatrixCompletion
 from dmf_edu.proofs.e01_layer_gradients import layer_gradient_formula as layer_gradients
 from dmf_edu.proofs.e11_diagonal_recursion import exact_problem, small_rational
-from dmf_edu.proofs.symbolic import (Page, Planted, chain_product, random_rational_point, symbol_matrix, symbolic_weights,
-                                     to_float_array)
+from dmf_edu.proofs.symbolic import (Page, Planted, chain_product, random_rational_point, symbol_matrix,
+                                     symbolic_weights, to_float_array)
 from dmf_edu.proofs.runner import run_page
 
 PAGE = Page(
