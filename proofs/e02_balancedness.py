@@ -77,24 +77,40 @@ def prove(proof, quick=False, formula=layer_gradient_formula, decay_rate=2,
 
 def tie_residuals(proof, residuals, library, quick):
     """T1: ``residuals`` returns the N - 1 exact ``D_j`` at rational points of every weight regime
-    with N >= 2; T2: the rate from ``library`` (layer gradients, checked against E1 too) is 0."""
-    for dims in [d for d in weight_grid(quick) if len(d) >= 3]:
-        weights, G = rational_weights(dims, proof.rng), rational_matrix(dims[-1], dims[0], proof.rng)
-        ws = [to_float_array(w) for w in weights]
-        got = residuals(ws)
-        proof.count("T1", got, len(ws) - 1, f"balancedness_residuals, dims {dims}")
-        for j, Dj in enumerate(got):
-            exact = weights[j + 1].T * weights[j + 1] - weights[j] * weights[j].T
-            proof.close("T1", Dj, exact, rtol=1e-12, what=f"balancedness_residuals D_{j + 1}, dims {dims}")
-        grads = library(ws, to_float_array(G))
-        proof.count("T2", grads, len(ws), f"layer_gradients, dims {dims}")
-        for g, e in zip(grads, layer_gradient_formula(weights, G)):
-            proof.close("T2", g, e, rtol=1e-12, what=f"layer_gradients, dims {dims}")
-        vel = [-g for g in grads]
-        for j in range(len(ws) - 1):
-            scale = sum(np.linalg.norm(v) * np.linalg.norm(w) for v, w in zip(vel[j:j + 2], ws[j:j + 2]))
-            proof.close("T2", balancedness_rate(ws, vel, j), np.zeros((dims[j + 1],) * 2), rtol=1e-12,
-                        what=f"dD_{j + 1}/dt from layer_gradients, dims {dims}", scale=scale)
+    with N >= 2; T2: the rate from ``library`` (layer gradients, checked against E1 too) is 0 --
+    at the first such regime on two trials batched in one call (leading axis)."""
+    grid = [d for d in weight_grid(quick) if len(d) >= 3]
+    for dims in grid:
+        trials = [(rational_weights(dims, proof.rng), rational_matrix(dims[-1], dims[0], proof.rng))
+                  for _ in range(2 if dims is grid[0] else 1)]
+        floats = [[to_float_array(w) for w in weights] for weights, _ in trials]
+        for weights, ws in zip(trials, floats):
+            got = residuals(ws)
+            proof.count("T1", got, len(ws) - 1, f"balancedness_residuals, dims {dims}")
+            for j, Dj in enumerate(got):
+                exact = weights[0][j + 1].T * weights[0][j + 1] - weights[0][j] * weights[0][j].T
+                proof.close("T1", Dj, exact, rtol=1e-12, what=f"balancedness_residuals D_{j + 1}, dims {dims}")
+        if len(trials) == 2:                                   # batched: one call on stacked trials
+            stacked = library([np.stack(w) for w in zip(*floats)], np.stack([to_float_array(G) for _, G in trials]))
+            proof.count("T2", stacked, len(floats[0]), f"layer_gradients batched, dims {dims}")
+            per_trial = [[g[b] for g in stacked] for b in range(2)]
+        else:
+            per_trial = [library(floats[0], to_float_array(trials[0][1]))]
+        for b, ((weights, G), ws, grads) in enumerate(zip(trials, floats, per_trial)):
+            label = f"dims {dims}" + (f", batched trial {b}" if len(trials) > 1 else "")
+            _tie_rate(proof, dims, weights, G, ws, grads, label)
+
+
+def _tie_rate(proof, dims, weights, G, ws, grads, label):
+    """T2 for one trial: the library's gradients are E1's and their balancedness rate is 0."""
+    proof.count("T2", grads, len(ws), f"layer_gradients, {label}")
+    for g, e in zip(grads, layer_gradient_formula(weights, G)):
+        proof.close("T2", g, e, rtol=1e-12, what=f"layer_gradients, {label}")
+    vel = [-g for g in grads]
+    for j in range(len(ws) - 1):
+        scale = sum(np.linalg.norm(v) * np.linalg.norm(w) for v, w in zip(vel[j:j + 2], ws[j:j + 2]))
+        proof.close("T2", balancedness_rate(ws, vel, j), np.zeros((dims[j + 1],) * 2), rtol=1e-12,
+                    what=f"dD_{j + 1}/dt from layer_gradients, {label}", scale=scale)
 
 
 def _first_layer_doubled(weights, G):
@@ -110,8 +126,6 @@ def _library_first_layer_doubled(weights, G):
     grads = factorization.layer_gradients(weights, G)
     return [2 * grads[0]] + grads[1:]
 
-
-UNCOVERED = {"factorization.layer_gradients": ("batched",)}     # batched: tied on the E1 page
 
 PLANTED = {
     "dropped transpose (square layers)": Planted("S1", lambda: dict(formula=_dropped_transpose)),

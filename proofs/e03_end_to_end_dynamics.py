@@ -18,9 +18,10 @@ complement of the row/column space).  ``G`` is a matrix of free symbols.
 
 Scope: exact identities over the field ``QQ(rotation parameters, s, g)``, i.e. for every
 rotation, every ``s > 0`` and every ``G``, at the sizes 2x2 (N = 2; full run also N = 3, 4)
-and 3x2 (N = 2, full run).  At 3x3 (N = 2; full run also N = 3) and 3x2 N = 3 the rotations
-are exact rational rotations at a random point and the identity is exact in ``s`` and ``G``
-only: a fully symbolic 3x3 costs about a minute, over the time budget.  Full rank (``s > 0``);
+and 3x2 (N = 2, full run).  At 3x3 (N = 2; full run also N = 3), 3x2 N = 3, 2x3 N = 4 (wide; full
+run also 2x3 N = 2 and 2x2 N = 5) the rotations are exact rational rotations at a random point and
+the identity is exact in ``s`` and ``G`` only: a fully symbolic 3x3 costs about a minute, over the time
+budget.  Full rank (``s > 0``);
 the rank-deficient case and unbalanced initialisations are not covered.
 
 Steps
@@ -36,6 +37,7 @@ T2  Library: ``dynamics.induced_velocity(weights, G)`` equals the exact pushforw
 
 import numpy as np
 import sympy as sp
+from sympy.polys.matrices import DomainMatrix
 
 from dmf_edu import dynamics, factorization
 from dmf_edu.proofs.e01_layer_gradients import layer_gradient_formula
@@ -54,9 +56,11 @@ PAGE = Page(
            "T2": "library: dynamics.induced_velocity equals the exact pushforward at rational points"})
 
 # (m, n, N, frames); the cheap rational-frame cases first, so a wrong variant is rejected fast
-QUICK = [(3, 3, 2, "rational"), (3, 2, 3, "rational"), (2, 2, 2, "symbolic")]
-FULL = [(3, 3, 2, "rational"), (3, 3, 3, "rational"), (3, 2, 3, "rational"), (2, 2, 2, "symbolic"),
-        (2, 2, 3, "symbolic"), (2, 2, 4, "symbolic"), (3, 2, 2, "symbolic")]
+# (2, 3, 4): wide W at N >= 4, where the j = 1 term carries the complement of W's row space
+QUICK = [(3, 3, 2, "rational"), (2, 3, 4, "rational"), (3, 2, 3, "rational"), (2, 2, 2, "symbolic")]
+FULL = [(3, 3, 2, "rational"), (3, 3, 3, "rational"), (3, 2, 3, "rational"), (2, 3, 4, "rational"),
+        (2, 3, 2, "rational"), (2, 2, 5, "rational"), (2, 2, 2, "symbolic"), (2, 2, 3, "symbolic"),
+        (2, 2, 4, "symbolic"), (3, 2, 2, "symbolic")]
 
 
 # --------------------------------------------------------------------------- the formula
@@ -194,12 +198,25 @@ def _drop_last_term(ws, G):
     return dynamics.induced_velocity(ws, G) + factorization.layer_gradients(ws, G)[-1] @ prefix
 
 
-# Regimes the tie-ins do not reach yet (issue 21, pending): the runner skips their regime plants
-# and the audit and coverage tables print them as NOT covered.
-UNCOVERED = {
-    "dynamics.operator.end_to_end_operator": ('N>=4', 'wide'),
-    "dynamics.operator.induced_velocity": ('N>=4', 'list output', 'wide'),
-}
+def _complement_columns_flipped(Q_out, D_out, Q_in, D_in, N, Z, power=psd_power):
+    """The E3 sum with ``(W^T W)^0`` taken as ``I - 2 P`` (``P`` the projector onto the complement of
+    W's row space): a sign error on the complement columns, invisible unless ``W`` is wide."""
+    K, n = D_in.domain, D_in.shape[0]
+    flip = DomainMatrix([[K.zero if r != c else (K.one if D_in.to_list()[r][r] != K.zero else -K.one)
+                          for c in range(n)] for r in range(n)], (n, n), K)
+    terms = [power(Q_out, D_out, N - j) * Z * (power(Q_in, D_in, j - 1) if j > 1 else Q_in * flip * Q_in.transpose())
+             for j in range(1, N + 1)]
+    return sum(terms[1:], terms[0])
+
+
+def _library_complement_columns(W, Z, N):
+    """``end_to_end_operator`` with the complement columns of the j = 1 term subtracted instead of
+    added (a planted bug: zero on square and tall full-rank W)."""
+    U, sv, Vt = np.linalg.svd(W, full_matrices=False)
+    r = int(np.sum(sv > 1e-12 * sv[0]))
+    P = np.eye(W.shape[1]) - Vt[:r].T @ Vt[:r]
+    lead = (U[:, :r] * sv[:r] ** (2.0 * (N - 1) / N)) @ U[:, :r].T
+    return dynamics.end_to_end_operator(W, Z, N) - 2 * lead @ Z @ P
 
 PLANTED = {
     "unbalanced: last factor doubled": Planted("S1", lambda: dict(case=_unbalanced_case)),
@@ -207,6 +224,10 @@ PLANTED = {
         "S2", lambda: dict(power=lambda Q, D, k: Q.transpose() * (D ** k if k else identity_like(D, D.shape[0])) * Q)),
     "wrong exponent (N-j+1)/N": Planted("S3", lambda: dict(operator=_exponent_shifted)),
     "wrong factor 1/N": Planted("S3", lambda: dict(operator=_one_over_N)),
+    "complement columns of a wide W with the wrong sign": Planted(
+        "S3", lambda: dict(operator=_complement_columns_flipped)),
+    "library: end_to_end_operator, complement columns with the wrong sign": Planted(
+        "T1", lambda: dict(library=_library_complement_columns)),
     "library: end_to_end_operator with depth N+1": Planted(
         "T1", lambda: dict(library=lambda W, Z, N: dynamics.end_to_end_operator(W, Z, N + 1))),
     "library: end_to_end_operator x1.01": Planted(

@@ -33,7 +33,8 @@ S1  ``A^{-1}(A(Z)) = Z`` and ``A(A^{-1}(Z)) = Z`` with ``A^{-1}`` in the singula
 S2  infinite depth: ``int_0^1 x^{2(1-s)} y^{2s} ds = L(x^2, y^2)`` (the multiplier of ``A_inf``),
     and ``1/L`` inverts it.
 S3  the resolvent integrals of THEORY E5 equal ``1/L`` and ``1/a_N`` (N = 2, 3).
-T1  library: ``dynamics.end_to_end_operator_inverse`` equals the exact inverse at rational points.
+T1  library: ``dynamics.end_to_end_operator_inverse`` equals the exact inverse at rational points
+    (2x2 N = 1, 2, 3, 4, inf; 3x2 N = 2, 3; 2x3 N = 3, 4; 3x3 N = 2, 5, inf).
 """
 
 import numpy as np
@@ -168,7 +169,7 @@ def prove(proof, quick=False, inv=inverse_multiplier, inv_inf=inverse_log_mean, 
                    simplifier=lambda e: sp.cancel(sp.gammasimp(e)))
     proof.sizes("resolvent integrals N = 2" + ("" if quick else ", 3") + ", inf")
     # T1: the library at rational points (finite depths in the u-variables; N = inf via 1/L)
-    for (m, n), depths in (((2, 2), (1, 2, 3, np.inf)), ((3, 2), (2, 3)), ((2, 3), (3,)), ((3, 3), (2, np.inf))):
+    for (m, n), depths in (((2, 2), (1, 2, 3, 4, np.inf)), ((3, 2), (2, 3)), ((2, 3), (3, 4)), ((3, 3), (2, 5, np.inf))):
         U, V = rational_orthogonal(m, rng), rational_orthogonal(n, rng)
         k = min(m, n)
         s = sorted(random_rational_point(sp.symbols(f"r1:{k + 1}", positive=True), rng).values(), reverse=True)
@@ -185,14 +186,8 @@ def prove(proof, quick=False, inv=inverse_multiplier, inv_inf=inverse_log_mean, 
             exact = U * sp.Matrix(m, n, lambda i, j: Zt[i, j] * mult(i, j)) * V.T
             proof.close("T1", library(to_float_array(W), to_float_array(Z), N), exact, rtol=1e-10,
                         what=f"end_to_end_operator_inverse {m}x{n} N={N}")
-    proof.note("T1 at 2x2 (N = 1, 2, 3, inf), 3x2 (N = 2, 3), 2x3 (N = 3), 3x3 (N = 2, inf)")
+    proof.note("T1 at 2x2 (N = 1, 2, 3, 4, inf), 3x2 (N = 2, 3), 2x3 (N = 3, 4), 3x3 (N = 2, 5, inf)")
 
-
-# Regimes the tie-ins do not reach yet (issue 21, pending): the runner skips their regime plants
-# and the audit and coverage tables print them as NOT covered.
-UNCOVERED = {
-    "dynamics.operator.end_to_end_operator_inverse": ('N>=4',),
-}
 
 PLANTED = {
     "multiplier a_N instead of 1/a_N": Planted(

@@ -19,7 +19,7 @@ the ``m n`` unknowns ``(Om_U, dS, Om_V, X_U, X_V)``.
 
 Scope: S1, S2 for symbolic ``Om, X, s`` at each size.  S3 exactly over ``QQ(rotations, s, g)``
 at 2x2 (N = 2; full run also 3) and 3x2 (N = 2, full run); at 3x3 (N = 2), 3x2 (N = 2; full
-run also 3) and 2x3 (N = 2, full run) the rotations are exact rational rotations at a random
+run also 3), 2x3 (N = 4; full run also N = 2) the rotations are exact rational rotations at a random
 point and S3 is exact in ``s`` and ``G`` only (fully symbolic 3x3 is over the time budget).  Repeated or zero singular values are
 not covered (the velocity is not unique there: S2).
 
@@ -33,7 +33,7 @@ S2  Uniqueness: the determinant of the map ``(Om_U, dS, Om_V, X_U, X_V) -> dW`` 
 S3  With ``dW = -A_{N,W}(G)``: ``diag(U^T dW V)_r = -N s_r^{2(N-1)} (U^T G V)_rr``, i.e. E6.
 S4  Rescaled infinite depth: ``(1/N) N (sigma^2)^{1-1/N} -> sigma^2`` as ``N -> oo``.
 T1  Library: ``dynamics.singular_value_velocity(W, G, N)`` equals the exact velocities at
-    rational points (2x2, 3x2, 3x3; N = 2, 3 and ``numpy.inf``), relative 1e-10.
+    rational points (2x2, 3x2, 3x3, 2x3; N = 2, 3, 4 and ``numpy.inf``), relative 1e-10.
 """
 
 import functools
@@ -58,8 +58,8 @@ PAGE = Page(
            "T1": "library: dynamics.singular_value_velocity equals the exact velocity at rational points"})
 
 # (m, n, N, frames): cheap rational-frame cases first, so a wrong variant is rejected fast
-QUICK = [(3, 2, 2, "rational"), (3, 3, 2, "rational"), (2, 2, 2, "symbolic")]
-FULL = [(3, 2, 2, "rational"), (3, 3, 2, "rational"), (3, 2, 3, "rational"), (2, 3, 2, "rational"),
+QUICK = [(3, 2, 2, "rational"), (3, 3, 2, "rational"), (2, 3, 4, "rational"), (2, 2, 2, "symbolic")]
+FULL = [(3, 2, 2, "rational"), (3, 3, 2, "rational"), (3, 2, 3, "rational"), (2, 3, 2, "rational"), (2, 3, 4, "rational"),
         (2, 2, 2, "symbolic"), (2, 2, 3, "symbolic"), (3, 2, 2, "symbolic")]
 
 
@@ -171,12 +171,6 @@ def prove(proof, quick=False, velocity=singular_value_velocity_formula, infinite
 
 
 # --------------------------------------------------------------------------- planted wrong variants
-
-# Regimes the tie-ins do not reach yet (issue 21, pending): the runner skips their regime plants
-# and the audit and coverage tables print them as NOT covered.
-UNCOVERED = {
-    "dynamics.svd.singular_value_velocity": ('N>=4', 'wide'),
-}
 
 PLANTED = {
     "tangent model with symmetric Om (columns not kept orthonormal)": Planted("S1", lambda: dict(skew=False)),

@@ -15,7 +15,7 @@ Scope.  ``G`` is written in complete orthonormal bases ``Q_U = [U U_perp]``, ``Q
 as ``G = Q_U Gh Q_V^T`` with ``Gh`` a matrix of free symbols (every ``G``); ``sigma_r = s_r^N`` with
 free ``s_r > 0``.  Sizes: 2x2 with symbolic rotations (``N = 2, 3``; full), 3x2 and 2x3 at exact
 rational orthogonal ``Q`` (Cayley, seeded; ``N = 3``, and ``N = 1, 2`` at 3x2 in the full run),
-3x3 (``N = 2``, full).  The E7 formula itself is proved on the E7 page; this page proves the
+3x3 (``N = 2``, full), 2x2 at exact rational ``Q`` with ``N = 4`` (square W at N >= 4).  The E7 formula itself is proved on the E7 page; this page proves the
 "iff".  Not covered: repeated or zero singular values (F undefined), ``N = inf`` (there the
 complement terms are absent and the condition is ``Gt`` diagonal only).
 
@@ -89,7 +89,8 @@ def settings(quick, rng):
     if not quick:
         t = sp.symbols("a b", real=True)
         out += [(f"2x2 N={N}", rotation(t[0]), rotation(t[1]), N, t) for N in (2, 3)]
-    for (m, n), depths in (((3, 2), (3,) if quick else (1, 2, 3)), ((2, 3), (3,)), ((3, 3), () if quick else (2,))):
+    for (m, n), depths in (((3, 2), (3,) if quick else (1, 2, 3)), ((2, 3), (3,)), ((2, 2), (4,)),
+                               ((3, 3), () if quick else (2,))):
         for N in depths:
             out.append((f"{m}x{n} N={N}", orthogonal(m, "q", rng)[0], orthogonal(n, "q", rng)[0], N, ()))
     return out
@@ -186,12 +187,6 @@ def _complement_scaled(W, G, N, return_svd=False):
     dV = dV + 0.01 * (dV - V @ (V.T @ dV))
     return (dU, dV, (U, s, V)) if return_svd else (dU, dV)
 
-
-# Regimes the tie-ins do not reach yet (issue 21, pending): the runner skips their regime plants
-# and the audit and coverage tables print them as NOT covered.
-UNCOVERED = {
-    "dynamics.svd.singular_vector_velocity": ('N>=4', 'square'),
-}
 
 PLANTED = {
     "S1: complement term without (S^2)^{1/2-1/N}": Planted("S1", lambda: dict(

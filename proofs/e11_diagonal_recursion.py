@@ -164,8 +164,9 @@ def small_rational(rng):
     return sp.Rational(int(rng.choice([-1, 1]) * rng.integers(1, 4)), int(rng.integers(2, 6)))
 
 
-def _problem(kind, red, shape, rng):
-    """``(exact gradient map W -> G, library problem)`` of a completion (mask) or sensing (2 A_k) problem."""
+def exact_problem(kind, red, shape, rng):
+    """``(exact gradient map W -> G, exact loss map W -> l, library problem)`` of a completion (mask)
+    or sensing (2 A_k) problem with reduction ``red`` (sum: ``1/2 sum r_k^2``; mean: ``(1/K) sum r_k^2``)."""
     m, n = shape
     if kind == "completion":
         obs = [(i, j) for i, j in GD_MASK if i < m and j < n]
@@ -174,13 +175,14 @@ def _problem(kind, red, shape, rng):
         A = [sp.Matrix(m, n, lambda a, b: small_rational(rng)) for _ in range(2)]
     y = [small_rational(rng) for _ in A]
     c = sp.Integer(1) if red == "sum" else sp.Rational(2, len(A))
-    grad = lambda W: sum(((sum(a * w for a, w in zip(Ak, W)) - yk) * c * Ak for Ak, yk in zip(A, y)),  # noqa: E731
-                         sp.zeros(m, n))
+    res = lambda W: [sum(a * w for a, w in zip(Ak, W)) - yk for Ak, yk in zip(A, y)]  # noqa: E731
+    grad = lambda W: sum((r * c * Ak for r, Ak in zip(res(W), A)), sp.zeros(m, n))  # noqa: E731
+    loss = lambda W: sum(r ** 2 for r in res(W)) * c / 2  # noqa: E731
     yf = np.array([float(v) for v in y])
     if kind == "completion":
         rows, cols = zip(*obs)
-        return grad, MatrixCompletion((m, n), np.array(rows), np.array(cols), yf, reduction=red)
-    return grad, MatrixSensing(np.array([to_float_array(Ak) for Ak in A]), yf, reduction=red)
+        return grad, loss, MatrixCompletion((m, n), np.array(rows), np.array(cols), yf, reduction=red)
+    return grad, loss, MatrixSensing(np.array([to_float_array(Ak) for Ak in A]), yf, reduction=red)
 
 
 def exact_gd(weights, grad, eta, steps):
@@ -196,7 +198,7 @@ def _tie_general_gd(proof, descent):
     """T2 beyond E11's structure: library GD = exact GD from non-symmetric, non-commuting factors."""
     rng = proof.rng
     for dims, kind, red, trials in GD_CASES:
-        grad, problem = _problem(kind, red, (dims[-1], dims[0]), rng)
+        grad, _, problem = exact_problem(kind, red, (dims[-1], dims[0]), rng)
         starts = [[sp.Matrix(dims[j + 1], dims[j], lambda a, b: small_rational(rng)) for j in range(len(dims) - 1)]
                   for _ in range(trials)]
         exact = [exact_gd(ws, grad, GD_LR, GD_STEPS) for ws in starts]

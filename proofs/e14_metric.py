@@ -17,7 +17,10 @@ shape of ``W_j``), so ``W = Q_N diag(s^N) Q_0^T`` (the construction of page E3).
 symbolic Cayley rotations ``Q_j`` (every rotation but a half-turn), symbolic ``s`` and ``Z``,
 ``N = 2, 3``; 3x2 with hidden width 2, ``N = 2``, at exact rational rotations (seeded), symbolic
 ``s`` and ``Z``; quick: 2x2 ``N = 2`` at rational rotations.  S1 holds for arbitrary (not
-balanced) factors and is checked at rectangular sizes with free symbols.  Not covered:
+balanced) factors and is checked at rectangular sizes with free symbols.  The tie-ins T1-T3 also
+run at balanced factors with exact rational rotations (tie-in only, the exact value from the
+solve over QQ): 2x3 N = 4 (wide, hidden widths 2), 3x2 N = 2 (tall) and 2x2 N = 4, with the
+bilinear form ``g(Z, Y)`` at ``Y != Z`` (``= <A^{-1}(Z), Y>``).  Not covered:
 rank-deficient ``W`` (the metric is infinite off the rank stratum), ``N = inf`` (no
 factorization; ``geometry.metric(..., inf)`` is the limit ``lim N g^N`` and is not tied in here).
 
@@ -34,9 +37,10 @@ S3  Writing ``Y = U Yt V^T`` (``Yt`` free) and ``Z = U (a_N o Yt) V^T`` -- that 
 S4  ``g(A(G), X) = <G, X>`` for all ``G, X``, with ``g(X, Y) = sum_ij (U^T X V)_ij (U^T Y V)_ij / a_N``:
     ``A(G)`` is the Riemannian gradient, E3 its gradient flow.
 T1  library: ``geometry.metric(W, Z, N)`` equals the minimum-lift value computed without
-    multipliers (exact linear solve of ``J J^*(Y) = Z`` over QQ); ``rescaled=True`` is ``N`` times it.
-T2  library: ``geometry.minimum_norm_lift`` returns the exact minimiser ``J^*(Y)``.
-T3  library: ``dynamics.end_to_end_operator_inverse(W, Z, N)`` equals the exact ``Y``.
+    multipliers (exact linear solve of ``J J^*(Y) = Z`` over QQ); ``rescaled=True`` is ``N`` times it;
+    the bilinear form ``geometry.metric(W, Z, N, Y2)`` equals ``<Y, Y2>`` (``Y = A^{-1}(Z)``), both orders.
+T2  library: ``geometry.minimum_norm_lift`` returns the exact minimiser ``J^*(Y)`` (``N`` factors).
+T3  library: ``dynamics.end_to_end_operator_inverse(W, Z, N)`` equals the exact ``Y`` (square ``W``).
 """
 
 import numpy as np
@@ -121,6 +125,13 @@ def decide(proof, step, R, what):
     proof.zero(step, R.to_Matrix(), what, point=random_rational_point(R.domain.symbols, proof.rng))
 
 
+def tie_settings(rng):
+    """Extra balanced settings for the tie-ins only (rotations at a rational point): wide N = 4,
+    tall N = 2, square N = 4."""
+    return [balanced_case(2, 3, 4, "rational", rng), balanced_case(3, 2, 2, "rational", rng),
+            balanced_case(2, 2, 4, "rational", rng)]
+
+
 def settings(quick, rng):
     """The balanced settings of page E3 (quick: 2x2 N = 2 with rotations at a rational point)."""
     if quick:
@@ -166,7 +177,9 @@ def prove(proof, quick=False, operator=end_to_end_operator_formula, lift_map=lay
         residual = metric_formula(U2, V2, s, N, A_G, X, mult) - inner(G, X)
         decide(proof, "S4", DomainMatrix([[residual]], (1, 1), K2), f"{name}: g(A(G), X) - <G, X>")
         proof.sizes(name)
-    for c in cases:                      # T1-T3 at a rational point, exact over QQ without multipliers
+    extra = tie_settings(rng)
+    proof.sizes("tie-ins also at " + ", ".join(c["label"] for c in extra))
+    for c in cases + extra:              # T1-T3 at a rational point, exact over QQ without multipliers
         _tie_in(proof, c, metric, min_lift, inverse)
     proof.note("the tie-in values come from an exact solve of J J^*(Y) = Z over QQ: no multiplier enters, "
                "so a wrong multiplier shared by the library's operator and metric is still seen")
@@ -195,10 +208,18 @@ def _tie_in(proof, c, metric, min_lift, inverse):
     W, Zf = to_float_array(chain_product(weights)), to_float_array(Z)
     proof.close("T1", metric(W, Zf, N), value, rtol=1e-10, what=f"geometry.metric {name}")
     proof.close("T1", metric(W, Zf, N, rescaled=True), N * value, rtol=1e-10, what=f"geometry.metric rescaled {name}")
+    Y2 = field_matrix(sp.Matrix(m, n, lambda i, j: sp.Rational(int(proof.rng.integers(-9, 10)), 4)), QQ)
+    cross = QQ.to_sympy(inner(Y, Y2))                   # g(Z, Y2) = <A^{-1}(Z), Y2>
+    proof.close("T1", metric(W, Zf, N, to_float_array(Y2)), cross, rtol=1e-10, scale=abs(value),
+                what=f"geometry.metric g(Z, Y) {name}")
+    proof.close("T1", metric(W, to_float_array(Y2), N, Zf), cross, rtol=1e-10, scale=abs(value),
+                what=f"geometry.metric g(Y, Z) {name}")
     numeric = min_lift([to_float_array(w) for w in weights], Zf)
+    proof.count("T2", numeric, N, f"geometry.minimum_norm_lift {name}")
     for j, d in enumerate(dW):
         proof.close("T2", numeric[j], d, rtol=1e-9, what=f"geometry.minimum_norm_lift {name}, layer {j + 1}")
-    proof.close("T3", inverse(W, Zf, N), Y, rtol=1e-10, what=f"dynamics.end_to_end_operator_inverse {name}")
+    if m == n:                                          # the inverse is defined for square W
+        proof.close("T3", inverse(W, Zf, N), Y, rtol=1e-10, what=f"dynamics.end_to_end_operator_inverse {name}")
 
 
 def _lift_mean(weights, Y):
@@ -213,14 +234,6 @@ def _operator_shifted(Q_out, D_out, Q_in, D_in, N, Z):
     return Q_out * D_out * Q_out.transpose() * end_to_end_operator_formula(Q_out, D_out, Q_in, D_in, N, Z)
 
 
-# Regimes the tie-ins do not reach yet (issue 21, pending): the runner skips their regime plants
-# and the audit and coverage tables print them as NOT covered.
-UNCOVERED = {
-    "dynamics.geometry.metric": ('N>=4', 'tall', 'wide'),
-    "dynamics.geometry.minimum_norm_lift": ('N>=4', 'distinct widths', 'list output', 'tall', 'wide'),
-    "dynamics.operator.end_to_end_operator_inverse": ('N>=4',),
-}
-
 PLANTED = {
     "S1: J^* averaged over layers (1/N)": Planted("S1", lambda: dict(lift_map=_lift_mean)),
     "S2: A with exponents (N-j+1)/N": Planted("S2", lambda: dict(operator=_operator_shifted)),
@@ -228,6 +241,8 @@ PLANTED = {
     "S4: Riemannian gradient = Euclidean gradient G": Planted("S4", lambda: dict(
         gradient=lambda Q_out, D_out, Q_in, D_in, N, G: G)),
     "library: metric x1.01": Planted("T1", lambda: dict(metric=lambda *a, **k: 1.01 * geometry.metric(*a, **k))),
+    "library: metric g(Z, Y) = g(Z, Z) (second argument ignored)": Planted("T1", lambda: dict(
+        metric=lambda W, Z, N, Y=None, **k: geometry.metric(W, Z, N, **k))),
     "library: metric of depth N + 1": Planted("T1", lambda: dict(
         metric=lambda W, Z, N, **k: geometry.metric(W, Z, N + 1, **k) * (N + 1) / N)),
     "library: minimum_norm_lift, last layer x1.01": Planted("T2", lambda: dict(

@@ -20,8 +20,11 @@ the first two steps with free squared norms; T1 two steps of the library from ra
 (depth 2, and depth 3 in the full run): the formula's iterates are exact polynomials over QQ in
 the step sizes ``eta_1, eta_2``, which are the algebraic numbers of the formula (square roots),
 evaluated to 50 digits; compared to the float64 library at ``rtol 1e-12`` (factors) and ``1e-9``
-(their displacement).  Not covered: batched trials with different convergence times
-(the library freezes a converged trial's ``s``), resumed runs.
+(their displacement).  T2 six steps at depth N = 4 (square and wide W; completion with the mean
+loss, sensing with the sum loss; the full run adds the other two pairings), the formula evaluated
+in 50-digit arithmetic (the step sizes are irrational): two trials batched in one call, the first
+reaching ``loss_tol`` after a few updates and freezing (its factors and ``s``) while the second goes
+on; and a run of 3 steps resumed (``resume=run``) to 6, equal to the uninterrupted run of 6.
 
 Steps
 -----
@@ -32,19 +35,28 @@ S3  with ``eps = 0`` the steps ``eta_t g`` are unchanged when every ``q_k`` is s
     by ``c`` (loss times ``c``), ``t = 1, 2``.
 T1  library: two steps of ``training.gradient_descent(optimizer="adaptive")`` equal the formula
     (factors after steps 1 and 2, their displacement, and the state ``s_2``).
+T2  library: six adaptive steps at N = 4 equal the formula per trial: a trial whose loss reaches
+    ``loss_tol`` stops (factors, ``s`` and its update count frozen; the others go on with their own
+    bias correction ``1 - beta^t``), and a resumed run (3 + 3 steps) equals the uninterrupted one
+    (factors, ``s``, ``t``).
 """
+
+import copy
 
 import numpy as np
 import sympy as sp
 
 from dmf_edu.training import loop as training
+from dmf_edu.training.run import problem_digest
 from dmf_edu.problems import MatrixCompletion
 from dmf_edu.proofs.e01_layer_gradients import layer_gradient_formula as layer_gradients
-from dmf_edu.proofs.symbolic import (Page, Planted, chain_product, random_rational_point, symbol_matrix, symbolic_weights)
+from dmf_edu.proofs.e11_diagonal_recursion import exact_problem, small_rational
+from dmf_edu.proofs.symbolic import (Page, Planted, chain_product, random_rational_point, symbol_matrix,
+                                     symbolic_weights, to_float_array)
 from dmf_edu.proofs.runner import run_page
 
 PAGE = Page(
-    label="E19", title="adaptive optimizer: two steps exactly",
+    label="E19", title="adaptive optimizer: exact steps, frozen trials, resume",
     statement="s_t = beta s_{t-1} + (1-beta) sum ||g_j||^2, eta_t = lr/(sqrt(s_t/(1-beta^t)) + eps), "
               "W_j <- W_j - eta_t g_j with mean-loss gradients",
     method="exact (sympy; algebraic numbers for the two library steps)",
@@ -53,6 +65,7 @@ PAGE = Page(
         "S2": "mean-loss layer gradients = E1 with G = (2/|Omega|) P_Omega(W - M)",
         "S3": "eps = 0: the steps do not change when the loss is scaled by c > 0",
         "T1": "library: two adaptive steps of training.gradient_descent = the formula",
+        "T2": "library: six steps at N = 4 (batched, one trial frozen at loss_tol; resumed run) = the formula",
     })
 
 MASK = ((0, 0), (0, 1), (1, 0))                   # observed entries of the 2x2 end-to-end matrix
@@ -94,6 +107,26 @@ def adaptive_steps(weights, mask, M, lr, beta, eps, steps, gradient=mean_loss_gr
     return out, s, values
 
 
+DIGITS = 50
+
+
+def adaptive_trajectory(weights, grad, loss, lr, beta, eps, steps, loss_tol=None, eta=step_size):
+    """E19 for one trial in ``DIGITS``-digit arithmetic, with the library's stopping rule: at each
+    step ``k = 0..steps`` the loss is evaluated; the trial stops when it is ``<= loss_tol`` or
+    ``k = steps``, else it updates.  ``grad``, ``loss``: exact maps of ``W``.  Returns a dict with the
+    final ``weights``, ``s``, ``nit`` (updates applied) and the ``losses`` seen."""
+    ws, s, losses = list(weights), sp.Integer(0), []
+    for k in range(steps + 1):
+        losses.append(sp.N(loss(chain_product(ws)), DIGITS))
+        if k == steps or (loss_tol is not None and losses[-1] <= loss_tol):
+            break
+        grads = layer_gradients(ws, grad(chain_product(ws)))
+        s = sp.N(beta * s + (1 - beta) * sp.Add(*(e ** 2 for g in grads for e in g)), DIGITS)
+        e = sp.N(eta(s, k + 1, lr, beta, eps), DIGITS)
+        ws = [(w - e * g).applyfunc(lambda v: sp.N(v, DIGITS)) for w, g in zip(ws, grads)]
+    return dict(weights=ws, s=s, nit=len(losses) - 1, losses=losses)
+
+
 # --------------------------------------------------------------------------- the proof
 
 def prove(proof, quick=False, corr=correction, gradient=mean_loss_gradient, eta=step_size,
@@ -132,6 +165,7 @@ def prove(proof, quick=False, corr=correction, gradient=mean_loss_gradient, eta=
         proof.zero("S3", sp.simplify(eta(scaled, T, lr, beta, 0) * c * g - eta(sT, T, lr, beta, 0) * g),
                    f"t={T}: eta(c^2 q) c g = eta(q) g")
     _tie_in(proof, quick, gradient, eta, descent)
+    _tie_long_runs(proof, quick, eta, descent)
 
 
 def _tie_in(proof, quick, gradient, eta, descent):
@@ -160,11 +194,78 @@ def _tie_in(proof, quick, gradient, eta, descent):
                "check sees a 1e-4 change of eps")
 
 
-# Regimes the tie-ins do not reach yet (issue 21, pending): the runner skips their regime plants
-# and the audit and coverage tables print them as NOT covered.
-UNCOVERED = {
-    "training.loop.gradient_descent": ('N>=4', 'batched', 'completion', 'mean', 'sensing', 'sum'),
-}
+# (dims, problem kind, reduction, how): N = 4; "batched": two trials, the first frozen at loss_tol;
+# "resumed": 3 steps, then resume=run to 6, against the uninterrupted 6
+LONG_CASES = [([2, 3, 2, 2, 3], "completion", "mean", "batched"), ([3, 2, 2, 3, 2], "sensing", "sum", "resumed")]
+LONG_CASES_FULL = [([2, 2, 3, 2, 2], "sensing", "mean", "batched"), ([3, 2, 3, 2, 2], "completion", "sum", "resumed")]
+LONG_STEPS, LONG_LR = 6, sp.Rational(1, 20)
+_TRAJECTORIES = {}
+
+
+def _tie_long_runs(proof, quick, eta, descent):
+    """T2: six steps at N = 4, batched with a frozen trial, and a resumed run, against the formula."""
+    beta, eps, rng = sp.Rational(99, 100), sp.Rational(1, 10000), proof.rng
+    settings = dict(lr=float(LONG_LR), optimizer="adaptive", beta=float(beta), eps=float(eps))
+    for dims, kind, red, how in LONG_CASES + ([] if quick else LONG_CASES_FULL):
+        grad, loss, problem = exact_problem(kind, red, (dims[-1], dims[0]), rng)
+        start = [sp.Matrix(dims[j + 1], dims[j], lambda a, b: small_rational(rng)) for j in range(len(dims) - 1)]
+        label = f"d={tuple(dims)} {kind} {red}"
+        key = (kind, red, problem_digest(problem))
+
+        def traj(ws, k, tol=None, grad=grad, loss=loss, key=key):
+            """The formula's trajectory, memoised on the problem's data, start, steps, tol and ``eta``
+            (the planted variants and regime plants reuse the claim's 50-digit work)."""
+            memo = (key, tuple(sp.ImmutableMatrix(w) for w in ws), k, tol, eta)
+            if memo not in _TRAJECTORIES:
+                _TRAJECTORIES[memo] = adaptive_trajectory(ws, grad, loss, LONG_LR, beta, eps, k, tol, eta)
+            return _TRAJECTORIES[memo]
+        if how == "batched":
+            starts = [start, start[:-1] + [3 * start[-1]]]          # the second trial starts farther away
+            tol = traj(start, 3)["losses"][3] * (1 + sp.Rational(1, 10 ** 6))
+            exact = [traj(ws, LONG_STEPS, tol) for ws in starts]
+            if not exact[0]["nit"] < LONG_STEPS == exact[1]["nit"]:
+                raise ValueError(f"E19 T2 construction: trial 0 must stop early, trial 1 not ({label})")
+            run = descent(problem, [np.stack([to_float_array(ws[j]) for ws in starts]) for j in range(len(dims) - 1)],
+                          max_steps=LONG_STEPS, loss_tol=float(tol), **settings)
+            _compare_runs(proof, run, exact, f"{label} batched, trial 0 frozen at loss_tol")
+        else:
+            floats = [to_float_array(w) for w in start]
+            first = descent(problem, floats, max_steps=3, **settings)
+            _compare_runs(proof, first, [traj(start, 3)], f"{label} first 3 steps")
+            exact = [traj(start, LONG_STEPS)]
+            _compare_runs(proof, descent(problem, floats, max_steps=LONG_STEPS, resume=first, **settings), exact,
+                          f"{label} resumed 3 -> {LONG_STEPS}")
+            _compare_runs(proof, descent(problem, floats, max_steps=LONG_STEPS, **settings), exact,
+                          f"{label} uninterrupted {LONG_STEPS}")
+    proof.sizes("T2: " + "; ".join(f"d={tuple(d)} {k} {r} {h}" for d, k, r, h in
+                                   LONG_CASES + ([] if quick else LONG_CASES_FULL)) + f", {LONG_STEPS} steps")
+
+
+def _compare_runs(proof, run, exact, label):
+    """A (batched, if ``len(exact) > 1``) library ``Run`` against per-trial formula trajectories."""
+    batched = len(exact) > 1
+    proof.count("T2", run.weights, len(exact[0]["weights"]), label)
+    for b, ex in enumerate(exact):
+        for j, w in enumerate(ex["weights"]):
+            proof.close("T2", run.weights[j][b] if batched else run.weights[j], w, rtol=1e-10,
+                        what=f"{label}: trial {b} layer {j + 1}")
+    proof.close("T2", np.ravel(run.state["s"]), [ex["s"] for ex in exact], rtol=1e-10, what=f"{label}: state s")
+    proof.close("T2", np.ravel(run.nit), [ex["nit"] for ex in exact], rtol=0, what=f"{label}: updates per trial (nit)")
+    proof.close("T2", float(run.state["t"]), max(ex["nit"] for ex in exact), rtol=0, what=f"{label}: t")
+
+
+def _descent_resume_t0(problem, weights, resume=None, **kw):
+    """Planted: a resumed run restarts the bias correction (``t = 0``; ``s`` kept)."""
+    if resume is not None:
+        resume = copy.copy(resume)
+        resume.state = dict(resume.state, t=0)
+    return training.gradient_descent(problem, weights, resume=resume, **kw)
+
+
+def _descent_no_freeze(problem, weights, loss_tol=None, **kw):
+    """Planted: a trial that reaches ``loss_tol`` keeps updating (the tolerance ignored)."""
+    return training.gradient_descent(problem, weights, **kw)
+
 
 PLANTED = {
     "S1: bias correction t (1 - beta)": Planted("S1", lambda: dict(corr=lambda t, beta: t * (1 - beta))),
@@ -178,6 +279,8 @@ PLANTED = {
         descent=lambda p, w, beta, **k: training.gradient_descent(p, w, beta=beta - 0.01, **k))),
     "library: eps 2e-4": Planted("T1", lambda: dict(
         descent=lambda p, w, eps, **k: training.gradient_descent(p, w, eps=2 * eps, **k))),
+    "library: resume restarts the bias correction (t = 0)": Planted("T2", lambda: dict(descent=_descent_resume_t0)),
+    "library: a trial at loss_tol keeps updating": Planted("T2", lambda: dict(descent=_descent_no_freeze)),
 }
 
 

@@ -73,7 +73,7 @@ ACCEPTS = {
     "linalg.log_mean": ("degenerate",),
     "dynamics.operator.end_to_end_operator": _SVD,
     "dynamics.operator.end_to_end_operator_inverse": ("square", "N=2", "N=3", "N>=4"),
-    "dynamics.operator.induced_velocity": _WEIGHTS,
+    "dynamics.operator.induced_velocity": tuple(t for t in _WEIGHTS if t != "list output"),   # returns W's velocity
     "dynamics.svd.singular_value_velocity": _SVD,
     "dynamics.svd.singular_vector_velocity": _SVD,
     "dynamics.closed_forms.scalar_trajectory": ("N=1", "N=2", "N=3", "N>=4", "N=inf"),
@@ -88,6 +88,8 @@ ACCEPTS = {
     "training.loop.gradient_descent": ("N>=4", "batched", "mean", "sum", "completion", "sensing"),
     "landscape.hessian.hessian_vector_product": _SHAPES + ("N=2", "N=3", "sum", "mean", "completion",
                                                            "sensing", "list output"),
+    "baselines.nuclear_norm.nuclear_norm_kkt": _MATRIX + ("completion", "sensing", "sum", "mean"),
+    "baselines.nuclear_norm.nuclear_norm_minimization": ("completion", "sensing", "sum", "mean"),
     "tensors.cp.cp_gradients": _CP + ("list output",),
     "tensors.cp.component_norms": _CP,
     "tensors.cp.component_balancedness": _CP,
