@@ -4,8 +4,7 @@
 A label with a page ``eNN_*.py`` whose label is exactly ``E<n>`` is *proved* by it; the
 others get the status written here: *tested* (the test suite checks the implementation, no
 proof) or *empirical* (an experiment measures it).  A page whose label carries a suffix
-(``E5inv``, ``E17hvp``) proves part of a claim and is listed on that claim's row.  Labels
-E20-E22 (tensors) become *proved* on their own as soon as their pages land.
+(``E5inv``, ``E17hvp``) proves part of a claim and is listed on that claim's row.
 """
 
 from __future__ import annotations
@@ -40,9 +39,9 @@ CATALOGUE = {
     "E17": ("empirical (X7)", "test_landscape, test_regimes", "X7"),
     "E18": ("tested", "test_baselines", ""),
     "E19": ("", "test_training, test_regimes", "X1, X2, X3, X9"),
-    "E20": ("not yet covered", "", "X10"),
-    "E21": ("not yet covered", "", "X10"),
-    "E22": ("not yet covered", "", "X10"),
+    "E20": ("not yet covered", "test_tensors, test_tensor_training, test_exercises (9.1)", "X10"),
+    "E21": ("not yet covered", "test_tensors, test_tensor_training", "X10"),
+    "E22": ("not yet covered", "test_tensors, test_tensor_training, test_exercises (9.2)", "X10"),
 }
 
 
