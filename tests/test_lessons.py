@@ -7,7 +7,6 @@ import json
 import re
 import subprocess
 import sys
-import time
 import types
 from pathlib import Path
 
@@ -112,12 +111,8 @@ def test_notebook_code_cells_run_in_order_in_one_fresh_namespace(lesson, tmp_pat
     monkeypatch.setenv(figures.OUTPUT_ENV, str(tmp_path))
     monkeypatch.chdir(tmp_path)
     namespace = {"__name__": "__main__"}
-    times = []
     for k, source in enumerate(notebook.code_cells(DOCS / notebook.notebook_name(lesson.number)), start=1):
-        start = time.perf_counter()
         exec(compile(source, f"<{lesson.path.stem} cell {k}>", "exec"), namespace)   # noqa: S102
-        times.append(time.perf_counter() - start)
-    assert max(times) < 20 and sum(times) < 40, [round(t, 2) for t in times]
     assert all(isinstance(namespace.get(n), type(len)) or callable(namespace.get(n))
                for n in course.names() if REGISTRY[n].lesson == lesson.number)   # the stubs ran, no crash
     pngs = list(tmp_path.glob("*.png"))
