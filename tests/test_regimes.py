@@ -270,3 +270,25 @@ def test_nuclear_norm_minimization_certificate_every_kind(kind, reduction):
     assert res.objective == pytest.approx(nx, rel=1e-10)
     assert res.dual_objective == pytest.approx(lower, rel=1e-9, abs=1e-12)
     assert nx - lower <= 1e-6 * max(1.0, nx)
+
+
+# ---------------------------------------------------------------- degenerate inputs: a zero singular value
+
+@pytest.mark.parametrize("depth", [1, 2, 3, 5])
+def test_layer_gradients_with_a_rank_one_G_equal_the_written_out_E1_products(depth):
+    """E1 at a degenerate G (rank one: zero singular values), distinct hidden widths, tall outer
+    shape: each dphi/dW_j equals W_{N:j+1}^T G W_{j-1:1}^T multiplied out by hand."""
+    rng = np.random.default_rng(depth)
+    dims = [3, 5, 2, 4, 6, 7][:depth + 1]                      # d_0 = n = 3, ..., d_N = m
+    weights = [rng.standard_normal((dims[j + 1], dims[j])) for j in range(depth)]
+    G = np.outer(rng.standard_normal(dims[-1]), rng.standard_normal(dims[0]))
+    grads = factorization.layer_gradients(weights, G)
+    assert len(grads) == depth
+    for j in range(depth):
+        after = np.eye(dims[j + 1])
+        for w in weights[j + 1:]:
+            after = w @ after                                   # W_{N:j+1}, shape (m, d_{j+1})
+        before = np.eye(dims[0])
+        for w in weights[:j]:
+            before = w @ before                                 # W_{j-1:1}, shape (d_j, n)
+        np.testing.assert_allclose(grads[j], after.T @ G @ before.T, rtol=1e-12, atol=1e-12)
