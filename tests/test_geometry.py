@@ -94,7 +94,9 @@ def test_e14_rescaled_and_rank_deficient(rng):
     vals = [metric(W1, Z, N) for N in (2, 3, np.inf)]
     assert all(v == np.inf for v in vals)
     assert metric(np.zeros((2, 2)), np.zeros((2, 2)), 3) == 0.0
-    assert np.isfinite(metric(W1, Z, 1))                 # N = 1 is Frobenius everywhere
+    Y = rng.standard_normal((3, 3))                         # N = 1 is Frobenius everywhere, rank-deficient W too
+    assert metric(W1, Z, 1) == pytest.approx(np.sum(Z * Z), rel=1e-12)
+    assert metric(W1, Z, 1, Y=Y) == pytest.approx(np.sum(Z * Y), rel=1e-12)
 
 
 def _svd_point(sigma, rng):
