@@ -30,7 +30,8 @@ import numbers
 
 import numpy as np
 
-__all__ = ["REGIMES", "REGIME_PLANTS", "ACCEPTS", "EQUIVALENT", "call_regimes", "plants_for", "regime_plant", "qualname"]
+__all__ = ["REGIMES", "REGIME_PLANTS", "ACCEPTS", "EQUIVALENT", "call_regimes", "plants_for", "regime_plant", "qualname",
+           "scale_output"]
 
 REGIMES = ("square", "tall", "wide", "batched", "N=1", "N=2", "N=3", "N>=4", "N=inf", "equal widths",
            "distinct widths", "degenerate", "sum", "mean", "completion", "sensing", "list output")
@@ -199,28 +200,36 @@ def call_regimes(fn, args, kwargs, out=None):
     return tags
 
 
-def _scale(x, factor=1.01):
-    """``(x with every float multiplied by factor, whether anything changed)`` (arrays, numbers, sequences,
-    dicts, and the library's result objects such as ``Run``: a copy with its attributes scaled)."""
-    if isinstance(x, (bool, int, str, np.integer)) or x is None:
+def scale_output(x, factor=1.01):
+    """``(x with every float multiplied by factor, whether anything changed)``: arrays (0, inf and NaN
+    stay as they are), numbers, sequences, dicts, sparse matrices and linear operators (as operators),
+    and the library's result objects such as ``Run`` (a copy with its attributes scaled).  The one
+    global "x1.01" effect of the regime plants here and of ``tools/mutants.py``."""
+    import scipy.sparse as sps
+    from scipy.sparse.linalg import LinearOperator
+    if isinstance(x, (bool, int, str, bytes, np.integer, np.bool_)) or x is None:
         return x, False
-    if isinstance(x, (float, np.floating)):
+    if isinstance(x, (float, complex, np.floating, np.complexfloating)):
         return type(x)(x * factor), bool(np.isfinite(x) and x != 0)
     if isinstance(x, np.ndarray):
         if x.dtype.kind not in "fc":
             return x, False
-        return x * factor, bool(np.any(np.isfinite(x) & (x != 0)))
+        return np.asarray(x * factor).view(type(x)), bool(np.any(np.isfinite(x) & (x != 0)))
+    if sps.issparse(x) or isinstance(x, LinearOperator):
+        return x * factor, True
     if isinstance(x, (tuple, list)):
-        items = [_scale(v, factor) for v in x]
+        items = [scale_output(v, factor) for v in x]
         vals = [v for v, _ in items]
         return (type(x)(*vals) if hasattr(x, "_fields") else type(x)(vals)), any(c for _, c in items)
     if isinstance(x, dict):
-        items = {k: _scale(v, factor) for k, v in x.items()}
-        return type(x)({k: v for k, (v, _) in items.items()}), any(c for _, c in items.values())
+        items = {k: scale_output(v, factor) for k, v in x.items()}
+        out = copy.copy(x)
+        out.update({k: v for k, (v, _) in items.items()})
+        return out, any(c for _, c in items.values())
     if type(x).__module__.startswith("dmf_edu.") and hasattr(x, "__dict__") and not callable(x):
         out, changed = copy.copy(x), False          # a result object (Run, ...): its arrays and numbers
         for k, v in vars(x).items():
-            new, c = _scale(v, factor)
+            new, c = scale_output(v, factor)
             if c:
                 object.__setattr__(out, k, new)
                 changed = True
@@ -250,7 +259,7 @@ def _shorter_depth(bound):
     return False
 
 
-def regime_plant(fn, name, fire=None, scale=_scale):
+def regime_plant(fn, name, fire=None, scale=scale_output):
     """``fn`` with the regime plant ``name`` (:data:`REGIME_PLANTS`); ``fire(changed)`` hears of every
     call in the plant's regime (``changed``: whether the plant altered anything)."""
     regime, effect = REGIME_PLANTS[name]

@@ -7,7 +7,6 @@ the loaded ``dmf_edu`` modules is pointed at the wrapper (module globals, class 
 default arguments, module-level dicts and lists), so library code calling it sees it too.
 """
 
-import copy
 import functools
 import inspect
 import json
@@ -18,7 +17,7 @@ import pytest
 
 from mutants import _modules, discover, skip_reason
 
-from dmf_edu.proofs.regimes import REGIME_PLANTS, call_regimes, regime_plant
+from dmf_edu.proofs.regimes import REGIME_PLANTS, call_regimes, regime_plant, scale_output
 
 FACTOR = 1.01
 
@@ -26,37 +25,7 @@ FACTOR = 1.01
 
 def scale(x):
     """``(x with every float multiplied by FACTOR, whether anything changed)``."""
-    import scipy.sparse as sps
-    from scipy.sparse.linalg import LinearOperator
-    if isinstance(x, (bool, int, str, bytes, np.integer, np.bool_)) or x is None:
-        return x, False
-    if isinstance(x, (float, complex, np.floating, np.complexfloating)):
-        return type(x)(x * FACTOR), bool(np.isfinite(x) and x != 0)
-    if isinstance(x, np.ndarray):
-        if x.dtype.kind not in "fc":
-            return x, False
-        return np.asarray(x * FACTOR).view(type(x)), bool(np.any(np.isfinite(x) & (x != 0)))  # 0, inf, NaN stay
-    if sps.issparse(x) or isinstance(x, LinearOperator):
-        return x * FACTOR, True
-    if isinstance(x, (tuple, list)):
-        items = [scale(v) for v in x]
-        vals = [v for v, _ in items]
-        out = type(x)(*vals) if hasattr(x, "_fields") else type(x)(vals)
-        return out, any(c for _, c in items)
-    if isinstance(x, dict):
-        items = {k: scale(v) for k, v in x.items()}
-        out = copy.copy(x)
-        out.update({k: v for k, (v, _) in items.items()})
-        return out, any(c for _, c in items.values())
-    if type(x).__module__.startswith("dmf_edu") and hasattr(x, "__dict__") and not callable(x):
-        out, changed = copy.copy(x), False
-        for k, v in vars(x).items():
-            new, c = scale(v)
-            if c:
-                object.__setattr__(out, k, new)
-                changed = True
-        return out, changed
-    return x, False
+    return scale_output(x, FACTOR)
 
 
 def _is_matrix(x):
