@@ -42,6 +42,7 @@ class Model:
 
     name = "model"
     problem_types = ()                     # accepted problem classes
+    problem_kinds = ""                     # how an error message names them (default: the class names)
     run_type = Run
 
     def __init__(self, params, lead, **options):
@@ -52,7 +53,7 @@ class Model:
     def check_problem(cls, problem, name="problem"):
         """``problem`` if this model trains on it, else ``TypeError`` naming ``name``."""
         if not isinstance(problem, cls.problem_types):
-            kinds = " or ".join(t.__name__ for t in cls.problem_types)
+            kinds = cls.problem_kinds or " or ".join(t.__name__ for t in cls.problem_types)
             raise TypeError(f"{name} must be a {kinds}, got {type(problem).__name__}")
         return problem
 
@@ -136,6 +137,7 @@ class MatrixModel(Model):
 
     name = "matrix"
     problem_types = (Problem,)
+    problem_kinds = "MatrixCompletion or MatrixSensing"
 
     def __init__(self, weights, lead=None, n_singular=10):
         weights = check_weights(weights)
@@ -154,12 +156,6 @@ class MatrixModel(Model):
         self.prefixes = None
 
     @classmethod
-    def check_problem(cls, problem, name="problem"):
-        if not isinstance(problem, Problem):
-            raise TypeError(f"{name} must be a MatrixCompletion or MatrixSensing, got {type(problem).__name__}")
-        return problem
-
-    @classmethod
     def check(cls, problem, weights, validation=None):
         weights = check_weights(weights)
         m, n = weights[-1].shape[-2], weights[0].shape[-1]
@@ -176,8 +172,7 @@ class MatrixModel(Model):
         return self.prefixes[-1]
 
     def loss_and_gradient(self, problem):
-        self.prefixes = prefix_products(self.params, out=self._prefix)
-        return problem.loss_and_gradient_unchecked(self.prefixes[-1])
+        return problem.loss_and_gradient_unchecked(self.forward())
 
     def backward(self, G, scale=None):
         """E1 at the last forward pass; with ``scale``, ``G`` is scaled first (the products then give
